@@ -1,0 +1,265 @@
+"""The plain frozen dataclasses that pass between pipeline stages.
+
+feeds ─fetch→ FeedResponse ─parse→ ParsedFeed(Entry*) ─normalize→ Story
+      ─dedupe→ new Story ─match→ Match ─summarize→ Alert ─route→ OutboxItem
+      ─deliver→ posted message id
+
+No ORM row and no platform object ever crosses a stage boundary: every stage
+takes and returns these types only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+
+class Platform(StrEnum):
+    """Where an alert can be delivered."""
+
+    CONSOLE = "console"
+    TELEGRAM = "telegram"
+    SLACK = "slack"
+
+
+# ── feeds ──────────────────────────────────────────────────────────────────
+
+
+@dataclass(frozen=True, slots=True)
+class Feed:
+    """A subscribed news feed."""
+
+    id: int
+    url: str
+    name: str
+    enabled: bool = True
+    backfill: int = 0
+    """How many backlog items to alert on the feed's first successful poll."""
+
+
+@dataclass(frozen=True, slots=True)
+class FeedState:
+    """What we remember about a feed between polls (health and caching)."""
+
+    etag: str | None = None
+    last_modified: str | None = None
+    interval_seconds: float | None = None
+    """The feed's current adaptive poll interval (never below the floor)."""
+    next_poll_at: datetime | None = None
+    last_fetch_at: datetime | None = None
+    last_success_at: datetime | None = None
+    last_status: int | None = None
+    last_error: str | None = None
+    error_count: int = 0
+    """Consecutive failures; reset to 0 by a successful fetch (200 or 304)."""
+    primed: bool = False
+    """True once the feed was fetched successfully; until then its backlog is not alerted."""
+    item_times: tuple[datetime, ...] = ()
+    """Publication times of the latest items, used to estimate the posting rate."""
+
+
+@dataclass(frozen=True, slots=True)
+class DueFeed:
+    """A feed claimed for polling now, with its remembered state."""
+
+    feed: Feed
+    state: FeedState
+
+
+@dataclass(frozen=True, slots=True)
+class FeedResponse:
+    """The outcome of one successful HTTP fetch (200 with a body, or 304)."""
+
+    url: str
+    final_url: str
+    status: int
+    body: bytes
+    fetched_at: datetime
+    content_type: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    max_age_seconds: float | None = None
+    """From `Cache-Control: max-age`, if the server sent one."""
+    retry_after_seconds: float | None = None
+
+    @property
+    def not_modified(self) -> bool:
+        return self.status == 304
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One item of a parsed feed, with text already reduced to clean plain text."""
+
+    guid: str | None
+    link: str | None
+    title: str
+    summary: str = ""
+    content: str = ""
+    published: datetime | None = None
+    """UTC, or None when the feed gave no usable date."""
+    author: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedFeed:
+    """A feed document after parsing."""
+
+    title: str | None
+    link: str | None
+    entries: tuple[Entry, ...]
+    ttl_seconds: float | None = None
+    """RSS `<ttl>`, converted to seconds."""
+
+
+# ── stories ────────────────────────────────────────────────────────────────
+
+
+@dataclass(frozen=True, slots=True)
+class Story:
+    """A normalised news item, the unit that is deduplicated, matched and alerted."""
+
+    key: str
+    """Stable identity: a hash of the canonical URL (or of the GUID when there is no link)."""
+    title: str
+    summary: str
+    content: str
+    url: str
+    canonical_url: str
+    publisher: str
+    published: datetime
+    """UTC; the fetch time when the feed gave no date."""
+    fetched_at: datetime
+    guid: str | None = None
+    feed_id: int | None = None
+    title_key: str = ""
+    """Normalised title (case, accents, punctuation folded) for same-publisher dedup."""
+    fingerprint: int = 0
+    """64-bit SimHash of the title and lead, for cross-publisher near-duplicates."""
+
+
+# ── rules and matches ──────────────────────────────────────────────────────
+
+
+@dataclass(frozen=True, slots=True)
+class Topic:
+    """The semantic half of a rule: what it is about, shown by examples."""
+
+    intent: str
+    positives: tuple[str, ...] = ()
+    negatives: tuple[str, ...] = ()
+    threshold: float = 0.5
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """A watch rule: a query in the rule language, optionally a topic."""
+
+    name: str
+    query: str
+    description: str = ""
+    enabled: bool = True
+    topic: Topic | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """One query term or phrase that matched, and where."""
+
+    term: str
+    field: str
+    text: str
+    """The text that matched, as it stands in the story."""
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """A story matched by a rule, with the reason."""
+
+    rule: str
+    score: float
+    hits: tuple[Hit, ...] = ()
+    evidence: str | None = None
+    """The best evidence sentence from the story (semantic tier), if any."""
+    why: str = ""
+    """A one-line human explanation, e.g. `title: "drone" + summary: "strike"`."""
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """What gets posted: the story, why it matched and a short summary."""
+
+    story: Story
+    matches: tuple[Match, ...]
+    summary: str
+
+
+# ── routing and delivery ───────────────────────────────────────────────────
+
+
+@dataclass(frozen=True, slots=True)
+class Destination:
+    """A chat, channel or console where alerts go."""
+
+    platform: str
+    chat_id: str
+
+    def __str__(self) -> str:
+        return f"{self.platform}:{self.chat_id}"
+
+
+ALL_RULES = "*"
+"""The rule name a subscription uses to mean every rule."""
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    """A destination's subscription to one rule (or to ALL_RULES)."""
+
+    destination: Destination
+    rule: str
+    muted_until: datetime | None = None
+    paused_reason: str | None = None
+    """Set when the platform said the chat is gone (blocked, kicked, not found)."""
+    created_by: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxItem:
+    """One alert waiting to be delivered to one destination."""
+
+    id: int
+    destination: Destination
+    alert: Alert
+    attempts: int = 0
+    created_at: datetime | None = None
+    last_error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """An audited admin change to a rule, a feed or a subscription."""
+
+    kind: str
+    """`rule`, `feed` or `subscription`."""
+    name: str
+    action: str
+    actor: str
+    at: datetime
+    before: dict[str, object] | None = None
+    after: dict[str, object] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PollReport:
+    """What one pass of the poller did, for logs, the demo and tests."""
+
+    feeds_polled: int = 0
+    feeds_failed: int = 0
+    not_modified: int = 0
+    entries_seen: int = 0
+    new_stories: int = 0
+    alerts: int = 0
+    outbox_rows: int = 0
+    errors: tuple[str, ...] = field(default_factory=tuple)

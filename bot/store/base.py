@@ -1,0 +1,208 @@
+"""The store protocol: everything newswatch persists, behind one interface.
+
+Implemented by `bot.store.sql.SqlStore` on SQLite (embedded default) and
+PostgreSQL (scale-out). The same contract test suite runs against both.
+Only dataclasses from `bot.model` cross this boundary; ORM rows never leave
+the store. Times are timezone-aware UTC datetimes.
+
+Claims (`claim_due_feeds`, `claim_outbox`) are safe with several instances on
+one PostgreSQL database: a claimed row is leased to `owner` until
+`now + lease_seconds`, and no other caller gets it before that lease expires
+(`SELECT … FOR UPDATE SKIP LOCKED` on PostgreSQL; one writer on SQLite).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from bot.model import (
+    Alert,
+    Change,
+    Destination,
+    DueFeed,
+    Feed,
+    FeedState,
+    OutboxItem,
+    Rule,
+    Story,
+    Subscription,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class FeedHealth:
+    """A feed with its state, for `feeds list` and `status`."""
+
+    feed: Feed
+    state: FeedState
+
+
+@dataclass(frozen=True, slots=True)
+class NewStory:
+    """A story to record, with the alert and the destinations it goes to."""
+
+    story: Story
+    alert: Alert | None
+    """None when the story matched no rule (it is still recorded as seen)."""
+    destinations: tuple[Destination, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SavedStories:
+    """What `save_stories` actually wrote (others were already known)."""
+
+    stored_keys: tuple[str, ...]
+    outbox_rows: int
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """An outbox row that gave up, for `status`."""
+
+    id: int
+    destination: Destination
+    story_title: str
+    error: str
+    at: datetime
+
+
+class Store(Protocol):
+    """Persistence for feeds, stories, rules, subscriptions, outbox and audit."""
+
+    async def close(self) -> None: ...
+
+    # ── feeds ──
+    async def add_feed(self, url: str, name: str, *, backfill: int = 0) -> Feed:
+        """Add a feed (due immediately). Raises DuplicateError for a known URL."""
+        ...
+
+    async def remove_feed(self, url_or_name: str) -> Feed:
+        """Remove a feed by URL, name or id. Raises NotFoundError."""
+        ...
+
+    async def list_feeds(self) -> list[FeedHealth]: ...
+
+    async def claim_due_feeds(
+        self, now: datetime, *, limit: int, owner: str, lease_seconds: float
+    ) -> list[DueFeed]:
+        """Feeds whose next_poll_at <= now (or never polled), leased to `owner`."""
+        ...
+
+    async def save_feed_state(self, feed_id: int, state: FeedState) -> None:
+        """Store the state after a poll and release the lease."""
+        ...
+
+    # ── stories and dedup ──
+    async def known_story_keys(
+        self, stories: Sequence[Story], *, title_window_hours: float = 48
+    ) -> set[str]:
+        """Keys of `stories` already seen: same key, same GUID, same canonical URL,
+        or same title_key from the same publisher within the window."""
+        ...
+
+    async def save_stories(self, items: Sequence[NewStory]) -> SavedStories:
+        """Record stories and their outbox rows in one transaction.
+
+        A story that another writer stored in the meantime (same key, GUID or
+        canonical URL) is skipped together with its outbox rows, so no alert is
+        ever queued twice.
+        """
+        ...
+
+    async def recent_stories(self, since: datetime, *, limit: int = 5000) -> list[Story]:
+        """Stories published or fetched since `since`, newest first (for `rule test`)."""
+        ...
+
+    async def find_near_duplicate(
+        self, story: Story, *, since: datetime, max_distance: int
+    ) -> Story | None:
+        """An earlier story within `since` whose fingerprint is within
+        `max_distance` bits of `story`'s, if any."""
+        ...
+
+    # ── rules (database overlay over the YAML file) ──
+    async def list_rules(self) -> list[Rule]:
+        """Rules edited by admins (the YAML rules are not stored unless edited)."""
+        ...
+
+    async def deleted_rule_names(self) -> set[str]:
+        """YAML rules an admin removed."""
+        ...
+
+    async def save_rule(self, rule: Rule, *, actor: str, at: datetime) -> None:
+        """Insert or replace a rule, recording the change with before and after."""
+        ...
+
+    async def delete_rule(self, name: str, *, actor: str, at: datetime) -> None: ...
+
+    async def history(self, kind: str, name: str, *, limit: int = 20) -> list[Change]:
+        """Audited changes, newest first."""
+        ...
+
+    async def record_change(self, change: Change) -> None: ...
+
+    # ── subscriptions ──
+    async def subscribe(
+        self, destination: Destination, rules: Sequence[str], *, actor: str
+    ) -> list[str]:
+        """Subscribe to rules (or ALL_RULES); returns the names newly added."""
+        ...
+
+    async def unsubscribe(self, destination: Destination, rules: Sequence[str]) -> list[str]:
+        """Remove subscriptions; ALL_RULES in `rules` removes every one. Returns removed."""
+        ...
+
+    async def subscriptions(self, destination: Destination | None = None) -> list[Subscription]: ...
+
+    async def destinations_for(self, rules: Sequence[str], now: datetime) -> list[Destination]:
+        """Active destinations subscribed to any of `rules` (or to ALL_RULES):
+        not paused, not muted at `now`; each destination once."""
+        ...
+
+    async def mute(self, destination: Destination, until: datetime | None) -> None:
+        """Mute every subscription of the destination until `until` (None unmutes)."""
+        ...
+
+    async def pause_destination(self, destination: Destination, reason: str | None) -> None:
+        """Pause (reason given) or resume (None) every subscription of a destination."""
+        ...
+
+    async def migrate_destination(self, old: Destination, new: Destination) -> None:
+        """Move subscriptions and pending outbox rows to a new chat id."""
+        ...
+
+    # ── outbox ──
+    async def claim_outbox(
+        self, now: datetime, *, limit: int, owner: str, lease_seconds: float
+    ) -> list[OutboxItem]:
+        """Due, unsent rows, oldest first, at most one per destination (the
+        destination's oldest unsent row), so order is kept per chat."""
+        ...
+
+    async def mark_sent(self, item_id: int, *, message_id: str | None, at: datetime) -> None: ...
+
+    async def mark_retry(
+        self, item_id: int, *, error: str, next_attempt_at: datetime, at: datetime
+    ) -> None:
+        """Record a failed attempt and when to try again; releases the lease."""
+        ...
+
+    async def mark_dead(self, item_id: int, *, error: str, at: datetime) -> None:
+        """Give up on a row; it shows in `dead_letters`."""
+        ...
+
+    async def outbox_pending(self) -> int: ...
+
+    async def dead_letters(self, *, limit: int = 10) -> list[DeadLetter]: ...
+
+    async def sent_message_id(self, story_key: str, destination: Destination) -> str | None:
+        """The platform message id of an alert already posted for this story."""
+        ...
+
+    # ── small key/value state (last poll time, etc.) ──
+    async def get_meta(self, key: str) -> str | None: ...
+
+    async def set_meta(self, key: str, value: str) -> None: ...
