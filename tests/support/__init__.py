@@ -1,0 +1,1 @@
+"""Real test doubles shared by the test suite (loopback servers, not mocks of our code)."""
