@@ -1,0 +1,148 @@
+"""Feeds: the list, their polling state, and leased claims of due feeds."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import RowMapping
+
+from bot.errors import DuplicateError, NotFoundError, StoreError
+from bot.model import DueFeed, Feed, FeedState
+from bot.store.base import FeedHealth
+from bot.store.codec import decode_time, encode_time
+from bot.store.tables import feeds
+from bot.store.transactions import SqlBase
+
+
+def feed_from_row(row: RowMapping) -> Feed:
+    """The Feed dataclass of a `feeds` row."""
+    return Feed(
+        id=row["id"],
+        url=row["url"],
+        name=row["name"],
+        enabled=row["enabled"],
+        backfill=row["backfill"],
+    )
+
+
+def state_from_row(row: RowMapping) -> FeedState:
+    """The FeedState dataclass of a `feeds` row."""
+    return FeedState(
+        etag=row["etag"],
+        last_modified=row["last_modified"],
+        interval_seconds=row["interval_seconds"],
+        next_poll_at=row["next_poll_at"],
+        last_fetch_at=row["last_fetch_at"],
+        last_success_at=row["last_success_at"],
+        last_status=row["last_status"],
+        last_error=row["last_error"],
+        error_count=row["error_count"],
+        primed=row["primed"],
+        item_times=tuple(decode_time(t) for t in row["item_times"]),
+    )
+
+
+def state_values(state: FeedState) -> dict[str, Any]:
+    """The `feeds` column values that hold a FeedState."""
+    return {
+        "etag": state.etag,
+        "last_modified": state.last_modified,
+        "interval_seconds": state.interval_seconds,
+        "next_poll_at": state.next_poll_at,
+        "last_fetch_at": state.last_fetch_at,
+        "last_success_at": state.last_success_at,
+        "last_status": state.last_status,
+        "last_error": state.last_error,
+        "error_count": state.error_count,
+        "primed": state.primed,
+        "item_times": [encode_time(t) for t in state.item_times],
+    }
+
+
+class FeedQueries(SqlBase):
+    """Feed list, feed state and the claim of due feeds."""
+
+    async def add_feed(self, url: str, name: str, *, backfill: int = 0) -> Feed:
+        """Add a feed, due immediately. DuplicateError if the URL is already known."""
+        url = url.strip()
+        if not url:
+            raise StoreError("a feed needs a URL — e.g. feed add https://example.com/rss.xml")
+        if backfill < 0:
+            raise StoreError(f"backfill must be 0 or more, got {backfill}")
+        values = {
+            "url": url,
+            "name": name.strip() or url,
+            "enabled": True,
+            "backfill": backfill,
+            "created_at": self._clock(),
+            **state_values(FeedState()),
+        }
+        stmt = self._insert(feeds).values(values).on_conflict_do_nothing()
+        async with self._write() as conn:
+            row = (await conn.execute(stmt.returning(*feeds.c))).mappings().first()
+        if row is None:
+            raise DuplicateError(f"feed {url} is already in the feed list")
+        return feed_from_row(row)
+
+    async def remove_feed(self, url_or_name: str) -> Feed:
+        """Remove a feed by URL, name or id; its stories stay (without a feed)."""
+        wanted = url_or_name.strip()
+        where = sa.or_(feeds.c.url == wanted, feeds.c.name == wanted)
+        if wanted.isdigit():
+            where = sa.or_(where, feeds.c.id == int(wanted))
+        async with self._write() as conn:
+            rows = (await conn.execute(sa.select(feeds).where(where))).mappings().all()
+            if not rows:
+                raise NotFoundError(f"no feed with URL, name or id {wanted!r} — see `feeds list`")
+            if len(rows) > 1:
+                raise StoreError(f"{len(rows)} feeds match {wanted!r} — remove one by its URL")
+            await conn.execute(sa.delete(feeds).where(feeds.c.id == rows[0]["id"]))
+        return feed_from_row(rows[0])
+
+    async def list_feeds(self) -> list[FeedHealth]:
+        """Every feed with its state, in the order they were added."""
+        async with self._read() as conn:
+            rows = (await conn.execute(sa.select(feeds).order_by(feeds.c.id))).mappings().all()
+        return [FeedHealth(feed=feed_from_row(r), state=state_from_row(r)) for r in rows]
+
+    async def claim_due_feeds(
+        self, now: datetime, *, limit: int, owner: str, lease_seconds: float
+    ) -> list[DueFeed]:
+        """Enabled feeds due at `now` and not leased, most overdue first, leased to `owner`.
+
+        PostgreSQL skips rows another transaction is claiming (SKIP LOCKED);
+        SQLite holds the write lock for the select and update.
+        """
+        if limit <= 0:
+            return []
+        due = sa.and_(
+            feeds.c.enabled,
+            sa.or_(feeds.c.next_poll_at.is_(None), feeds.c.next_poll_at <= now),
+            sa.or_(feeds.c.lease_until.is_(None), feeds.c.lease_until <= now),
+        )
+        query = (
+            sa.select(feeds)
+            .where(due)
+            .order_by(feeds.c.next_poll_at.asc().nulls_first(), feeds.c.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        lease = {"lease_owner": owner, "lease_until": now + timedelta(seconds=lease_seconds)}
+        async with self._write() as conn:
+            rows = (await conn.execute(query)).mappings().all()
+            if rows:
+                ids = [r["id"] for r in rows]
+                await conn.execute(sa.update(feeds).where(feeds.c.id.in_(ids)).values(lease))
+        return [DueFeed(feed=feed_from_row(r), state=state_from_row(r)) for r in rows]
+
+    async def save_feed_state(self, feed_id: int, state: FeedState) -> None:
+        """Store a feed's state after a poll and release its lease."""
+        values = {**state_values(state), "lease_owner": None, "lease_until": None}
+        async with self._write() as conn:
+            result = await conn.execute(
+                sa.update(feeds).where(feeds.c.id == feed_id).values(values)
+            )
+            if result.rowcount == 0:
+                raise NotFoundError(f"no feed with id {feed_id} (was it removed?)")

@@ -1,0 +1,228 @@
+"""Stories: dedup lookups, atomic recording with outbox rows, recent and near-duplicates."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bot.model import Story
+from bot.store.base import NewStory, SavedStories
+from bot.store.codec import alert_to_dict
+from bot.store.tables import OutboxStatus, outbox, stories
+from bot.store.transactions import InsertFactory, SqlBase, batched, first_per_key
+
+_U64 = 1 << 64
+
+
+def signed_fingerprint(value: int) -> int:
+    """The fingerprint as a signed 64-bit integer (what BIGINT can hold)."""
+    if not -(1 << 63) <= value < _U64:
+        raise ValueError(f"fingerprint {value} does not fit in 64 bits")
+    return value - _U64 if value >= 1 << 63 else value
+
+
+def story_values(story: Story) -> dict[str, Any]:
+    """The `stories` column values of a Story (empty canonical URL and GUID as NULL)."""
+    return {
+        "key": story.key,
+        "guid": story.guid or None,
+        "feed_id": story.feed_id,
+        "canonical_url": story.canonical_url or None,
+        "title_key": story.title_key,
+        "publisher": story.publisher,
+        "fingerprint": signed_fingerprint(story.fingerprint),
+        "title": story.title,
+        "summary": story.summary,
+        "content": story.content,
+        "url": story.url,
+        "published": story.published,
+        "fetched_at": story.fetched_at,
+    }
+
+
+def story_from_row(row: RowMapping) -> Story:
+    """The Story dataclass of a `stories` row."""
+    return Story(
+        key=row["key"],
+        title=row["title"],
+        summary=row["summary"],
+        content=row["content"],
+        url=row["url"],
+        canonical_url=row["canonical_url"] or "",
+        publisher=row["publisher"],
+        published=row["published"],
+        fetched_at=row["fetched_at"],
+        guid=row["guid"],
+        feed_id=row["feed_id"],
+        title_key=row["title_key"],
+        fingerprint=row["fingerprint"],
+    )
+
+
+def is_known(story: Story, stored: Sequence[RowMapping], window: timedelta) -> bool:
+    """Whether any stored row is the same story by key, GUID, canonical URL or title."""
+    return any(_same_story(story, row, window) for row in stored)
+
+
+def _same_story(story: Story, row: RowMapping, window: timedelta) -> bool:
+    if row["key"] == story.key:
+        return True
+    if story.canonical_url and row["canonical_url"] == story.canonical_url:
+        return True
+    if story.guid and row["guid"] == story.guid and row["feed_id"] == story.feed_id:
+        return True
+    return bool(
+        story.title_key
+        and row["title_key"] == story.title_key
+        and row["publisher"] == story.publisher
+        and abs(row["published"] - story.published) <= window
+    )
+
+
+def _candidates_query(batch: Sequence[Story], window: timedelta) -> sa.Select[Any]:
+    """One query for every stored row that could match any story of the batch."""
+    c = stories.c
+    urls = {s.canonical_url for s in batch if s.canonical_url}
+    guids = {s.guid for s in batch if s.guid}
+    titled = [s for s in batch if s.title_key]
+    criteria: list[sa.ColumnElement[bool]] = [
+        c.key.in_({s.key for s in batch}),
+        c.canonical_url.in_(urls),
+        c.guid.in_(guids),
+    ]
+    if titled:
+        criteria.append(
+            sa.and_(
+                c.publisher.in_({s.publisher for s in titled}),
+                c.title_key.in_({s.title_key for s in titled}),
+                c.published.between(
+                    min(s.published for s in titled) - window,
+                    max(s.published for s in titled) + window,
+                ),
+            )
+        )
+    columns = (c.key, c.canonical_url, c.guid, c.feed_id, c.title_key, c.publisher, c.published)
+    return sa.select(*columns).where(sa.or_(*criteria))
+
+
+class StoryQueries(SqlBase):
+    """Story dedup and recording."""
+
+    async def known_story_keys(
+        self, stories: Sequence[Story], *, title_window_hours: float = 48
+    ) -> set[str]:
+        """Keys of `stories` already stored: same key, canonical URL, GUID from the
+        same feed, or title_key from the same publisher within the window.
+
+        One query per batch of stories; the matching itself happens here.
+        """
+        window = timedelta(hours=title_window_hours)
+        known: set[str] = set()
+        async with self._read() as conn:
+            for batch in batched(stories):
+                stored = (await conn.execute(_candidates_query(batch, window))).mappings().all()
+                known.update(s.key for s in batch if is_known(s, stored, window))
+        return known
+
+    async def save_stories(self, items: Sequence[NewStory]) -> SavedStories:
+        """Insert new stories and, for those actually inserted, their outbox rows.
+
+        One transaction. A story whose key, canonical URL or (feed, GUID) is
+        already stored is skipped by ON CONFLICT DO NOTHING, and so are its
+        outbox rows: an alert is never queued twice.
+        """
+        unique = first_per_key(items, lambda item: item.story.key)
+        async with self._write() as conn:
+            inserted = await _insert_stories(conn, self._insert, [i.story for i in unique])
+            rows = [row for item in unique if item.story.key in inserted for row in _outbox(item)]
+            queued = await _insert_outbox(conn, self._insert, rows)
+        stored = tuple(i.story.key for i in unique if i.story.key in inserted)
+        return SavedStories(stored_keys=stored, outbox_rows=queued)
+
+    async def recent_stories(self, since: datetime, *, limit: int = 5000) -> list[Story]:
+        """Stories published or fetched since `since`, newest first."""
+        c = stories.c
+        query = (
+            sa.select(stories)
+            .where(sa.or_(c.published >= since, c.fetched_at >= since))
+            .order_by(c.published.desc(), c.id.desc())
+            .limit(limit)
+        )
+        async with self._read() as conn:
+            rows = (await conn.execute(query)).mappings().all()
+        return [story_from_row(r) for r in rows]
+
+    async def find_near_duplicate(
+        self, story: Story, *, since: datetime, max_distance: int
+    ) -> Story | None:
+        """The stored story (other than `story` itself) seen since `since` whose
+        fingerprint is closest to `story`'s, if within `max_distance` bits.
+
+        A fingerprint of 0 means "none" and never matches. Ties go to the
+        earliest stored story, the one an alert most likely went out for.
+        """
+        if story.fingerprint == 0:
+            return None
+        target = signed_fingerprint(story.fingerprint)
+        c = stories.c
+        query = sa.select(c.id, c.fingerprint).where(
+            sa.or_(c.published >= since, c.fetched_at >= since),
+            c.fingerprint != 0,
+            c.key != story.key,
+        )
+        async with self._read() as conn:
+            best: tuple[int, int] | None = None
+            for row_id, fingerprint in (await conn.execute(query.order_by(c.id))).tuples():
+                distance = ((fingerprint ^ target) & (_U64 - 1)).bit_count()
+                if distance <= max_distance and (best is None or distance < best[0]):
+                    best = (distance, row_id)
+            if best is None:
+                return None
+            row = (await conn.execute(sa.select(stories).where(c.id == best[1]))).mappings().one()
+        return story_from_row(row)
+
+
+def _outbox(item: NewStory) -> list[dict[str, Any]]:
+    if item.alert is None:
+        return []
+    alert = alert_to_dict(item.alert)
+    at = item.story.fetched_at
+    return [
+        {
+            "story_key": item.story.key,
+            "platform": dest.platform,
+            "chat_id": dest.chat_id,
+            "alert": alert,
+            "status": OutboxStatus.PENDING.value,
+            "attempts": 0,
+            "next_attempt_at": at,
+            "created_at": at,
+        }
+        for dest in first_per_key(item.destinations, lambda d: d)
+    ]
+
+
+async def _insert_stories(
+    conn: AsyncConnection, insert: InsertFactory, batch: list[Story]
+) -> set[str]:
+    inserted: set[str] = set()
+    for chunk in batched(batch):
+        stmt = insert(stories).values([story_values(s) for s in chunk])
+        result = await conn.execute(stmt.on_conflict_do_nothing().returning(stories.c.key))
+        inserted.update(result.scalars())
+    return inserted
+
+
+async def _insert_outbox(
+    conn: AsyncConnection, insert: InsertFactory, rows: list[dict[str, Any]]
+) -> int:
+    queued = 0
+    for chunk in batched(rows):
+        stmt = insert(outbox).values(chunk).on_conflict_do_nothing().returning(outbox.c.id)
+        queued += len((await conn.execute(stmt)).scalars().all())
+    return queued

@@ -1,0 +1,166 @@
+"""Subscriptions of destinations to rules: routing, mute, pause and chat migration.
+
+Mute and pause belong to a destination; they are kept on each of its
+subscription rows, and a new subscription inherits them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bot.errors import StoreError
+from bot.model import ALL_RULES, Destination, Subscription
+from bot.store.tables import OutboxStatus, outbox, subscriptions
+from bot.store.transactions import SqlBase, first_per_key
+
+_s = subscriptions.c
+
+
+def at_destination(destination: Destination) -> sa.ColumnElement[bool]:
+    """The WHERE clause for one destination's subscriptions."""
+    return sa.and_(_s.platform == destination.platform, _s.chat_id == destination.chat_id)
+
+
+def subscription_from_row(row: RowMapping) -> Subscription:
+    """The Subscription dataclass of a `subscriptions` row."""
+    return Subscription(
+        destination=Destination(platform=row["platform"], chat_id=row["chat_id"]),
+        rule=row["rule"],
+        muted_until=row["muted_until"],
+        paused_reason=row["paused_reason"],
+        created_by=row["created_by"],
+    )
+
+
+async def _destination_state(conn: AsyncConnection, destination: Destination) -> dict[str, Any]:
+    query = sa.select(_s.muted_until, _s.paused_reason).where(at_destination(destination))
+    row = (await conn.execute(query.order_by(_s.id).limit(1))).mappings().first()
+    if row is None:
+        return {"muted_until": None, "paused_reason": None}
+    return dict(row)
+
+
+class SubscriptionQueries(SqlBase):
+    """Who gets which rule's alerts."""
+
+    async def subscribe(
+        self, destination: Destination, rules: Sequence[str], *, actor: str
+    ) -> list[str]:
+        """Subscribe to rules (or ALL_RULES); returns the names newly added, in order."""
+        names = first_per_key([r.strip() for r in rules], lambda r: r)
+        if not all(names):
+            raise StoreError("a rule name is empty — name the rules to subscribe to, or *")
+        if not names:
+            return []
+        async with self._write() as conn:
+            state = await _destination_state(conn, destination)
+            rows = [
+                {
+                    "platform": destination.platform,
+                    "chat_id": destination.chat_id,
+                    "rule": name,
+                    "created_by": actor,
+                    "created_at": self._clock(),
+                    **state,
+                }
+                for name in names
+            ]
+            stmt = self._insert(subscriptions).values(rows).on_conflict_do_nothing()
+            added = set(await conn.scalars(stmt.returning(_s.rule)))
+        return [name for name in names if name in added]
+
+    async def unsubscribe(self, destination: Destination, rules: Sequence[str]) -> list[str]:
+        """Remove subscriptions; ALL_RULES among `rules` removes every one. Returns removed."""
+        where = at_destination(destination)
+        if ALL_RULES not in rules:
+            where = sa.and_(where, _s.rule.in_(list(rules)))
+        async with self._write() as conn:
+            stmt = sa.delete(subscriptions).where(where).returning(_s.id, _s.rule)
+            removed = (await conn.execute(stmt)).tuples().all()
+        return [rule for _, rule in sorted(removed)]
+
+    async def subscriptions(self, destination: Destination | None = None) -> list[Subscription]:
+        """Subscriptions of one destination, or of all, oldest first."""
+        query = sa.select(subscriptions).order_by(_s.id)
+        if destination is not None:
+            query = query.where(at_destination(destination))
+        async with self._read() as conn:
+            rows = (await conn.execute(query)).mappings().all()
+        return [subscription_from_row(r) for r in rows]
+
+    async def destinations_for(self, rules: Sequence[str], now: datetime) -> list[Destination]:
+        """Destinations subscribed to any of `rules` (or to ALL_RULES), not paused and
+        not muted at `now`, each once, in a stable order."""
+        if not rules:
+            return []
+        query = (
+            sa.select(_s.platform, _s.chat_id)
+            .where(
+                _s.rule.in_([*rules, ALL_RULES]),
+                _s.paused_reason.is_(None),
+                sa.or_(_s.muted_until.is_(None), _s.muted_until <= now),
+            )
+            .distinct()
+            .order_by(_s.platform, _s.chat_id)
+        )
+        async with self._read() as conn:
+            rows = (await conn.execute(query)).tuples().all()
+        return [Destination(platform=p, chat_id=c) for p, c in rows]
+
+    async def mute(self, destination: Destination, until: datetime | None) -> None:
+        """Mute every subscription of the destination until `until` (None unmutes)."""
+        await self._update_destination(destination, muted_until=until)
+
+    async def pause_destination(self, destination: Destination, reason: str | None) -> None:
+        """Pause (reason given) or resume (None) every subscription of a destination.
+
+        While paused, its outbox rows are not claimed for delivery.
+        """
+        await self._update_destination(destination, paused_reason=reason)
+
+    async def _update_destination(self, destination: Destination, **values: Any) -> None:
+        async with self._write() as conn:
+            stmt = sa.update(subscriptions).where(at_destination(destination)).values(values)
+            await conn.execute(stmt)
+
+    async def migrate_destination(self, old: Destination, new: Destination) -> None:
+        """Move subscriptions and pending outbox rows to a new chat id (Telegram
+        group → supergroup). Where the new chat already has the same subscription
+        or alert, the old one is dropped instead."""
+        async with self._write() as conn:
+            await _move_subscriptions(conn, old, new)
+            await _move_pending_outbox(conn, old, new)
+
+
+async def _move_subscriptions(conn: AsyncConnection, old: Destination, new: Destination) -> None:
+    taken = sa.select(_s.rule).where(at_destination(new)).scalar_subquery()
+    await conn.execute(sa.delete(subscriptions).where(at_destination(old), _s.rule.in_(taken)))
+    await conn.execute(
+        sa.update(subscriptions)
+        .where(at_destination(old))
+        .values(platform=new.platform, chat_id=new.chat_id)
+    )
+
+
+async def _move_pending_outbox(conn: AsyncConnection, old: Destination, new: Destination) -> None:
+    o = outbox.c
+    old_pending = sa.and_(
+        o.platform == old.platform,
+        o.chat_id == old.chat_id,
+        o.status == OutboxStatus.PENDING.value,
+    )
+    new_keys = (
+        sa.select(o.story_key)
+        .where(o.platform == new.platform, o.chat_id == new.chat_id)
+        .scalar_subquery()
+    )
+    await conn.execute(sa.delete(outbox).where(old_pending, o.story_key.in_(new_keys)))
+    await conn.execute(
+        sa.update(outbox).where(old_pending).values(platform=new.platform, chat_id=new.chat_id)
+    )

@@ -1,0 +1,200 @@
+"""The database schema as SQLAlchemy Core tables.
+
+These tables describe the schema the Alembic migrations build; they are never
+used to create it (`tests/test_migrations.py` asserts the two agree). Rows stay
+inside `bot.store`: the query modules turn them into `bot.model` dataclasses.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class UtcDateTime(sa.TypeDecorator[datetime]):
+    """A timezone-aware UTC datetime on every backend.
+
+    PostgreSQL stores `timestamptz`; SQLite has no time zones, so values are
+    stored as naive UTC text (which sorts and compares correctly) and given
+    back their UTC zone on the way out.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value.isoformat()}: pass timezone-aware UTC times")
+        utc = value.astimezone(UTC)
+        return utc.replace(tzinfo=None) if dialect.name == "sqlite" else utc
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY, so big ids are plain INTEGER there
+# (which is 64-bit in SQLite anyway).
+BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+
+class OutboxStatus(StrEnum):
+    """The life of an outbox row: pending until sent, or dead when given up."""
+
+    PENDING = "pending"
+    SENT = "sent"
+    DEAD = "dead"
+
+
+feeds = sa.Table(
+    "feeds",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("url", sa.Text, nullable=False, unique=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("enabled", sa.Boolean, nullable=False),
+    sa.Column("backfill", sa.Integer, nullable=False),
+    sa.Column("etag", sa.Text),
+    sa.Column("last_modified", sa.Text),
+    sa.Column("interval_seconds", sa.Float),
+    sa.Column("next_poll_at", UtcDateTime),
+    sa.Column("last_fetch_at", UtcDateTime),
+    sa.Column("last_success_at", UtcDateTime),
+    sa.Column("last_status", sa.Integer),
+    sa.Column("last_error", sa.Text),
+    sa.Column("error_count", sa.Integer, nullable=False),
+    sa.Column("primed", sa.Boolean, nullable=False),
+    sa.Column("item_times", sa.JSON, nullable=False),
+    sa.Column("lease_owner", sa.Text),
+    sa.Column("lease_until", UtcDateTime),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Index(None, "enabled", "next_poll_at"),
+)
+
+stories = sa.Table(
+    "stories",
+    metadata,
+    sa.Column("id", BigId, primary_key=True),
+    sa.Column("key", sa.Text, nullable=False, unique=True),
+    sa.Column("guid", sa.Text),
+    sa.Column("feed_id", sa.Integer, sa.ForeignKey("feeds.id", ondelete="SET NULL")),
+    sa.Column("canonical_url", sa.Text, unique=True),
+    sa.Column("title_key", sa.Text, nullable=False),
+    sa.Column("publisher", sa.Text, nullable=False),
+    sa.Column("fingerprint", sa.BigInteger, nullable=False),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("summary", sa.Text, nullable=False),
+    sa.Column("content", sa.Text, nullable=False),
+    sa.Column("url", sa.Text, nullable=False),
+    sa.Column("published", UtcDateTime, nullable=False),
+    sa.Column("fetched_at", UtcDateTime, nullable=False),
+    sa.UniqueConstraint("feed_id", "guid"),
+    sa.Index(None, "guid"),
+    sa.Index(None, "publisher", "title_key", "published"),
+    sa.Index(None, "published"),
+    sa.Index(None, "fetched_at"),
+)
+
+rules = sa.Table(
+    "rules",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.Text, nullable=False, unique=True),
+    sa.Column("query", sa.Text, nullable=False),
+    sa.Column("description", sa.Text, nullable=False),
+    sa.Column("enabled", sa.Boolean, nullable=False),
+    sa.Column("topic", sa.JSON),
+    sa.Column("deleted", sa.Boolean, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.Column("updated_by", sa.Text, nullable=False),
+)
+
+changes = sa.Table(
+    "changes",
+    metadata,
+    sa.Column("id", BigId, primary_key=True),
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("action", sa.Text, nullable=False),
+    sa.Column("actor", sa.Text, nullable=False),
+    sa.Column("at", UtcDateTime, nullable=False),
+    sa.Column("before", sa.JSON),
+    sa.Column("after", sa.JSON),
+    sa.Index(None, "kind", "name", "at"),
+)
+
+subscriptions = sa.Table(
+    "subscriptions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("platform", sa.Text, nullable=False),
+    sa.Column("chat_id", sa.Text, nullable=False),
+    sa.Column("rule", sa.Text, nullable=False),
+    sa.Column("muted_until", UtcDateTime),
+    sa.Column("paused_reason", sa.Text),
+    sa.Column("created_by", sa.Text),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.UniqueConstraint("platform", "chat_id", "rule"),
+    sa.Index(None, "rule"),
+)
+
+_pending = sa.column("status") == OutboxStatus.PENDING.value
+
+outbox = sa.Table(
+    "outbox",
+    metadata,
+    sa.Column("id", BigId, primary_key=True),
+    sa.Column(
+        "story_key", sa.Text, sa.ForeignKey("stories.key", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column("platform", sa.Text, nullable=False),
+    sa.Column("chat_id", sa.Text, nullable=False),
+    sa.Column("alert", sa.JSON, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("next_attempt_at", UtcDateTime, nullable=False),
+    sa.Column("lease_owner", sa.Text),
+    sa.Column("lease_until", UtcDateTime),
+    sa.Column("last_error", sa.Text),
+    sa.Column("sent_at", UtcDateTime),
+    sa.Column("dead_at", UtcDateTime),
+    sa.Column("message_id", sa.Text),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.CheckConstraint("status IN ('pending', 'sent', 'dead')", name="status"),
+    sa.UniqueConstraint("story_key", "platform", "chat_id"),
+    # The claim query: each destination's oldest pending row.
+    sa.Index(
+        "ix_outbox_pending_destination",
+        "platform",
+        "chat_id",
+        "id",
+        postgresql_where=_pending,
+        sqlite_where=_pending,
+    ),
+    sa.Index(None, "status", "dead_at"),
+)
+
+meta = sa.Table(
+    "meta",
+    metadata,
+    sa.Column("key", sa.Text, primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
