@@ -1,0 +1,377 @@
+"""The watch-rule query language: lexer and parser (`parse_query`).
+
+    drone strike*                 both (adjacency is AND)
+    "drone strike*" OR uav        a phrase, or a word
+    title:(drone OR uav) -drill   field scope; `-x` is NOT x
+    drone NEAR/5 (strike OR attack)
+    summary:re:/\\b\\d+ killed/      RE2, case-insensitive, on folded text
+
+Precedence, tightest first: field scope, NEAR, NOT / `-`, AND (or
+adjacency), OR — so `a OR b c` is `a OR (b AND c)` and `NOT a NEAR b` is
+`NOT (a NEAR b)`. Keywords are upper case; `and` is an ordinary word.
+
+Terms fold like story text (see `filters.text`): a word that tokenises into
+several tokens (`drone-strike`, `$2.6`) is a phrase. A trailing `*` makes
+the last token a prefix of at least `query_ast.MIN_PREFIX` (3) characters. `NEAR/n`
+(default 10, 1 ≤ n ≤ `MAX_NEAR`) holds when the two operands lie at most n
+token positions apart, without overlapping, in the same field: `drone
+NEAR/2 strike` matches "drone strike" and "drone air strike". A field scope
+inside another field scope is an error, and so is a query (or an OR branch)
+without a positive term, since it would match almost every story.
+
+Every error is a `RuleSyntaxError` with the 1-based column and a hint.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.errors import RuleSyntaxError
+from filters.query_ast import (
+    And,
+    Near,
+    Node,
+    Not,
+    Or,
+    Regex,
+    Term,
+    build_term,
+    compile_regex,
+)
+from filters.text import DEFAULT_FIELDS, FIELDS
+
+DEFAULT_NEAR = 10
+MAX_NEAR = 100
+_QUOTES_OPEN = '"“'
+_QUOTES_CLOSE = '"”'
+_WORD_STOP = '()"“”'
+_KEYWORDS = {"AND", "OR", "NOT"}
+_PRIMARY_KINDS = {"word", "phrase", "regex", "field", "("}
+_UNARY_KINDS = _PRIMARY_KINDS | {"NOT", "-"}
+
+
+@dataclass(frozen=True, slots=True)
+class Lexeme:
+    """One token of the query: `kind` is a keyword, a bracket or a value kind."""
+
+    kind: str
+    text: str
+    column: int
+    distance: int = 0
+
+
+class _Lexer:
+    """Splits a query into lexemes, raising RuleSyntaxError on bad input."""
+
+    def __init__(self, query: str) -> None:
+        self.query = query
+        self.pos = 0
+        self.out: list[Lexeme] = []
+
+    def error(self, message: str, column: int, hint: str) -> RuleSyntaxError:
+        return RuleSyntaxError(message, query=self.query, column=column, hint=hint)
+
+    def run(self) -> list[Lexeme]:
+        while self.pos < len(self.query):
+            char = self.query[self.pos]
+            if char.isspace():
+                self.pos += 1
+            elif char in "()":
+                self.out.append(Lexeme(char, char, self.pos + 1))
+                self.pos += 1
+            elif char in _QUOTES_OPEN:
+                self.phrase()
+            elif char == "-":
+                self.minus()
+            else:
+                self.word()
+        return self.out
+
+    def phrase(self) -> None:
+        start = self.pos
+        end = next(
+            (i for i in range(start + 1, len(self.query)) if self.query[i] in _QUOTES_CLOSE), -1
+        )
+        if end < 0:
+            raise self.error("unterminated quote", start + 1, 'add a closing " after the phrase')
+        self.out.append(Lexeme("phrase", self.query[start + 1 : end], start + 2))
+        self.pos = end + 1
+
+    def minus(self) -> None:
+        following = self.query[self.pos + 1 : self.pos + 2]
+        if not following or following.isspace() or following == ")":
+            raise self.error(
+                'a lone "-"', self.pos + 1, "attach it to what it excludes, e.g. -training"
+            )
+        self.out.append(Lexeme("-", "-", self.pos + 1))
+        self.pos += 1
+
+    def word(self) -> None:
+        start = self.pos
+        end = start
+        while end < len(self.query):
+            char = self.query[end]
+            if char.isspace() or char in _WORD_STOP:
+                break
+            end += 1
+        text = self.query[start:end]
+        name, colon, rest = text.partition(":")
+        if colon and name.isascii() and name.isalpha():
+            self.scope(name, start, rest)
+        elif text == "NEAR" or text.startswith("NEAR/"):
+            self.near(text, start)
+        else:
+            kind = text if text in _KEYWORDS else "word"
+            self.out.append(Lexeme(kind, text, start + 1))
+            self.pos = end
+
+    def scope(self, name: str, start: int, rest: str) -> None:
+        lowered = name.lower()
+        if lowered == "re":
+            self.regex(start + len(name) + 1, start)
+        elif lowered in FIELDS:
+            self.out.append(Lexeme("field", f"{lowered}:", start + 1))
+            self.pos = start + len(name) + 1
+        else:
+            valid = ", ".join(f"{field}:" for field in FIELDS)
+            raise self.error(
+                f'unknown field "{name}:"',
+                start + 1,
+                f'use one of {valid} or re:/…/, or quote the text ("{name}:{rest}")',
+            )
+
+    def regex(self, slash: int, start: int) -> None:
+        if self.query[slash : slash + 1] != "/":
+            raise self.error("re: needs a /pattern/", start + 1, "write re:/pattern/")
+        pos = slash + 1
+        while pos < len(self.query) and self.query[pos] != "/":
+            pos += 2 if self.query[pos] == "\\" else 1
+        if pos >= len(self.query):
+            raise self.error(
+                "unterminated regex", start + 1, r"close it with / (write \/ for a slash inside)"
+            )
+        after = self.query[pos + 1 : pos + 2]
+        if after and not after.isspace() and after != ")":
+            raise self.error(
+                f'unexpected "{after}" after the regex',
+                pos + 2,
+                "regexes are always case-insensitive and take no flags; add a space after /",
+            )
+        self.out.append(Lexeme("regex", self.query[slash + 1 : pos], slash + 2))
+        self.pos = pos + 1
+
+    def near(self, text: str, start: int) -> None:
+        distance = DEFAULT_NEAR
+        if text != "NEAR":
+            number = text.removeprefix("NEAR/")
+            if not number.isdigit() or not 1 <= int(number) <= MAX_NEAR:
+                raise self.error(
+                    f'bad proximity "{text}"',
+                    start + 6,
+                    f"write NEAR/n with n a whole number from 1 to {MAX_NEAR}, e.g. NEAR/5",
+                )
+            distance = int(number)
+        self.out.append(Lexeme("NEAR", text, start + 1, distance))
+        self.pos = start + len(text)
+
+
+def lex_query(query: str) -> list[Lexeme]:
+    """The lexemes of `query` (exposed for tests and editors)."""
+    return _Lexer(query).run()
+
+
+def _operator(lexeme: Lexeme | None) -> bool:
+    return lexeme is not None and lexeme.kind in {"AND", "OR", "NOT", "-", "NEAR", "field"}
+
+
+class _Parser:
+    """Recursive descent over the lexemes; one method per precedence level."""
+
+    def __init__(self, query: str, lexemes: list[Lexeme]) -> None:
+        self.query = query
+        self.lexemes = lexemes
+        self.index = 0
+
+    def error(self, message: str, column: int, hint: str) -> RuleSyntaxError:
+        return RuleSyntaxError(message, query=self.query, column=column, hint=hint)
+
+    def peek(self) -> Lexeme | None:
+        return self.lexemes[self.index] if self.index < len(self.lexemes) else None
+
+    def take(self) -> Lexeme:
+        lexeme = self.lexemes[self.index]
+        self.index += 1
+        return lexeme
+
+    def expect(self, after: Lexeme | None, kinds: set[str]) -> None:
+        """Raise the clearest error when the next lexeme cannot start an operand."""
+        following = self.peek()
+        if following is not None and following.kind in kinds:
+            return
+        closing = following is None or following.kind == ")"
+        if after is not None and after.kind == "(" and closing:
+            if following is None:
+                raise self.error('unbalanced "("', after.column, 'add ")" to close it')
+            raise self.error("empty parentheses", after.column, "put terms inside or remove them")
+        if closing and _operator(after):
+            assert after is not None
+            raise self.error(
+                f'dangling "{after.text}"', after.column, f'put a term after "{after.text}"'
+            )
+        if following is None:
+            raise self.error("empty query", 1, "write at least one term, e.g. drone strike")
+        if following.kind == ")":
+            raise self.error('unbalanced ")"', following.column, 'remove it or add "(" before it')
+        if _operator(after):
+            assert after is not None
+            raise self.error(
+                f'"{after.text}" cannot be followed by "{following.text}"',
+                following.column,
+                f'put a term, phrase or (…) after "{after.text}"',
+            )
+        raise self.error(
+            f'"{following.text}" needs a term before it',
+            following.column,
+            "remove it or put a term before it",
+        )
+
+    def parse(self) -> Node:
+        self.expect(None, _UNARY_KINDS)
+        node = self.parse_or(None)
+        leftover = self.peek()
+        if leftover is not None:
+            raise self.error('unbalanced ")"', leftover.column, 'remove it or add "(" before it')
+        _require_positive(node, self.query)
+        return node
+
+    def parse_or(self, scope: tuple[str, ...] | None) -> Node:
+        children = [self.parse_and(scope)]
+        while (lexeme := self.peek()) is not None and lexeme.kind == "OR":
+            self.take()
+            self.expect(lexeme, _UNARY_KINDS)
+            children.append(self.parse_and(scope))
+        return children[0] if len(children) == 1 else Or(tuple(children), children[0].column)
+
+    def parse_and(self, scope: tuple[str, ...] | None) -> Node:
+        children = [self.parse_unary(scope)]
+        while (lexeme := self.peek()) is not None:
+            if lexeme.kind == "AND":
+                self.take()
+                self.expect(lexeme, _UNARY_KINDS)
+            elif lexeme.kind not in _UNARY_KINDS:
+                break
+            children.append(self.parse_unary(scope))
+        return children[0] if len(children) == 1 else And(tuple(children), children[0].column)
+
+    def parse_unary(self, scope: tuple[str, ...] | None) -> Node:
+        lexeme = self.take()
+        if lexeme.kind in {"NOT", "-"}:
+            self.expect(lexeme, _UNARY_KINDS)
+            return Not(self.parse_unary(scope), lexeme.column)
+        self.index -= 1
+        return self.parse_near(scope)
+
+    def parse_near(self, scope: tuple[str, ...] | None) -> Node:
+        left = self.parse_primary(scope)
+        near = self.peek()
+        if near is None or near.kind != "NEAR":
+            return left
+        self.take()
+        self.expect(near, _PRIMARY_KINDS)
+        right = self.parse_primary(scope)
+        chained = self.peek()
+        if chained is not None and chained.kind == "NEAR":
+            raise self.error(
+                "NEAR joins exactly two operands",
+                chained.column,
+                "combine with AND: (a NEAR b) AND (b NEAR c)",
+            )
+        return self.near_node(left, right, near)
+
+    def near_node(self, left: Node, right: Node, near: Lexeme) -> Near:
+        left_terms = self.near_operand(left)
+        right_terms = self.near_operand(right)
+        left_fields = {field for term in left_terms for field in term.fields}
+        if not left_fields & {field for term in right_terms for field in term.fields}:
+            raise self.error(
+                "NEAR operands never share a field",
+                near.column,
+                "scope both sides to the same field, e.g. title:(drone NEAR strike)",
+            )
+        return Near(left_terms, right_terms, near.distance, left.column)
+
+    def near_operand(self, node: Node) -> tuple[Term, ...]:
+        if isinstance(node, Term):
+            return (node,)
+        if isinstance(node, Or) and all(isinstance(child, Term) for child in node.children):
+            return tuple(child for child in node.children if isinstance(child, Term))
+        raise self.error(
+            "NEAR joins terms, phrases or (a OR b) groups of them",
+            node.column,
+            "move other conditions outside: (drone NEAR strike) AND NOT drill",
+        )
+
+    def parse_primary(self, scope: tuple[str, ...] | None) -> Node:
+        lexeme = self.take()
+        if lexeme.kind == "field":
+            if scope is not None:
+                raise self.error(
+                    f'field scope "{lexeme.text}" inside another field scope',
+                    lexeme.column,
+                    "scope each term separately, e.g. title:drone OR summary:drone",
+                )
+            self.expect(lexeme, _PRIMARY_KINDS - {"field"})
+            return self.parse_primary((lexeme.text.removesuffix(":"),))
+        if lexeme.kind == "(":
+            return self.parse_group(lexeme, scope)
+        fields = scope or DEFAULT_FIELDS
+        if lexeme.kind == "regex":
+            compiled = compile_regex(lexeme.text, query=self.query, column=lexeme.column)
+            return Regex(lexeme.text, fields, lexeme.column - 4, compiled)
+        return build_term(
+            lexeme.text,
+            quoted=lexeme.kind == "phrase",
+            fields=fields,
+            query=self.query,
+            column=lexeme.column,
+        )
+
+    def parse_group(self, opening: Lexeme, scope: tuple[str, ...] | None) -> Node:
+        self.expect(opening, _UNARY_KINDS)
+        node = self.parse_or(scope)
+        closing = self.peek()
+        if closing is None:
+            raise self.error('unbalanced "("', opening.column, 'add ")" to close it')
+        self.take()
+        return node
+
+
+def _never_positive(node: Node) -> Node | None:
+    """The part of `node` that lets it match a story with no positive term, if any."""
+    if isinstance(node, Not):
+        return node
+    if isinstance(node, And):
+        faults = [_never_positive(child) for child in node.children]
+        return None if any(fault is None for fault in faults) else faults[0]
+    if isinstance(node, Or):
+        return next(
+            (fault for child in node.children if (fault := _never_positive(child)) is not None),
+            None,
+        )
+    return None
+
+
+def _require_positive(node: Node, query: str) -> None:
+    fault = _never_positive(node)
+    if fault is not None:
+        raise RuleSyntaxError(
+            "no positive term: this would match every story lacking what it excludes",
+            query=query,
+            column=fault.column,
+            hint="add a positive term, e.g. drone -training",
+        )
+
+
+def parse_query(query: str) -> Node:
+    """Parse a rule query into its AST, or raise RuleSyntaxError (column + hint)."""
+    return _Parser(query, lex_query(query)).parse()

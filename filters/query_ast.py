@@ -1,0 +1,212 @@
+"""The parsed form of a watch-rule query: small frozen nodes.
+
+`filters.query.parse_query` builds these; `filters.query_eval` evaluates them
+against a tokenised story; `filters.rule_index` derives prefilter anchors
+from them. `describe` renders a node as a compact S-expression, used by
+tests and by `rule show` to display how a query was understood.
+`build_term` and `compile_regex` turn the text of one term into its node.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass, field
+from typing import Any
+
+import re2
+
+from bot.errors import RuleSyntaxError
+from filters.text import DEFAULT_FIELDS, Token, iter_tokens
+
+MIN_PREFIX = 3
+"""Characters a wildcard needs before its `*`."""
+
+
+@dataclass(frozen=True, slots=True)
+class TokenPattern:
+    """One folded query token; `prefix` for a trailing wildcard (`strike*`)."""
+
+    text: str
+    prefix: bool = False
+
+    def matches(self, token: str) -> bool:
+        """Whether a folded story token satisfies this pattern."""
+        return token.startswith(self.text) if self.prefix else token == self.text
+
+
+@dataclass(frozen=True, slots=True)
+class Term:
+    """A word, wildcard or phrase: consecutive tokens in one of `fields`."""
+
+    tokens: tuple[TokenPattern, ...]
+    fields: tuple[str, ...]
+    label: str
+    """The term as the user wrote it, e.g. `strike*` or `"drone strike"`."""
+    column: int
+
+
+@dataclass(frozen=True, slots=True)
+class Regex:
+    """An RE2 pattern searched in the folded text of `fields`."""
+
+    pattern: str
+    """As written between the slashes (`\\/` kept: RE2 reads it as `/`)."""
+    fields: tuple[str, ...]
+    column: int
+    compiled: Any = field(compare=False, repr=False, default=None)
+    """The compiled `re2` pattern (case-insensitive, accents folded)."""
+
+    @property
+    def label(self) -> str:
+        """The regex as the user wrote it."""
+        return f"re:/{self.pattern}/"
+
+
+@dataclass(frozen=True, slots=True)
+class Near:
+    """Some `left` term within `distance` tokens of some `right` term, same field."""
+
+    left: tuple[Term, ...]
+    right: tuple[Term, ...]
+    distance: int
+    column: int
+
+
+@dataclass(frozen=True, slots=True)
+class Not:
+    """Matches when `child` does not."""
+
+    child: Node
+    column: int
+
+
+@dataclass(frozen=True, slots=True)
+class And:
+    """Matches when every child does."""
+
+    children: tuple[Node, ...]
+    column: int
+
+
+@dataclass(frozen=True, slots=True)
+class Or:
+    """Matches when any child does."""
+
+    children: tuple[Node, ...]
+    column: int
+
+
+Node = Term | Regex | Near | Not | And | Or
+
+
+def _scope(fields: tuple[str, ...]) -> str:
+    if fields == DEFAULT_FIELDS:
+        return ""
+    return "|".join(fields) + ":"
+
+
+def _describe_terms(terms: tuple[Term, ...]) -> str:
+    if len(terms) == 1:
+        return describe(terms[0])
+    return "(OR " + " ".join(describe(term) for term in terms) + ")"
+
+
+def describe(node: Node) -> str:
+    """A compact, unambiguous rendering: `(AND title:drone (OR strike* "air raid"))`."""
+    if isinstance(node, Term):
+        return _scope(node.fields) + node.label
+    if isinstance(node, Regex):
+        return _scope(node.fields) + node.label
+    if isinstance(node, Near):
+        return f"(NEAR/{node.distance} {_describe_terms(node.left)} {_describe_terms(node.right)})"
+    if isinstance(node, Not):
+        return f"(NOT {describe(node.child)})"
+    name = "AND" if isinstance(node, And) else "OR"
+    return f"({name} " + " ".join(describe(child) for child in node.children) + ")"
+
+
+# ── building atoms from the text as written ──────────────────────────────────
+
+
+def strip_accents(pattern: str) -> str:
+    """Drop combining accents (not case: `\\S` must stay `\\S`), as story text is folded."""
+    if pattern.isascii():
+        return pattern
+    decomposed = unicodedata.normalize("NFKD", pattern)
+    return "".join(char for char in decomposed if not unicodedata.combining(char))
+
+
+def compile_regex(pattern: str, *, query: str, column: int) -> Any:
+    """Compile a rule regex with RE2 (case-insensitive, accents folded like story text)."""
+    options = re2.Options()
+    options.case_sensitive = False
+    options.log_errors = False
+    folded = strip_accents(pattern)
+    try:
+        compiled = re2.compile(folded, options)
+    except re2.error as exc:
+        raw = exc.args[0] if exc.args else b""
+        detail = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+        fragment = detail.rpartition(": ")[2]
+        offset = max(folded.find(fragment), 0) if fragment else 0
+        raise RuleSyntaxError(
+            f"invalid regex: {detail}",
+            query=query,
+            column=column + offset,
+            hint="RE2 syntax has no lookaround or backreferences; fix or simplify the pattern",
+        ) from None
+    if compiled.search("") is not None:
+        raise RuleSyntaxError(
+            "regex matches empty text, so it would match every story",
+            query=query,
+            column=column,
+            hint="make it require at least one character, e.g. drones? instead of (drones)?",
+        )
+    return compiled
+
+
+def build_term(raw: str, *, quoted: bool, fields: tuple[str, ...], query: str, column: int) -> Term:
+    """Turn a word or phrase as written into a Term of folded token patterns."""
+    found = list(iter_tokens(raw))
+    if not found:
+        what = "an empty phrase" if quoted else f'"{raw}" has no letters or digits'
+        hint = "put words between the quotes" if quoted else "remove it or add letters"
+        raise RuleSyntaxError(what, query=query, column=column, hint=hint)
+    patterns: list[TokenPattern] = []
+    used_stars: set[int] = set()
+    for token in found:
+        star = token.consumed_end
+        prefix = raw[star : star + 1] == "*"
+        if prefix:
+            used_stars.add(star)
+            _check_prefix(token, raw, query=query, column=column)
+        patterns.append(TokenPattern(token.text, prefix))
+    stray = next((i for i, char in enumerate(raw) if char == "*" and i not in used_stars), None)
+    if stray is not None:
+        raise RuleSyntaxError(
+            'a "*" that does not end a word',
+            query=query,
+            column=column + stray,
+            hint=f"put * right after at least {MIN_PREFIX} letters, e.g. strike*",
+        )
+    label = f'"{raw}"' if quoted else raw
+    return Term(tuple(patterns), fields, label, column - 1 if quoted else column)
+
+
+def _check_prefix(token: Token, raw: str, *, query: str, column: int) -> None:
+    star = token.consumed_end
+    after = raw[star + 1 : star + 2]
+    if after and not after.isspace():
+        raise RuleSyntaxError(
+            'a "*" inside a word',
+            query=query,
+            column=column + star,
+            hint="a wildcard only ends a word: strike* matches strike, strikes, striker",
+        )
+    if len(token.text) < MIN_PREFIX:
+        raise RuleSyntaxError(
+            f'wildcard "{token.text}*" is too short',
+            query=query,
+            column=column + token.start,
+            hint=f"use at least {MIN_PREFIX} letters before *, or the whole word",
+        )

@@ -1,0 +1,185 @@
+"""Evaluating a parsed query against one tokenised story, with evidence.
+
+`evaluate` walks the AST exactly (the rule index only narrows which rules
+are walked). It appends a `Hit` for every positive term, phrase, proximity
+pair or regex that matched; hits under a NOT, or in a branch that failed,
+are never kept. `build_match` turns the hits into a `Match`:
+
+- **score** = 1 − ∏(1 − w) over the distinct (field, matched text) hits,
+  with `w` from `FIELD_WEIGHTS` (title 0.5 > summary 0.3 > content 0.2 …).
+  It lies in (0, 1], and every extra distinct hit raises it, so callers can
+  sort by it. One title hit scores 0.5; title + summary 0.65.
+- **why** is one line grouping the matched text by field in the order the
+  hits were found: `title: "drone" · summary: "strike", "attack"`, capped
+  at `WHY_LIMIT` characters.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from bot.model import Hit, Match
+from filters.query_ast import And, Near, Node, Not, Regex, Term
+from filters.text import FieldTokens, StoryText, fold
+
+FIELD_WEIGHTS: dict[str, float] = {
+    "title": 0.5,
+    "summary": 0.3,
+    "content": 0.2,
+    "publisher": 0.2,
+    "url": 0.1,
+}
+WHY_LIMIT = 200
+MAX_HITS = 20
+_HIT_TEXT_LIMIT = 60
+
+
+def term_spans(term: Term, field: FieldTokens) -> list[tuple[int, int]]:
+    """(first, last) token positions of every occurrence of `term` in `field`."""
+    first = term.tokens[0]
+    starts = field.positions_of(first.text, prefix=first.prefix)
+    if len(term.tokens) == 1:
+        return [(start, start) for start in starts]
+    length = len(term.tokens)
+    tokens = field.tokens
+    return [
+        (start, start + length - 1)
+        for start in starts
+        if start + length <= len(tokens)
+        and all(
+            pattern.matches(tokens[start + offset])
+            for offset, pattern in enumerate(term.tokens[1:], 1)
+        )
+    ]
+
+
+def _evaluate_term(term: Term, text: StoryText, hits: list[Hit]) -> bool:
+    found = False
+    for name in term.fields:
+        field = text.fields[name]
+        spans = term_spans(term, field)
+        if spans:
+            hits.append(Hit(term.label, name, field.original(*spans[0])))
+            found = True
+    return found
+
+
+def _evaluate_regex(regex: Regex, text: StoryText, hits: list[Hit]) -> bool:
+    found = False
+    for name in regex.fields:
+        field = text.fields[name]
+        if not field.text:
+            continue
+        folded, offsets = field.folded()
+        result = regex.compiled.search(folded)
+        if result is not None:
+            start, end = result.span()
+            original = field.text[offsets[start] : offsets[end - 1] + 1] if end > start else ""
+            hits.append(Hit(regex.label, name, original))
+            found = True
+    return found
+
+
+def _labelled_spans(
+    terms: tuple[Term, ...], name: str, field: FieldTokens
+) -> list[tuple[int, int, Term]]:
+    return [
+        (first, last, term)
+        for term in terms
+        if name in term.fields
+        for first, last in term_spans(term, field)
+    ]
+
+
+def _near_pair(near: Near, name: str, field: FieldTokens) -> list[Hit]:
+    """Hits for the first left/right pair within the distance in this field, if any."""
+    right = _labelled_spans(near.right, name, field)
+    if not right:
+        return []
+    for l_first, l_last, l_term in _labelled_spans(near.left, name, field):
+        for r_first, r_last, r_term in right:
+            gap = r_first - l_last if l_last < r_first else l_first - r_last
+            if 0 < gap <= near.distance:
+                return [
+                    Hit(l_term.label, name, field.original(l_first, l_last)),
+                    Hit(r_term.label, name, field.original(r_first, r_last)),
+                ]
+    return []
+
+
+def _evaluate_near(near: Near, text: StoryText, hits: list[Hit]) -> bool:
+    names = dict.fromkeys(name for term in near.left + near.right for name in term.fields)
+    found = False
+    for name in names:
+        pair = _near_pair(near, name, text.fields[name])
+        hits.extend(pair)
+        found = found or bool(pair)
+    return found
+
+
+def evaluate(node: Node, text: StoryText, hits: list[Hit]) -> bool:
+    """Whether `node` matches the story; positive evidence is appended to `hits`."""
+    if isinstance(node, Term):
+        return _evaluate_term(node, text, hits)
+    if isinstance(node, Regex):
+        return _evaluate_regex(node, text, hits)
+    if isinstance(node, Near):
+        return _evaluate_near(node, text, hits)
+    mark = len(hits)
+    if isinstance(node, Not):
+        matched = evaluate(node.child, text, hits)
+        del hits[mark:]
+        return not matched
+    if isinstance(node, And):
+        for child in node.children:
+            if not evaluate(child, text, hits):
+                del hits[mark:]
+                return False
+        return True
+    results = [evaluate(child, text, hits) for child in node.children]
+    return any(results)
+
+
+def _distinct(hits: Sequence[Hit]) -> list[Hit]:
+    seen: set[tuple[str, str]] = set()
+    distinct: list[Hit] = []
+    for hit in hits:
+        key = (hit.field, fold(hit.text))
+        if key not in seen:
+            seen.add(key)
+            distinct.append(hit)
+    return distinct
+
+
+def score_hits(hits: Sequence[Hit]) -> float:
+    """1 − ∏(1 − field weight) over distinct hits: in [0, 1], rising with every hit."""
+    miss = math.prod(1.0 - FIELD_WEIGHTS.get(hit.field, 0.1) for hit in _distinct(hits))
+    return round(1.0 - miss, 4)
+
+
+def _quoted(text: str) -> str:
+    flat = " ".join(text.split())
+    if len(flat) > _HIT_TEXT_LIMIT:
+        flat = flat[: _HIT_TEXT_LIMIT - 1] + "…"
+    return f'"{flat}"'
+
+
+def explain_hits(hits: Sequence[Hit], limit: int = WHY_LIMIT) -> str:
+    """One line: matched text grouped by field, `title: "drone" · summary: "strike"`."""
+    by_field: dict[str, list[str]] = {}
+    for hit in _distinct(hits):
+        by_field.setdefault(hit.field, []).append(_quoted(hit.text))
+    line = " · ".join(f"{name}: {', '.join(texts)}" for name, texts in by_field.items())
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def build_match(rule: str, hits: Sequence[Hit]) -> Match:
+    """The Match for a rule that matched with these hits (score, why, capped hits)."""
+    distinct = _distinct(hits)
+    return Match(
+        rule=rule,
+        score=score_hits(distinct),
+        hits=tuple(distinct[:MAX_HITS]),
+        why=explain_hits(distinct),
+    )

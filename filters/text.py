@@ -1,0 +1,160 @@
+"""Tokenising and folding story text for the rule language.
+
+Rule terms and story text go through the same two functions, so a term
+matches a story token exactly when both fold to the same string:
+
+- **tokens** are runs of letters and digits; everything else separates them,
+  so `drone-strike` is `drone`, `strike` and `$2.6 billion` is `2`, `6`,
+  `billion`. A possessive `'s` / `’s` is dropped (`Russia's` → `russia`);
+  other apostrophes split (`don't` → `don`, `t`). Combining accents
+  (U+0300–U+036F) stay inside the word they decorate.
+- **folding** lower-cases (Unicode casefold) and strips accents through NFKD
+  (`Café` → `cafe`, `ﬁnal` → `final`). Letters without a decomposition
+  (`ø`, `ł`) are kept as they are.
+
+Every field of a story is tokenised once per story into a `FieldTokens`; the
+matcher then works on token positions, and maps positions back to the
+original text for the evidence it shows.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from bot.model import Story
+
+FIELDS: tuple[str, ...] = ("title", "summary", "content", "publisher", "url")
+"""Every field a rule can scope a term to."""
+
+DEFAULT_FIELDS: tuple[str, ...] = ("title", "summary", "content")
+"""The fields an unscoped term searches."""
+
+_TOKEN = re.compile(r"[^\W_](?:[^\W_]|[\u0300-\u036f])*(?:['’][sS](?![^\W_]))?")
+_POSSESSIVE_LEN = 2
+
+
+def fold(text: str) -> str:
+    """Case- and accent-fold `text` so `Café`, `CAFE` and `cafe` compare equal."""
+    if text.isascii():
+        return text.lower()
+    stripped = "".join(
+        char for char in unicodedata.normalize("NFKD", text) if not unicodedata.combining(char)
+    )
+    return stripped.casefold()
+
+
+def fold_with_offsets(text: str) -> tuple[str, list[int]]:
+    """Fold `text` and map every folded character back to its index in `text`.
+
+    Regexes run on folded text; the offsets let a match be shown as it
+    stands in the story.
+    """
+    if text.isascii():
+        return text.lower(), list(range(len(text)))
+    folded: list[str] = []
+    offsets: list[int] = []
+    for index, char in enumerate(text):
+        piece = fold(char)
+        folded.append(piece)
+        offsets.extend([index] * len(piece))
+    return "".join(folded), offsets
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    """One folded token and where it stands in the original text."""
+
+    text: str
+    start: int
+    end: int
+    """End of the word itself; a dropped possessive `'s` is not included."""
+    consumed_end: int
+    """End of everything the tokeniser consumed (the word and any `'s`)."""
+
+
+def iter_tokens(text: str) -> Iterator[Token]:
+    """The folded tokens of `text`, in order, with their original spans."""
+    for found in _TOKEN.finditer(text):
+        word = found.group()
+        end = found.end()
+        if word[-1] in "sS" and len(word) > _POSSESSIVE_LEN and word[-2] in "'’":
+            end -= _POSSESSIVE_LEN
+        folded = fold(text[found.start() : end])
+        if folded:
+            yield Token(folded, found.start(), end, found.end())
+
+
+class FieldTokens:
+    """One story field, tokenised once: tokens, their spans and positions."""
+
+    __slots__ = ("_folded", "_prefix_cache", "positions", "spans", "text", "tokens")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        found = list(iter_tokens(text))
+        self.tokens: tuple[str, ...] = tuple(token.text for token in found)
+        self.spans: tuple[tuple[int, int], ...] = tuple((t.start, t.end) for t in found)
+        self.positions: dict[str, list[int]] = {}
+        for position, token in enumerate(self.tokens):
+            self.positions.setdefault(token, []).append(position)
+        self._prefix_cache: dict[str, list[int]] = {}
+        self._folded: tuple[str, list[int]] | None = None
+
+    def positions_of(self, token: str, *, prefix: bool) -> list[int]:
+        """Sorted positions of `token` (or of every token starting with it)."""
+        if not prefix:
+            return self.positions.get(token, [])
+        cached = self._prefix_cache.get(token)
+        if cached is None:
+            cached = sorted(
+                position
+                for candidate, found in self.positions.items()
+                if candidate.startswith(token)
+                for position in found
+            )
+            self._prefix_cache[token] = cached
+        return cached
+
+    def original(self, first: int, last: int) -> str:
+        """The original text from token `first` to token `last` inclusive."""
+        return self.text[self.spans[first][0] : self.spans[last][1]]
+
+    def folded(self) -> tuple[str, list[int]]:
+        """The folded field text and its offsets back into the original (computed once)."""
+        if self._folded is None:
+            self._folded = fold_with_offsets(self.text)
+        return self._folded
+
+
+class StoryText:
+    """Every rule-searchable field of one story, tokenised once."""
+
+    __slots__ = ("fields",)
+
+    def __init__(self, fields: dict[str, str]) -> None:
+        self.fields: dict[str, FieldTokens] = {
+            name: FieldTokens(fields.get(name, "")) for name in FIELDS
+        }
+
+    @classmethod
+    def from_story(cls, story: Story) -> StoryText:
+        """Tokenise the title, summary, content, publisher and URL of a story."""
+        return cls(
+            {
+                "title": story.title,
+                "summary": story.summary,
+                "content": story.content,
+                "publisher": story.publisher,
+                "url": story.url,
+            }
+        )
+
+    def distinct_tokens(self) -> set[str]:
+        """Every distinct token in any field (what the rule prefilter looks up)."""
+        found: set[str] = set()
+        for field_tokens in self.fields.values():
+            found.update(field_tokens.positions)
+        return found
