@@ -177,7 +177,7 @@ class StoryQueries(SqlBase):
         )
         async with self._read() as conn:
             best: tuple[int, int] | None = None
-            for row_id, fingerprint in (await conn.execute(query.order_by(c.id))).tuples():
+            for row_id, fingerprint in await conn.execute(query.order_by(c.id)):
                 distance = ((fingerprint ^ target) & (_U64 - 1)).bit_count()
                 if distance <= max_distance and (best is None or distance < best[0]):
                     best = (distance, row_id)

@@ -82,7 +82,7 @@ class SubscriptionQueries(SqlBase):
             where = sa.and_(where, _s.rule.in_(list(rules)))
         async with self._write() as conn:
             stmt = sa.delete(subscriptions).where(where).returning(_s.id, _s.rule)
-            removed = (await conn.execute(stmt)).tuples().all()
+            removed = (await conn.execute(stmt)).all()
         return [rule for _, rule in sorted(removed)]
 
     async def subscriptions(self, destination: Destination | None = None) -> list[Subscription]:
@@ -110,7 +110,7 @@ class SubscriptionQueries(SqlBase):
             .order_by(_s.platform, _s.chat_id)
         )
         async with self._read() as conn:
-            rows = (await conn.execute(query)).tuples().all()
+            rows = (await conn.execute(query)).all()
         return [Destination(platform=p, chat_id=c) for p, c in rows]
 
     async def mute(self, destination: Destination, until: datetime | None) -> None:
