@@ -74,7 +74,9 @@ def _same_story(story: Story, row: RowMapping, window: timedelta) -> bool:
         return True
     if story.canonical_url and row["canonical_url"] == story.canonical_url:
         return True
-    if story.guid and row["guid"] == story.guid and row["feed_id"] == story.feed_id:
+    # A GUID only identifies an item within its feed (many feeds number items 1, 2, 3…).
+    same_feed = story.feed_id is not None and row["feed_id"] == story.feed_id
+    if story.guid and same_feed and row["guid"] == story.guid:
         return True
     return bool(
         story.title_key
@@ -88,7 +90,7 @@ def _candidates_query(batch: Sequence[Story], window: timedelta) -> sa.Select[An
     """One query for every stored row that could match any story of the batch."""
     c = stories.c
     urls = {s.canonical_url for s in batch if s.canonical_url}
-    guids = {s.guid for s in batch if s.guid}
+    guids = {s.guid for s in batch if s.guid and s.feed_id is not None}
     titled = [s for s in batch if s.title_key]
     criteria: list[sa.ColumnElement[bool]] = [
         c.key.in_({s.key for s in batch}),
@@ -117,7 +119,8 @@ class StoryQueries(SqlBase):
         self, stories: Sequence[Story], *, title_window_hours: float = 48
     ) -> set[str]:
         """Keys of `stories` already stored: same key, canonical URL, GUID from the
-        same feed, or title_key from the same publisher within the window.
+        same feed (stories without a feed have no GUID scope), or title_key from
+        the same publisher within the window.
 
         One query per batch of stories; the matching itself happens here.
         """

@@ -1,0 +1,176 @@
+"""Store contract, part 2: story dedup, atomic recording, recent stories, near-duplicates."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from bot.model import Story
+from bot.store import SqlStore
+from tests.store_samples import T0, chat, hours, make_story, new_story
+
+STORED = make_story(
+    "stored",
+    guid="urn:1",
+    feed_id=None,
+    publisher="reuters.com",
+    title_key="drones hit depot",
+    published=T0,
+)
+
+
+TITLE = {"title_key": "drones hit depot", "publisher": "reuters.com"}
+
+
+@pytest.mark.parametrize(
+    ("case", "candidate", "known"),
+    [
+        ("same key", {"key": "stored", "canonical_url": "https://x/other", "guid": None}, True),
+        ("same canonical URL", {"canonical_url": STORED.canonical_url}, True),
+        ("same GUID, same feed", {"guid": "urn:1"}, True),
+        ("same GUID, other feed", {"guid": "urn:1", "feed_id": 7}, False),
+        ("same GUID, no feed", {"guid": "urn:1", "feed_id": None}, False),
+        ("same title and publisher, 47h later", {**TITLE, "published": T0 + hours(47)}, True),
+        ("same title and publisher, 48h earlier", {**TITLE, "published": T0 - hours(48)}, True),
+        ("same title and publisher, 49h later", {**TITLE, "published": T0 + hours(49)}, False),
+        ("same title, other publisher", {**TITLE, "publisher": "apnews.com"}, False),
+        ("nothing in common", {}, False),
+    ],
+)
+async def test_known_story_keys_dedup_criteria(
+    store: SqlStore, case: str, candidate: dict[str, Any], known: bool
+) -> None:
+    feed = await store.add_feed("https://reuters.example/rss", "Reuters")
+    await store.save_stories([new_story("stored", **{**_fields(STORED), "feed_id": feed.id})])
+    fields = {"feed_id": feed.id, **candidate}
+    story = make_story(fields.pop("key", "candidate"), **fields)
+    assert await store.known_story_keys([story]) == ({story.key} if known else set()), case
+
+
+async def test_empty_title_keys_never_match(store: SqlStore) -> None:
+    await store.save_stories([new_story("a", title_key="", publisher="p")])
+    assert await store.known_story_keys([make_story("b", title_key="", publisher="p")]) == set()
+
+
+async def test_known_story_keys_window_is_a_parameter(store: SqlStore) -> None:
+    await store.save_stories([new_story("a", title_key="same", published=T0)])
+    later = make_story("b", title_key="same", published=T0 + hours(30))
+    assert await store.known_story_keys([later]) == {"b"}
+    assert await store.known_story_keys([later], title_window_hours=24) == set()
+
+
+async def test_known_story_keys_checks_a_whole_batch(store: SqlStore) -> None:
+    await store.save_stories([new_story(f"s{n}") for n in range(0, 1200, 2)])
+    batch = [make_story(f"s{n}") for n in range(1200)]
+    known = await store.known_story_keys(batch)
+    assert known == {f"s{n}" for n in range(0, 1200, 2)}
+    assert await store.known_story_keys([]) == set()
+
+
+async def test_save_stories_writes_stories_and_outbox_rows(store: SqlStore) -> None:
+    saved = await store.save_stories(
+        [new_story("a", chat("1"), chat("2"), chat("1")), new_story("b"), new_story("c", chat("1"))]
+    )
+    assert saved.stored_keys == ("a", "b", "c")
+    assert saved.outbox_rows == 3
+    assert await store.outbox_pending() == 3
+    assert {s.key for s in await store.recent_stories(T0 - hours(1))} == {"a", "b", "c"}
+
+
+@pytest.mark.parametrize(
+    "same",
+    [
+        {"key": "a", "canonical_url": "https://news.example/other", "guid": "other"},
+        {"canonical_url": "https://news.example/a"},
+        {"guid": "guid-a"},
+    ],
+    ids=["key", "canonical URL", "GUID"],
+)
+async def test_a_story_already_stored_queues_no_outbox_rows(
+    store: SqlStore, same: dict[str, Any]
+) -> None:
+    feed = await store.add_feed("https://news.example/rss", "News")
+    await store.save_stories([new_story("a", chat("1"), feed_id=feed.id)])
+    fields = {"feed_id": feed.id, **same}
+    again = new_story(fields.pop("key", "again"), chat("1"), chat("2"), **fields)
+    fresh = new_story("fresh", chat("2"), feed_id=feed.id)
+    saved = await store.save_stories([again, fresh])
+    assert saved.stored_keys == ("fresh",)
+    assert await store.known_story_keys([again.story]) == {again.story.key}
+    assert saved.outbox_rows == 1
+    assert await store.outbox_pending() == 2
+
+
+async def test_duplicates_within_one_batch_are_stored_once(store: SqlStore) -> None:
+    first = new_story("a", chat("1"))
+    same_url = new_story("b", chat("2"), canonical_url="https://news.example/a")
+    saved = await store.save_stories([first, first, same_url])
+    assert saved == type(saved)(stored_keys=("a",), outbox_rows=1)
+
+
+async def test_stories_round_trip_exactly(store: SqlStore) -> None:
+    story = make_story(
+        "rt",
+        title="Drones hit «depot» — 3 dead",
+        published=T0.replace(microsecond=123456),
+        guid=None,
+        canonical_url="",
+        fingerprint=-(1 << 63),
+    )
+    await store.save_stories([new_story("rt", **_fields(story))])
+    assert await store.recent_stories(T0 - hours(1)) == [story]
+
+
+async def test_recent_stories_newest_first_since_and_limit(store: SqlStore) -> None:
+    await store.save_stories(
+        [
+            new_story("old", published=T0 - hours(50), fetched_at=T0 - hours(50)),
+            new_story("late-fetch", published=T0 - hours(50), fetched_at=T0),
+            new_story("mid", published=T0 - hours(2), fetched_at=T0 - hours(2)),
+            new_story("new", published=T0, fetched_at=T0),
+        ]
+    )
+    recent = await store.recent_stories(T0 - hours(24))
+    assert [s.key for s in recent] == ["new", "mid", "late-fetch"]
+    assert [s.key for s in await store.recent_stories(T0 - hours(24), limit=1)] == ["new"]
+
+
+def _bits(*positions: int) -> int:
+    return sum(1 << p for p in positions)
+
+
+BASE_PRINT = _bits(0, 5, 9, 20, 33, 40, 63)  # an unsigned value with the top bit set
+
+
+async def test_find_near_duplicate_within_distance(store: SqlStore) -> None:
+    await store.save_stories(
+        [
+            new_story("far", fingerprint=BASE_PRINT ^ _bits(1, 2, 3, 4, 6)),
+            new_story("near", fingerprint=BASE_PRINT ^ _bits(1, 2)),
+            new_story("also-near", fingerprint=BASE_PRINT ^ _bits(7, 8)),
+        ]
+    )
+    probe = make_story("probe", fingerprint=BASE_PRINT, fetched_at=T0)
+    found = await store.find_near_duplicate(probe, since=T0 - hours(48), max_distance=3)
+    assert found is not None and found.key == "near"
+    assert await store.find_near_duplicate(probe, since=T0 - hours(48), max_distance=1) is None
+
+
+async def test_find_near_duplicate_ignores_itself_old_and_unprinted(store: SqlStore) -> None:
+    old = T0 - hours(100)
+    await store.save_stories(
+        [
+            new_story("self", fingerprint=BASE_PRINT),
+            new_story("old", fingerprint=BASE_PRINT, published=old, fetched_at=old),
+            new_story("blank", fingerprint=0),
+        ]
+    )
+    probe = make_story("self", fingerprint=BASE_PRINT)
+    assert await store.find_near_duplicate(probe, since=T0 - hours(48), max_distance=3) is None
+    blank = make_story("probe", fingerprint=0)
+    assert await store.find_near_duplicate(blank, since=T0 - hours(48), max_distance=64) is None
+
+
+def _fields(story: Story) -> dict[str, Any]:
+    return {name: getattr(story, name) for name in Story.__slots__ if name != "key"}
