@@ -1,0 +1,239 @@
+"""A loopback stand-in for the Slack Web API (aiohttp.web on 127.0.0.1).
+
+Serves `/api/<method>` for auth.test, chat.postMessage and chat.update with
+form or JSON bodies and a Bearer token check, and behaves like Slack where
+it matters:
+
+- errors are HTTP 200 with `{"ok": false, "error": "<code>"}`: `not_authed`,
+  `invalid_auth`, `channel_not_found`, `is_archived`, `not_in_channel`,
+  `no_text`, `invalid_blocks` (section text over 3000, button value over 2000,
+  button text over 75, more than 50 blocks), `message_not_found`;
+- more than one message per channel per `per_channel_interval` seconds is
+  HTTP 429 with a `Retry-After` header and `{"ok": false, "error": "ratelimited"}`;
+- `fail_next` injects 5xx answers.
+
+Accepted messages are recorded in `messages`, edits in `updates`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+Params = dict[str, Any]
+
+
+class SlackError(Exception):
+    """An error answer: the `error` code, HTTP status and extra headers."""
+
+    def __init__(self, code: str, status: int = 200, headers: dict[str, str] | None = None) -> None:
+        super().__init__(code)
+        self.code, self.status, self.headers = code, status, headers or {}
+
+
+@dataclass(frozen=True, slots=True)
+class SlackMessage:
+    """A message the fake accepted (chat.postMessage) or edited (chat.update)."""
+
+    channel: str
+    ts: str
+    text: str
+    blocks: list[Any]
+    unfurl_links: Any
+    unfurl_media: Any
+    at: float
+
+
+def _text_length(obj: Any) -> int:
+    return len(str((obj or {}).get("text", "")))
+
+
+def _block_problem(block: Params) -> str | None:
+    """What is wrong with one block, as Slack's `invalid_blocks` would say, or None."""
+    kind = block.get("type")
+    if kind == "section" and not 0 < _text_length(block.get("text")) <= 3000:
+        return "section text must be 1-3000 characters"
+    if kind == "context" and not 0 < len(block.get("elements", [])) <= 10:
+        return "context must have 1-10 elements"
+    for element in block.get("elements", []) if kind == "actions" else []:
+        if len(str(element.get("value", ""))) > 2000:
+            return "button value must be at most 2000 characters"
+        if not 0 < _text_length(element.get("text")) <= 75:
+            return "button text must be 1-75 characters"
+        if len(str(element.get("action_id", ""))) > 255:
+            return "action_id must be at most 255 characters"
+    return None
+
+
+class FakeSlackApi:
+    """The Slack Web API on loopback: see the module docstring. Use `async with`."""
+
+    def __init__(
+        self,
+        token: str = "xoxb-test-token",
+        *,
+        per_channel_interval: float = 1.0,
+        tolerance: float = 0.05,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.token = token
+        self.per_channel_interval, self.tolerance, self._clock = (
+            per_channel_interval,
+            tolerance,
+            clock,
+        )
+        self.missing_channels: set[str] = set()
+        self.archived_channels: set[str] = set()
+        self.outside_channels: set[str] = set()
+        self.messages: list[SlackMessage] = []
+        self.updates: list[SlackMessage] = []
+        self.rate_limited = 0
+        self.invalid: list[str] = []
+        self._last_post: dict[str, float] = {}
+        self._failures: list[int] = []
+        self._ts = itertools.count(1)
+        self._runner: web.AppRunner | None = None
+        self.base_url = ""
+
+    async def start(self) -> str:
+        """Listen on a free loopback port; returns the API base URL (SLACK_API_BASE_URL)."""
+        app = web.Application()
+        app.router.add_post("/api/{method}", self._handle)
+        self._runner = web.AppRunner(app, shutdown_timeout=0.1)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
+        self.base_url = f"http://127.0.0.1:{self._runner.addresses[0][1]}/api/"
+        return self.base_url
+
+    async def close(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def __aenter__(self) -> FakeSlackApi:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    def fail_next(self, count: int, *, status: int = 500) -> None:
+        """Answer the next `count` chat calls with HTTP `status` and an HTML body."""
+        self._failures.extend([status] * count)
+
+    def texts(self, channel: str) -> list[str]:
+        """The section text of each message posted to one channel."""
+        return [str(m.blocks[0]["text"]["text"]) for m in self.messages if m.channel == channel]
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        params = await _read_params(request)
+        handlers = {
+            "auth.test": self._auth_test,
+            "chat.postMessage": self._post_message,
+            "chat.update": self._update,
+        }
+        handler = handlers.get(request.match_info["method"])
+        if handler is None:
+            return web.json_response({"ok": False, "error": "unknown_method"}, status=404)
+        try:
+            self._check_token(request, params)
+            if handler != self._auth_test and self._failures:
+                status = self._failures.pop(0)
+                return web.Response(
+                    status=status, text="<html>upstream error</html>", content_type="text/html"
+                )
+            return web.json_response({"ok": True, **handler(params)})
+        except SlackError as error:
+            body = {"ok": False, "error": error.code}
+            return web.json_response(body, status=error.status, headers=error.headers)
+
+    def _check_token(self, request: web.Request, params: Params) -> None:
+        header = request.headers.get("Authorization", "")
+        token = (
+            header.removeprefix("Bearer ") if header.startswith("Bearer ") else params.get("token")
+        )
+        if not token:
+            raise SlackError("not_authed")
+        if token != self.token:
+            raise SlackError("invalid_auth")
+
+    def _auth_test(self, params: Params) -> Params:
+        return {
+            "url": "https://newswatch-test.slack.com/",
+            "team": "newswatch test",
+            "user": "newswatch",
+            "team_id": "T0000TEST",
+            "user_id": "U0000BOT",
+            "bot_id": "B0000BOT",
+        }
+
+    def _channel(self, params: Params) -> str:
+        channel = str(params.get("channel", ""))
+        if not channel or channel in self.missing_channels:
+            raise SlackError("channel_not_found")
+        if channel in self.archived_channels:
+            raise SlackError("is_archived")
+        if channel in self.outside_channels:
+            raise SlackError("not_in_channel")
+        return channel
+
+    def _content(self, params: Params) -> tuple[str, list[Any]]:
+        text, blocks = str(params.get("text") or ""), params.get("blocks") or []
+        if not text and not blocks:
+            raise SlackError("no_text")
+        problems = [p for p in map(_block_problem, blocks) if p] if len(blocks) <= 50 else ["50"]
+        if problems:
+            self.invalid.append(problems[0])
+            raise SlackError("invalid_blocks")
+        return text, list(blocks)
+
+    def _take_rate_slot(self, channel: str) -> None:
+        now = self._clock()
+        last = self._last_post.get(channel)
+        if last is not None and now - last < self.per_channel_interval - self.tolerance:
+            self.rate_limited += 1
+            wait = max(1, math.ceil(last + self.per_channel_interval - now))
+            raise SlackError("ratelimited", 429, {"Retry-After": str(wait)})
+        self._last_post[channel] = now
+
+    def _post_message(self, params: Params) -> Params:
+        channel = self._channel(params)
+        text, blocks = self._content(params)
+        self._take_rate_slot(channel)
+        ts = f"{int(time.time())}.{next(self._ts):06d}"
+        self.messages.append(self._record(params, channel, ts, text, blocks))
+        return {"channel": channel, "ts": ts, "message": {"text": text, "blocks": blocks}}
+
+    def _update(self, params: Params) -> Params:
+        channel = self._channel(params)
+        ts = str(params.get("ts", ""))
+        if not any(m.channel == channel and m.ts == ts for m in self.messages):
+            raise SlackError("message_not_found")
+        text, blocks = self._content(params)
+        self._take_rate_slot(channel)
+        self.updates.append(self._record(params, channel, ts, text, blocks))
+        return {"channel": channel, "ts": ts, "text": text}
+
+    def _record(
+        self, params: Params, channel: str, ts: str, text: str, blocks: list[Any]
+    ) -> SlackMessage:
+        unfurl_links, unfurl_media = params.get("unfurl_links"), params.get("unfurl_media")
+        return SlackMessage(channel, ts, text, blocks, unfurl_links, unfurl_media, self._clock())
+
+
+async def _read_params(request: web.Request) -> Params:
+    """JSON or form body; a form's `blocks` is a JSON string, as Slack accepts it."""
+    if request.content_type == "application/json":
+        params: Params = await request.json()
+    else:
+        form = await request.post()
+        params = {k: v for k, v in form.items() if isinstance(v, str)}
+    if isinstance(params.get("blocks"), str):
+        params["blocks"] = json.loads(params["blocks"])
+    return params

@@ -1,0 +1,466 @@
+"""A loopback stand-in for the Telegram Bot API (aiohttp.web on 127.0.0.1).
+
+It serves `/bot<token>/<method>` like the real API (form, JSON or query
+parameters; `{"ok": …}` envelopes) for getMe, getUpdates (long poll with a
+queue the test pushes to), sendMessage, editMessageText, answerCallbackQuery,
+getChatMember, getChat, setMyCommands, getMyCommands, setWebhook,
+deleteWebhook and getWebhookInfo, and behaves like it where it matters:
+
+- HTML parse mode is parsed for real: only Telegram's tag subset, balanced,
+  with `&lt; &gt; &amp; &quot;` and numeric entities; anything else is
+  `400 Bad Request: can't parse entities: …`. Text over 4096 UTF-16 units
+  after parsing is `400 Bad Request: message is too long`.
+- Limits: per chat 1 message/s, per group (negative id) 20/min, overall
+  30/s; over them, `429` with `parameters.retry_after` (whole seconds).
+  `tolerance` absorbs loopback jitter (the real API is more lenient still).
+- Blocked chats answer 403, unknown chats 400 "chat not found", migrated
+  groups 400 with `migrate_to_chat_id`, and `fail_next` injects 5xx.
+
+Every accepted message is recorded in `messages` (edits in `edits`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import re
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+Params = dict[str, Any]
+_JSON_FIELDS = {"reply_markup", "link_preview_options", "entities", "commands", "scope"}
+_TAGS = {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "span", "tg-spoiler"}
+_TAGS |= {"a", "code", "pre", "blockquote"}
+_TAG = re.compile(
+    r"<(/?)([a-zA-Z][a-zA-Z0-9-]*)((?:\s+[^\s=>]+(?:\s*=\s*(?:\"[^\"]*\"|'[^']*'|[^\s>\"']+))?)*)\s*>"
+)
+_ATTR = re.compile(r"([^\s=>]+)(?:\s*=\s*(\"[^\"]*\"|'[^']*'|[^\s>\"']+))?")
+_ENTITY = re.compile(r"&(?:(lt|gt|amp|quot)|#([0-9]+)|#[xX]([0-9a-fA-F]+));")
+_NAMED = {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}
+_ALLOWED_ATTRS = {"a": {"href"}, "span": {"class"}, "code": {"class"}, "blockquote": {"expandable"}}
+
+
+class EntityParseError(ValueError):
+    """The text is not valid Telegram HTML; the message is what the API would say."""
+
+
+def _decode_entity(match: re.Match[str]) -> str:
+    named, decimal, hexa = match.groups()
+    if named:
+        return _NAMED[named]
+    code = int(decimal) if decimal else int(hexa, 16)
+    if code > 0x10FFFF or 0xD800 <= code <= 0xDFFF:
+        raise EntityParseError(f"invalid numeric entity {match.group(0)!r}")
+    return chr(code)
+
+
+def _unescape(value: str, offset: int) -> str:
+    out, pos = [], 0
+    for match in _ENTITY.finditer(value):
+        out += [value[pos : match.start()], _decode_entity(match)]
+        pos = match.end()
+    if "&" in value[pos:]:
+        raise EntityParseError(f"unsupported HTML entity at byte offset {offset}")
+    return "".join([*out, value[pos:]])
+
+
+def _check_attrs(name: str, raw: str, offset: int) -> None:
+    attrs = {}
+    for key, value in _ATTR.findall(raw):
+        if key.lower() not in _ALLOWED_ATTRS.get(name, set()):
+            raise EntityParseError(f'unsupported attribute "{key}" of tag "{name}"')
+        attrs[key.lower()] = _unescape(value.strip("\"'"), offset)
+    href = attrs.get("href", "")
+    if name == "a" and not re.match(r"(https?|tg)://[^\s]+$", href):
+        raise EntityParseError(f"unsupported URL {href[:40]!r} in a tag at byte offset {offset}")
+    if name == "span" and attrs.get("class") != "tg-spoiler":
+        raise EntityParseError(f'tag "span" must have class "tg-spoiler" at byte offset {offset}')
+
+
+def parse_telegram_html(text: str) -> str:
+    """The plain text Telegram shows for `text` in HTML parse mode; EntityParseError if invalid."""
+    out: list[str] = []
+    stack: list[str] = []
+    pos = 0
+    while pos < len(text):
+        offset = len(text[:pos].encode())
+        char = text[pos]
+        if char == "<":
+            match = _TAG.match(text, pos)
+            if match is None:
+                raise EntityParseError(f'unexpected "<" at byte offset {offset}')
+            closing, name, attrs = match.group(1), match.group(2).lower(), match.group(3)
+            if name not in _TAGS:
+                raise EntityParseError(f'unsupported start tag "{name}" at byte offset {offset}')
+            if closing:
+                if not stack or stack[-1] != name:
+                    raise EntityParseError(f'unmatched end tag "{name}" at byte offset {offset}')
+                stack.pop()
+            else:
+                _check_attrs(name, attrs, offset)
+                stack.append(name)
+            pos = match.end()
+        elif char == "&":
+            entity = _ENTITY.match(text, pos)
+            if entity is None:
+                raise EntityParseError(f"unsupported HTML entity at byte offset {offset}")
+            out.append(_decode_entity(entity))
+            pos = entity.end()
+        else:
+            out.append(char)
+            pos += 1
+    if stack:
+        raise EntityParseError(f'can\'t find end tag corresponding to start tag "{stack[-1]}"')
+    return "".join(out)
+
+
+@dataclass(frozen=True, slots=True)
+class PostedMessage:
+    """A message the fake accepted (sendMessage) or changed (editMessageText)."""
+
+    chat_id: int
+    message_id: int
+    text: str
+    parse_mode: str | None
+    reply_markup: Any
+    link_preview_options: Any
+    at: float
+
+
+class ApiError(Exception):
+    """An error answer: HTTP status, description and optional `parameters`."""
+
+    def __init__(self, status: int, description: str, **parameters: int) -> None:
+        super().__init__(description)
+        self.status, self.description, self.parameters = status, description, parameters
+
+
+@dataclass
+class _Traffic:
+    """Accepted send times, to enforce the limits."""
+
+    last_by_chat: dict[int, float] = field(default_factory=dict)
+    by_group: dict[int, deque[float]] = field(default_factory=dict)
+    overall: deque[float] = field(default_factory=deque)
+
+
+def _chat_object(chat_id: int) -> dict[str, Any]:
+    if chat_id > 0:
+        return {"id": chat_id, "type": "private", "first_name": f"user{chat_id}"}
+    kind = "supergroup" if str(chat_id).startswith("-100") else "group"
+    return {"id": chat_id, "type": kind, "title": f"chat {chat_id}"}
+
+
+class FakeTelegramApi:
+    """The Bot API on loopback: see the module docstring. Use `async with`."""
+
+    def __init__(
+        self,
+        token: str = "123456:TEST-TOKEN",
+        *,
+        per_chat_interval: float = 1.0,
+        group_per_minute: int = 20,
+        global_per_second: int = 30,
+        tolerance: float = 0.05,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.token = token
+        self.per_chat_interval, self.group_per_minute = per_chat_interval, group_per_minute
+        self.global_per_second, self.tolerance, self._clock = global_per_second, tolerance, clock
+        self.blocked_chats: set[int] = set()
+        self.unknown_chats: set[int] = set()
+        self.migrated: dict[int, int] = {}
+        self.admins: dict[int, set[int]] = {}
+        self.messages: list[PostedMessage] = []
+        self.edits: list[PostedMessage] = []
+        self.callback_answers: list[Params] = []
+        self.commands: list[Any] = []
+        self.webhook: Params | None = None
+        self.rate_limited = 0
+        self.rejected: list[tuple[int, str]] = []
+        self._current: dict[tuple[int, int], PostedMessage] = {}
+        self._traffic = _Traffic()
+        self._failures: dict[str, list[int]] = {}
+        self._updates: list[Params] = []
+        self._next_update_id = 1
+        self._update_arrived = asyncio.Event()
+        self._runner: web.AppRunner | None = None
+        self.base_url = ""
+        self._methods: dict[str, Callable[[Params], Awaitable[Any]]] = {
+            "getme": self._get_me,
+            "getupdates": self._get_updates,
+            "sendmessage": self._send_message,
+            "editmessagetext": self._edit_message_text,
+            "answercallbackquery": self._record(self.callback_answers),
+            "getchatmember": self._get_chat_member,
+            "getchat": self._get_chat,
+            "setmycommands": self._set_my_commands,
+            "getmycommands": self._get_my_commands,
+            "setwebhook": self._set_webhook,
+            "deletewebhook": self._delete_webhook,
+            "getwebhookinfo": self._get_webhook_info,
+        }
+
+    # ── lifecycle and test controls ──
+
+    async def start(self) -> str:
+        """Listen on a free loopback port; returns the server root (TELEGRAM_API_BASE_URL)."""
+        app = web.Application()
+        app.router.add_route("*", "/bot{token}/{method}", self._handle)
+        self._runner = web.AppRunner(app, shutdown_timeout=0.1)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = self._runner.addresses[0][1]
+        self.base_url = f"http://127.0.0.1:{port}"
+        return self.base_url
+
+    async def close(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def __aenter__(self) -> FakeTelegramApi:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    def fail_next(self, count: int, *, status: int = 500, method: str = "sendMessage") -> None:
+        """Answer the next `count` calls of `method` with HTTP `status`."""
+        self._failures.setdefault(method.lower(), []).extend([status] * count)
+
+    def push_update(self, update: Params) -> int:
+        """Queue an update for getUpdates; returns its update_id."""
+        update_id = self._next_update_id
+        self._next_update_id += 1
+        self._updates.append({"update_id": update_id, **update})
+        self._update_arrived.set()
+        return update_id
+
+    def texts(self, chat_id: int) -> list[str]:
+        """The text (as sent, before entity parsing) of each message to one chat."""
+        return [m.text for m in self.messages if m.chat_id == chat_id]
+
+    # ── dispatch ──
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        if request.match_info["token"] != self.token:
+            return _error_response(ApiError(401, "Unauthorized"))
+        name = request.match_info["method"].lower()
+        method = self._methods.get(name)
+        if method is None:
+            return _error_response(ApiError(404, "Not Found: method not found"))
+        try:
+            failures = self._failures.get(name)
+            if failures:
+                raise ApiError(failures.pop(0), "Internal Server Error")
+            result = await method(await _read_params(request))
+        except ApiError as error:
+            return _error_response(error)
+        return web.json_response({"ok": True, "result": result})
+
+    # ── messages ──
+
+    async def _send_message(self, params: Params) -> Params:
+        chat_id = self._reachable_chat(params)
+        text = self._checked_text(params, chat_id)
+        self._take_rate_slot(chat_id)
+        message_id = len(self.messages) + 1
+        posted = self._posted(params, chat_id, message_id)
+        self.messages.append(posted)
+        self._current[(chat_id, message_id)] = posted
+        return self._message_object(chat_id, message_id, text)
+
+    async def _edit_message_text(self, params: Params) -> Params:
+        chat_id = self._reachable_chat(params)
+        message_id = int(params.get("message_id", 0))
+        current = self._current.get((chat_id, message_id))
+        if current is None:
+            raise ApiError(400, "Bad Request: message to edit not found")
+        text = self._checked_text(params, chat_id)
+        posted = self._posted(params, chat_id, message_id)
+        if (posted.text, posted.reply_markup) == (current.text, current.reply_markup):
+            raise ApiError(400, "Bad Request: message is not modified: content is the same")
+        self._take_rate_slot(chat_id)
+        self.edits.append(posted)
+        self._current[(chat_id, message_id)] = posted
+        return self._message_object(chat_id, message_id, text)
+
+    def _posted(self, params: Params, chat_id: int, message_id: int) -> PostedMessage:
+        return PostedMessage(
+            chat_id=chat_id,
+            message_id=message_id,
+            text=str(params.get("text", "")),
+            parse_mode=params.get("parse_mode"),
+            reply_markup=params.get("reply_markup"),
+            link_preview_options=params.get("link_preview_options"),
+            at=self._clock(),
+        )
+
+    def _message_object(self, chat_id: int, message_id: int, text: str) -> Params:
+        bot = {"id": int(self.token.split(":")[0]), "is_bot": True, "first_name": "newswatch"}
+        chat = _chat_object(chat_id)
+        return {
+            "message_id": message_id,
+            "date": int(time.time()),
+            "chat": chat,
+            "from": bot,
+            "text": text,
+        }
+
+    def _reachable_chat(self, params: Params) -> int:
+        """The chat id, or the error the API gives for an unknown, blocked or migrated chat."""
+        try:
+            chat_id = int(params.get("chat_id", ""))
+        except ValueError:
+            raise ApiError(400, "Bad Request: chat not found") from None
+        if chat_id in self.unknown_chats:
+            raise ApiError(400, "Bad Request: chat not found")
+        if chat_id in self.blocked_chats:
+            who = "blocked by the user" if chat_id > 0 else "kicked from the group chat"
+            raise ApiError(403, f"Forbidden: bot was {who}")
+        if chat_id in self.migrated:
+            raise ApiError(
+                400,
+                "Bad Request: group chat was upgraded to a supergroup chat",
+                migrate_to_chat_id=self.migrated[chat_id],
+            )
+        return chat_id
+
+    def _checked_text(self, params: Params, chat_id: int) -> str:
+        """The text as shown after entity parsing; 400 for bad HTML, empty or long text."""
+        raw = str(params.get("text", ""))
+        try:
+            text = parse_telegram_html(raw) if params.get("parse_mode") == "HTML" else raw
+        except EntityParseError as error:
+            self.rejected.append((chat_id, raw))
+            raise ApiError(400, f"Bad Request: can't parse entities: {error}") from None
+        if not text.strip():
+            raise ApiError(400, "Bad Request: message text is empty")
+        if len(text.encode("utf-16-le")) // 2 > 4096:
+            raise ApiError(400, "Bad Request: message is too long")
+        return text
+
+    def _take_rate_slot(self, chat_id: int) -> None:
+        """Count one message, or answer 429 with retry_after if it breaks a limit."""
+        now, traffic, slack = self._clock(), self._traffic, self.tolerance
+        waits = [0.0]
+        last = traffic.last_by_chat.get(chat_id)
+        if last is not None and now - last < self.per_chat_interval - slack:
+            waits.append(last + self.per_chat_interval - now)
+        group = traffic.by_group.setdefault(chat_id, deque()) if chat_id < 0 else None
+        windows = [(group, self.group_per_minute, 60.0)]
+        windows.append((traffic.overall, self.global_per_second, 1.0))
+        for times, limit, period in windows:
+            while times and times[0] <= now - period + slack:
+                times.popleft()
+            if times is not None and len(times) >= limit:
+                waits.append(times[0] + period - now)
+        if max(waits) > 0:
+            self.rate_limited += 1
+            retry_after = max(1, math.ceil(max(waits)))
+            raise ApiError(
+                429, f"Too Many Requests: retry after {retry_after}", retry_after=retry_after
+            )
+        traffic.last_by_chat[chat_id] = now
+        traffic.overall.append(now)
+        if group is not None:
+            group.append(now)
+
+    # ── updates, chats, commands, webhooks ──
+
+    async def _get_updates(self, params: Params) -> list[Params]:
+        offset, limit = int(params.get("offset", 0)), int(params.get("limit", 100))
+        deadline = self._clock() + float(params.get("timeout", 0))
+        self._updates = [u for u in self._updates if u["update_id"] >= offset]
+        while not self._updates and self._clock() < deadline:
+            self._update_arrived.clear()
+            try:
+                await asyncio.wait_for(self._update_arrived.wait(), deadline - self._clock())
+            except TimeoutError:
+                break
+        return self._updates[:limit]
+
+    async def _get_me(self, params: Params) -> Params:
+        return {
+            "id": int(self.token.split(":")[0]),
+            "is_bot": True,
+            "first_name": "newswatch",
+            "username": "newswatch_test_bot",
+            "can_join_groups": True,
+            "can_read_all_group_messages": False,
+            "supports_inline_queries": False,
+        }
+
+    async def _get_chat_member(self, params: Params) -> Params:
+        chat_id = self._reachable_chat(params)
+        user_id = int(params.get("user_id", 0))
+        user = {"id": user_id, "is_bot": False, "first_name": f"user{user_id}"}
+        if user_id not in self.admins.get(chat_id, set()):
+            return {"status": "member", "user": user}
+        rights = ["can_be_edited", "is_anonymous", "can_manage_chat", "can_delete_messages"]
+        rights += ["can_manage_video_chats", "can_restrict_members", "can_promote_members"]
+        rights += ["can_change_info", "can_invite_users", "can_post_stories"]
+        rights += ["can_edit_stories", "can_delete_stories"]
+        return {"status": "administrator", "user": user, **dict.fromkeys(rights, False)}
+
+    async def _get_chat(self, params: Params) -> Params:
+        chat = _chat_object(self._reachable_chat(params))
+        gifts = ["unlimited_gifts", "limited_gifts", "unique_gifts", "premium_subscription"]
+        gift_types = dict.fromkeys([*gifts, "gifts_from_channels"], False)
+        extra = {"accent_color_id": 0, "max_reaction_count": 11}
+        return {**chat, **extra, "accepted_gift_types": gift_types}
+
+    def _record(self, into: list[Params]) -> Callable[[Params], Awaitable[bool]]:
+        async def record(params: Params) -> bool:
+            into.append(params)
+            return True
+
+        return record
+
+    async def _set_my_commands(self, params: Params) -> bool:
+        self.commands = list(params.get("commands") or [])
+        return True
+
+    async def _get_my_commands(self, params: Params) -> list[Any]:
+        return self.commands
+
+    async def _set_webhook(self, params: Params) -> bool:
+        self.webhook = params
+        return True
+
+    async def _delete_webhook(self, params: Params) -> bool:
+        self.webhook = None
+        return True
+
+    async def _get_webhook_info(self, params: Params) -> Params:
+        url = (self.webhook or {}).get("url", "")
+        return {"url": url, "has_custom_certificate": False, "pending_update_count": 0}
+
+
+async def _read_params(request: web.Request) -> Params:
+    """Query, form or JSON parameters, with JSON-valued fields decoded."""
+    params: Params = dict(request.query)
+    if request.content_type == "application/json":
+        params.update(await request.json())
+    elif request.can_read_body:
+        form = await request.post()
+        params.update({k: v for k, v in form.items() if isinstance(v, str)})
+    for name in _JSON_FIELDS & params.keys():
+        if isinstance(params[name], str):
+            params[name] = json.loads(params[name])
+    return params
+
+
+def _error_response(error: ApiError) -> web.Response:
+    body: Params = {"ok": False, "error_code": error.status, "description": error.description}
+    if error.parameters:
+        body["parameters"] = error.parameters
+    return web.json_response(body, status=error.status)
