@@ -171,7 +171,8 @@ def build_term(raw: str, *, quoted: bool, fields: tuple[str, ...], query: str, c
     if not found:
         what = "an empty phrase" if quoted else f'"{raw}" has no letters or digits'
         hint = "put words between the quotes" if quoted else "remove it or add letters"
-        raise RuleSyntaxError(what, query=query, column=column, hint=hint)
+        where = column - 1 if quoted else column
+        raise RuleSyntaxError(what, query=query, column=where, hint=hint)
     patterns: list[TokenPattern] = []
     used_stars: set[int] = set()
     for token in found:

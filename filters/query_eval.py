@@ -10,8 +10,8 @@ are never kept. `build_match` turns the hits into a `Match`:
   It lies in (0, 1], and every extra distinct hit raises it, so callers can
   sort by it. One title hit scores 0.5; title + summary 0.65.
 - **why** is one line grouping the matched text by field in the order the
-  hits were found: `title: "drone" · summary: "strike", "attack"`, capped
-  at `WHY_LIMIT` characters.
+  hits were found: `title: "drone" · summary: "strike", "attack"`, at most
+  `WHY_PER_FIELD` texts per field and `WHY_LIMIT` characters in all.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ FIELD_WEIGHTS: dict[str, float] = {
     "url": 0.1,
 }
 WHY_LIMIT = 200
+WHY_PER_FIELD = 4
 MAX_HITS = 20
 _HIT_TEXT_LIMIT = 60
 
@@ -166,11 +167,19 @@ def _quoted(text: str) -> str:
 
 
 def explain_hits(hits: Sequence[Hit], limit: int = WHY_LIMIT) -> str:
-    """One line: matched text grouped by field, `title: "drone" · summary: "strike"`."""
+    """One line: matched text grouped by field, `title: "drone" · summary: "strike"`.
+
+    At most `WHY_PER_FIELD` texts per field (then `(+n)`), so every field shows.
+    """
     by_field: dict[str, list[str]] = {}
     for hit in _distinct(hits):
         by_field.setdefault(hit.field, []).append(_quoted(hit.text))
-    line = " · ".join(f"{name}: {', '.join(texts)}" for name, texts in by_field.items())
+    parts = []
+    for name, texts in by_field.items():
+        more = len(texts) - WHY_PER_FIELD
+        shown = ", ".join(texts[:WHY_PER_FIELD]) + (f" (+{more})" if more > 0 else "")
+        parts.append(f"{name}: {shown}")
+    line = " · ".join(parts)
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
