@@ -166,7 +166,8 @@ def _text(mapping: dict[Any, Any], key: str, *, required: bool, prefix: str = ""
     if value is None and not required:
         return ""
     if not isinstance(value, str) or (required and not value.strip()):
-        raise _Problem(f"{prefix}{key}: expected a non-empty text; quote it if it has : or #")
+        kind = "a non-empty text" if required else "text"
+        raise _Problem(f"{prefix}{key}: expected {kind}; quote it if it has : or #")
     return value
 
 
