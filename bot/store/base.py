@@ -206,3 +206,21 @@ class Store(Protocol):
     async def get_meta(self, key: str) -> str | None: ...
 
     async def set_meta(self, key: str, value: str) -> None: ...
+
+    # ── per-rule mutes and story lookup (chat buttons; added after the first release) ──
+    async def mute_rule(self, destination: Destination, rule: str, until: datetime | None) -> None:
+        """Mute one rule's alerts for a destination until `until` (None unmutes it).
+
+        `destinations_for` then leaves the destination out of an alert only when
+        every rule the alert matched is muted for it (a subscription to
+        ALL_RULES counts as following each of them), so other rules still arrive.
+        """
+        ...
+
+    async def muted_rules(self, destination: Destination, now: datetime) -> dict[str, datetime]:
+        """The destination's per-rule mutes still in force at `now`: rule → until."""
+        ...
+
+    async def get_story(self, key: str) -> Story | None:
+        """A recorded story by key (None if unknown), e.g. for "Not relevant" feedback."""
+        ...

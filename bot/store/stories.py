@@ -189,6 +189,13 @@ class StoryQueries(SqlBase):
             row = (await conn.execute(sa.select(stories).where(c.id == best[1]))).mappings().one()
         return story_from_row(row)
 
+    async def get_story(self, key: str) -> Story | None:
+        """A recorded story by its key, or None if it was never stored."""
+        query = sa.select(stories).where(stories.c.key == key)
+        async with self._read() as conn:
+            row = (await conn.execute(query)).mappings().first()
+        return story_from_row(row) if row else None
+
 
 def _outbox(item: NewStory) -> list[dict[str, Any]]:
     if item.alert is None:

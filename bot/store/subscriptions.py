@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.errors import StoreError
 from bot.model import ALL_RULES, Destination, Subscription
-from bot.store.tables import OutboxStatus, outbox, subscriptions
+from bot.store.tables import OutboxStatus, outbox, rule_mutes, subscriptions
 from bot.store.transactions import SqlBase, first_per_key
 
 _s = subscriptions.c
@@ -100,18 +100,18 @@ class SubscriptionQueries(SqlBase):
         if not rules:
             return []
         query = (
-            sa.select(_s.platform, _s.chat_id)
+            sa.select(_s.platform, _s.chat_id, _s.rule)
             .where(
                 _s.rule.in_([*rules, ALL_RULES]),
                 _s.paused_reason.is_(None),
                 sa.or_(_s.muted_until.is_(None), _s.muted_until <= now),
             )
-            .distinct()
             .order_by(_s.platform, _s.chat_id)
         )
         async with self._read() as conn:
             rows = (await conn.execute(query)).all()
-        return [Destination(platform=p, chat_id=c) for p, c in rows]
+            muted = await _rule_mutes_in_force(conn, rules, now)
+        return _unmuted_destinations(rows, set(rules), muted)
 
     async def mute(self, destination: Destination, until: datetime | None) -> None:
         """Mute every subscription of the destination until `until` (None unmutes)."""
@@ -136,6 +136,41 @@ class SubscriptionQueries(SqlBase):
         async with self._write() as conn:
             await _move_subscriptions(conn, old, new)
             await _move_pending_outbox(conn, old, new)
+
+    async def mute_rule(self, destination: Destination, rule: str, until: datetime | None) -> None:
+        """Mute one rule's alerts for a destination until `until` (None unmutes it).
+
+        A destination then gets an alert only if some other rule it follows
+        matched too; its other subscriptions and its own mute are unaffected.
+        """
+        if not rule.strip() or rule == ALL_RULES:
+            raise StoreError(f"cannot mute rule {rule!r} — name one rule, or mute the whole chat")
+        where = sa.and_(at_muted_destination(destination), _m.rule == rule)
+        async with self._write() as conn:
+            if until is None:
+                await conn.execute(sa.delete(rule_mutes).where(where))
+                return
+            stmt = self._insert(rule_mutes).values(
+                platform=destination.platform,
+                chat_id=destination.chat_id,
+                rule=rule,
+                muted_until=until,
+            )
+            stmt = stmt.on_conflict_do_update(
+                index_elements=[_m.platform, _m.chat_id, _m.rule], set_={"muted_until": until}
+            )
+            await conn.execute(stmt)
+
+    async def muted_rules(self, destination: Destination, now: datetime) -> dict[str, datetime]:
+        """The destination's per-rule mutes still in force at `now`: rule → until."""
+        query = (
+            sa.select(_m.rule, _m.muted_until)
+            .where(at_muted_destination(destination), _m.muted_until > now)
+            .order_by(_m.rule)
+        )
+        async with self._read() as conn:
+            rows = (await conn.execute(query)).all()
+        return {rule: until for rule, until in rows}
 
 
 async def _move_subscriptions(conn: AsyncConnection, old: Destination, new: Destination) -> None:
@@ -164,3 +199,38 @@ async def _move_pending_outbox(conn: AsyncConnection, old: Destination, new: Des
     await conn.execute(
         sa.update(outbox).where(old_pending).values(platform=new.platform, chat_id=new.chat_id)
     )
+
+
+_m = rule_mutes.c
+
+
+def at_muted_destination(destination: Destination) -> sa.ColumnElement[bool]:
+    """The WHERE clause for one destination's per-rule mutes."""
+    return sa.and_(_m.platform == destination.platform, _m.chat_id == destination.chat_id)
+
+
+async def _rule_mutes_in_force(
+    conn: AsyncConnection, rules: Sequence[str], now: datetime
+) -> dict[tuple[str, str], set[str]]:
+    """(platform, chat_id) → those of `rules` muted for it at `now`."""
+    query = sa.select(_m.platform, _m.chat_id, _m.rule).where(
+        _m.rule.in_(list(rules)), _m.muted_until > now
+    )
+    muted: dict[tuple[str, str], set[str]] = {}
+    for platform, chat_id, rule in (await conn.execute(query)).all():
+        muted.setdefault((platform, chat_id), set()).add(rule)
+    return muted
+
+
+def _unmuted_destinations(
+    rows: Sequence[Sequence[Any]], wanted: set[str], muted: dict[tuple[str, str], set[str]]
+) -> list[Destination]:
+    """Each destination once (rows come ordered by destination) that follows at
+    least one of the `wanted` rules it has not muted; ALL_RULES follows them all."""
+    found: dict[tuple[str, str], Destination] = {}
+    for platform, chat_id, rule in rows:
+        key = (platform, chat_id)
+        covered = wanted if rule == ALL_RULES else {rule}
+        if key not in found and covered - muted.get(key, set()):
+            found[key] = Destination(platform=platform, chat_id=chat_id)
+    return list(found.values())

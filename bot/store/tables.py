@@ -198,3 +198,16 @@ meta = sa.Table(
     sa.Column("key", sa.Text, primary_key=True),
     sa.Column("value", sa.Text, nullable=False),
 )
+
+rule_mutes = sa.Table(
+    "rule_mutes",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("platform", sa.Text, nullable=False),
+    sa.Column("chat_id", sa.Text, nullable=False),
+    sa.Column("rule", sa.Text, nullable=False),
+    sa.Column("muted_until", UtcDateTime, nullable=False),
+    sa.UniqueConstraint("platform", "chat_id", "rule"),
+)
+"""One rule muted for one destination (the "Mute rule 24 h" button); the
+destination-wide mute stays on the subscription rows."""
