@@ -200,7 +200,7 @@ class TelegramNotifier:
         try:
             await self._call(destination.chat_id, edit)
         except PermanentDeliveryError as error:
-            if "message is not modified" not in str(error):
+            if "message is not modified" not in str(error).lower():
                 raise
 
     async def close(self) -> None:
