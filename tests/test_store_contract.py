@@ -276,12 +276,15 @@ async def test_migrate_destination_moves_subscriptions_and_pending_rows(store: S
     old, new = chat("-100"), chat("-1001234")
     await store.subscribe(old, ["a", "b"], actor="u")
     await store.subscribe(new, ["b"], actor="u")
+    await store.mute_rule(old, "a", T0 + hours(24))
     await store.save_stories([new_story("s1", old), new_story("s2", old, new)])
     [first] = await store.claim_outbox(T0 + hours(1), limit=1, owner="x", lease_seconds=1)
     await store.mark_sent(first.id, message_id="m1", at=T0 + hours(1))
     await store.migrate_destination(old, new)
     assert await store.subscriptions(old) == []
     assert sorted(s.rule for s in await store.subscriptions(new)) == ["a", "b"]
+    assert await store.muted_rules(new, T0) == {"a": T0 + hours(24)}
+    assert await store.muted_rules(old, T0) == {}
     assert await store.sent_message_id("s1", old) == "m1"
     assert await store.outbox_pending() == 1
     [moved] = await store.claim_outbox(T0 + hours(2), limit=5, owner="x", lease_seconds=1)

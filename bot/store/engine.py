@@ -9,6 +9,7 @@ with another writer.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
@@ -58,8 +59,8 @@ def database_url(text: str) -> URL:
 
 def redacted(url: URL) -> str:
     """The URL without its password and driver suffix, safe for logs and errors."""
-    scheme = url.get_backend_name()
-    return url.set(drivername=scheme, password=None).render_as_string(hide_password=True)
+    safe = URL.create(url.get_backend_name(), username=url.username, host=url.host, port=url.port)
+    return safe.set(database=url.database).render_as_string(hide_password=True)
 
 
 def create_engine(url: URL, *, schema: str | None = None) -> AsyncEngine:
@@ -90,6 +91,13 @@ def _postgres_engine(url: URL, schema: str | None) -> AsyncEngine:
 
 
 def _sqlite_engine(url: URL) -> AsyncEngine:
+    directory = Path(url.database or "").expanduser().parent
+    if not directory.is_dir():
+        # Checked up front: the driver's own error ("unable to open database file") says less.
+        raise StoreError(
+            f"cannot open SQLite database {url.database}: directory {directory} does not exist "
+            "— create it (or set the data directory) first"
+        )
     engine = create_async_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
     event.listen(engine.sync_engine, "connect", _configure_sqlite_connection)
     event.listen(engine.sync_engine, "begin", _begin_sqlite_transaction)

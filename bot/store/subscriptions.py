@@ -130,11 +130,12 @@ class SubscriptionQueries(SqlBase):
             await conn.execute(stmt)
 
     async def migrate_destination(self, old: Destination, new: Destination) -> None:
-        """Move subscriptions and pending outbox rows to a new chat id (Telegram
-        group → supergroup). Where the new chat already has the same subscription
+        """Move subscriptions, per-rule mutes and pending outbox rows to a new chat
+        id (Telegram group → supergroup). Where the new chat already has the same subscription
         or alert, the old one is dropped instead."""
         async with self._write() as conn:
             await _move_subscriptions(conn, old, new)
+            await _move_rule_mutes(conn, old, new)
             await _move_pending_outbox(conn, old, new)
 
     async def mute_rule(self, destination: Destination, rule: str, until: datetime | None) -> None:
@@ -207,6 +208,16 @@ _m = rule_mutes.c
 def at_muted_destination(destination: Destination) -> sa.ColumnElement[bool]:
     """The WHERE clause for one destination's per-rule mutes."""
     return sa.and_(_m.platform == destination.platform, _m.chat_id == destination.chat_id)
+
+
+async def _move_rule_mutes(conn: AsyncConnection, old: Destination, new: Destination) -> None:
+    taken = sa.select(_m.rule).where(at_muted_destination(new)).scalar_subquery()
+    await conn.execute(sa.delete(rule_mutes).where(at_muted_destination(old), _m.rule.in_(taken)))
+    await conn.execute(
+        sa.update(rule_mutes)
+        .where(at_muted_destination(old))
+        .values(platform=new.platform, chat_id=new.chat_id)
+    )
 
 
 async def _rule_mutes_in_force(
