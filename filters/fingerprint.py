@@ -38,10 +38,12 @@ they stay separate alerts, which we prefer to losing a different story.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import re
 import unicodedata
+from dataclasses import dataclass
 from datetime import timedelta
 
 from bot.model import Story
@@ -179,27 +181,36 @@ def same_event_terms(a: Story, b: Story) -> bool:
     ("What we know…", "Here's what's in…", "Analysis: …") never merge: they are
     separate stories; nor do titles whose numbers all disagree.
     """
-    if _is_explainer(a.title) or _is_explainer(b.title):
+    terms_a, terms_b = _event_terms(a.title, a.summary), _event_terms(b.title, b.summary)
+    if terms_a is None or terms_b is None or _numbers_conflict(terms_a.title, terms_b.title):
         return False
-    title_a, title_b = salient_terms(a.title), salient_terms(b.title)
-    if _numbers_conflict(title_a, title_b):
-        return False
-    titles = overlap(title_a, title_b)
-    texts = overlap(_text_terms(a), _text_terms(b))
+    titles = overlap(terms_a.title, terms_b.title)
+    texts = overlap(terms_a.text, terms_b.text)
     if titles[0] >= MIN_TITLE_TERMS and titles[1] >= MIN_TITLE_OVERLAP:
         return texts[1] >= MIN_TEXT_OVERLAP
     return texts[0] >= MIN_TEXT_TERMS and texts[1] >= MIN_STRONG_TEXT_OVERLAP
 
 
-def _text_terms(story: Story) -> frozenset[str]:
-    """Salient terms of the title and the lead sentence together."""
-    return salient_terms(f"{story.title} {lead_sentence(story.summary)}")
+@dataclass(frozen=True, slots=True)
+class _EventTerms:
+    """Salient terms of a title, and of title + lead together."""
+
+    title: frozenset[str]
+    text: frozenset[str]
 
 
-def _is_explainer(title: str) -> bool:
-    """Whether a title announces an explainer or comment, which is its own story."""
+@functools.lru_cache(maxsize=16384)
+def _event_terms(title: str, summary: str) -> _EventTerms | None:
+    """A story's salient terms, or None for explainers and comment (their own stories).
+
+    Cached because dedup compares every new story with every recent one.
+    """
     words = tuple(fold_text(title).split()[:3])
-    return any(words[:length] in EXPLAINER_OPENINGS for length in (1, 2, 3))
+    if any(words[:length] in EXPLAINER_OPENINGS for length in (1, 2, 3)):
+        return None
+    return _EventTerms(
+        title=salient_terms(title), text=salient_terms(f"{title} {lead_sentence(summary)}")
+    )
 
 
 def _numbers_conflict(a: frozenset[str], b: frozenset[str]) -> bool:

@@ -1,0 +1,75 @@
+"""Dedup stage: one story per article within a poll, one alert per event across outlets.
+
+`dedupe_batch` removes exact duplicates inside one poll batch (the same article
+in two feeds, a feed listing an item twice, a re-titled item under a new URL
+from the same publisher). `group_near_duplicates` then finds which new stories
+report an event already seen recently, so the poller records them as extra
+sources of the original instead of alerting again. Both are pure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Iterator, Sequence
+
+from bot.model import Story
+from filters.fingerprint import is_near_duplicate
+
+
+def dedupe_batch(stories: Sequence[Story]) -> tuple[list[Story], list[Story]]:
+    """Split a batch into (unique, dropped) stories, keeping the earliest of each duplicate set.
+
+    Two stories are the same when they share a key, a canonical URL, a GUID
+    within one feed, or a publisher and title key. "Earliest" is by published
+    time, then by position in the batch, so the result does not depend on feed
+    order when dates are known. Both lists keep the batch order.
+    """
+    order = sorted(range(len(stories)), key=lambda index: (stories[index].published, index))
+    seen: set[Hashable] = set()
+    kept: set[int] = set()
+    for index in order:
+        identities = set(_identities(stories[index]))
+        if identities.isdisjoint(seen):
+            kept.add(index)
+        seen |= identities
+    unique = [story for index, story in enumerate(stories) if index in kept]
+    dropped = [story for index, story in enumerate(stories) if index not in kept]
+    return unique, dropped
+
+
+def _identities(story: Story) -> Iterator[Hashable]:
+    """Every identity under which another story would be the same article."""
+    yield ("key", story.key)
+    if story.canonical_url:
+        yield ("url", story.canonical_url)
+    if story.guid:
+        yield ("guid", story.feed_id, story.guid)
+    if story.title_key:
+        yield ("title", story.publisher.casefold(), story.title_key)
+
+
+def group_near_duplicates(new: Sequence[Story], recent: Sequence[Story]) -> dict[str, str]:
+    """Map each new story's key to the key of an earlier story reporting the same event.
+
+    Candidates are `recent` stories (already alerted or recorded) and new
+    stories earlier in `new`. A story maps to the earliest published candidate
+    it is a near-duplicate of; chains resolve to the root, so five outlets on one
+    event all point at the first one. Stories with no earlier twin are absent.
+    """
+    groups: dict[str, str] = {}
+    candidates = list(recent)
+    for story in sorted(new, key=lambda story: story.published):
+        original = _first_twin(story, candidates)
+        if original is not None:
+            groups[story.key] = groups.get(original.key, original.key)
+        candidates.append(story)
+    return groups
+
+
+def _first_twin(story: Story, candidates: Sequence[Story]) -> Story | None:
+    """The earliest candidate (other than the story itself) that reports the same event."""
+    twins = [
+        candidate
+        for candidate in candidates
+        if candidate.key != story.key and is_near_duplicate(candidate, story)
+    ]
+    return min(twins, key=lambda twin: twin.published, default=None)

@@ -1,0 +1,129 @@
+"""Batch dedup and cross-outlet grouping, table-tested on stories from the corpus."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.dedupe import dedupe_batch, group_near_duplicates
+from bot.model import Entry, Feed, Story
+from bot.stories import story_from_entry
+
+T0 = datetime(2021, 9, 17, 12, tzinfo=UTC)
+
+
+def story(
+    title: str,
+    *,
+    link: str | None = None,
+    guid: str | None = None,
+    feed_id: int = 1,
+    publisher: str = "BBC News",
+    summary: str = "",
+    hours: float = 0,
+) -> Story:
+    """A story built the way the poller builds it."""
+    published = T0 + timedelta(hours=hours)
+    return story_from_entry(
+        Entry(guid=guid, link=link, title=title, summary=summary, published=published),
+        feed=Feed(id=feed_id, url=f"https://feeds.example/{feed_id}", name=publisher),
+        publisher=publisher,
+        fetched_at=T0 + timedelta(hours=72),
+    )
+
+
+AUKUS = "https://www.bbc.co.uk/news/world-58582573"
+ENVOYS = "https://www.bbc.co.uk/news/world-europe-58600000"
+
+
+@pytest.mark.parametrize(
+    ("batch", "unique", "dropped"),
+    [
+        ([], [], []),
+        # same canonical URL from two feeds (tracking tags differ)
+        ([story("Aukus pact", link=AUKUS + "?at_medium=RSS", feed_id=1),
+          story("Aukus pact", link=AUKUS, feed_id=2)], [0], [1]),
+        # the earlier published copy wins regardless of batch order
+        ([story("Aukus pact", link=AUKUS, hours=2), story("Aukus pact", link=AUKUS, hours=1)],
+         [1], [0]),
+        # same feed + GUID under two links (a feed moved its URLs)
+        ([story("A", link="https://a.example/1", guid="g1"),
+          story("B", link="https://a.example/2", guid="g1")], [0], [1]),
+        # same GUID in two different feeds is not the same item
+        ([story("A", link="https://a.example/1", guid="g1", feed_id=1),
+          story("B", link="https://a.example/2", guid="g1", feed_id=2)], [0, 1], []),
+        # same publisher re-posted the title under a new URL
+        ([story("LIVE: Aukus: France recalls envoys", link=ENVOYS),
+          story("Aukus: France recalls envoys", link=ENVOYS + "-2")], [0], [1]),
+        # same title from another publisher is not an exact duplicate
+        ([story("France recalls envoys", link=ENVOYS),
+          story("France recalls envoys", link="https://wsj.example/x", publisher="WSJ")],
+         [0, 1], []),
+        # a second copy by URL and a third under a new URL (by title): one survivor
+        ([story("A", link="https://a.example/1"), story("A", link="https://a.example/1"),
+          story("A", link="https://a.example/3")], [0], [1, 2]),
+    ],
+)  # fmt: skip
+def test_dedupe_batch(batch: list[Story], unique: list[int], dropped: list[int]) -> None:
+    kept, removed = dedupe_batch(batch)
+    assert kept == [batch[index] for index in unique]
+    assert removed == [batch[index] for index in dropped]
+
+
+LABELLED = json.loads((Path(__file__).parent / "data" / "near_duplicates.json").read_text())
+
+
+def corpus_story(title_start: str) -> Story:
+    """The labelled corpus item whose title starts with `title_start`, as a Story."""
+    item = next(item for item in LABELLED["items"] if item["title"].startswith(title_start))
+    published = datetime.fromisoformat(item["published"])
+    return story_from_entry(
+        Entry(guid=None, link=item["url"], title=item["title"], summary=item["lead"],
+              published=published),
+        feed=Feed(id=1, url="https://feeds.example/1", name=item["publisher"]),
+        publisher=item["publisher"],
+        fetched_at=published,
+    )  # fmt: skip
+
+
+KABUL_CIA_CNN = corpus_story("CIA warned civilians")
+BARADAR_AJE = corpus_story("Afghanistan: Taliban’s Mullah Baradar")
+BARADAR_WSJ = corpus_story("Taliban Deny Rift")
+KABUL_ADMISSION = corpus_story("'It was a mistake'")
+GREAVES_BBC = corpus_story("England and Tottenham legend Greaves")
+GREAVES_CNN = corpus_story("Jimmy Greaves, England World Cup winner")
+GREAVES_DM = corpus_story("Tottenham and England legend Jimmy Greaves")
+
+
+@pytest.mark.parametrize(
+    ("new", "recent", "expected"),
+    [
+        ([], [GREAVES_BBC], {}),
+        # five-outlets case: later outlets point at the first report, even via a chain
+        ([GREAVES_CNN, GREAVES_DM], [GREAVES_BBC],
+         {GREAVES_CNN.key: GREAVES_BBC.key, GREAVES_DM.key: GREAVES_BBC.key}),
+        # all new in one batch: grouped on the earliest published (BBC 09:50, DM 13:24)
+        ([GREAVES_CNN, GREAVES_DM, GREAVES_BBC], [],
+         {GREAVES_CNN.key: GREAVES_BBC.key, GREAVES_DM.key: GREAVES_BBC.key}),
+        # same event, different wording (WSJ's title shares only "Taliban" and "deny")
+        ([BARADAR_WSJ], [BARADAR_AJE], {BARADAR_WSJ.key: BARADAR_AJE.key}),
+        # same topic (the Kabul strike), different stories: not merged
+        ([KABUL_ADMISSION], [KABUL_CIA_CNN], {}),
+        # a story already recorded is not its own duplicate
+        ([GREAVES_BBC], [GREAVES_BBC], {}),
+    ],
+)  # fmt: skip
+def test_group_near_duplicates(
+    new: list[Story], recent: list[Story], expected: dict[str, str]
+) -> None:
+    assert group_near_duplicates(new, recent) == expected
+
+
+def test_group_near_duplicates_ignores_stories_outside_the_window() -> None:
+    later = replace(GREAVES_DM, published=GREAVES_BBC.published + timedelta(hours=49))
+    assert group_near_duplicates([later], [GREAVES_BBC]) == {}
+    assert group_near_duplicates([GREAVES_DM], [GREAVES_BBC]) == {GREAVES_DM.key: GREAVES_BBC.key}
