@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 from bot.model import Match, Story
+from filters.fingerprint import fold_text
 
 
 def _word_set(words: str) -> frozenset[str]:
@@ -146,17 +148,35 @@ def summarize(
     sentences = _candidate_sentences(story)
     if not sentences:
         return _trim_to_words(_SPACES.sub(" ", story.title).strip(), max_chars)
-    order = _ranked_indexes(sentences, _evidence_phrases(matches))
-    chosen: list[int] = []
-    length = 0
-    for index in order:
-        extra = len(sentences[index]) + (1 if chosen else 0)
-        if len(chosen) < max_sentences and length + extra <= max_chars:
-            chosen.append(index)
-            length += extra
-    if not chosen:
-        return _trim_to_words(sentences[order[0]], max_chars)
-    return " ".join(sentences[index] for index in sorted(chosen))
+    budget = _Budget(max_chars=max_chars, max_sentences=max_sentences)
+    evidence = _evidence_ranking(sentences, _evidence_phrases(matches))
+    for index in evidence:
+        budget.take(index, sentences[index])
+    for index, sentence in enumerate(sentences):
+        if index not in budget.chosen and not budget.take(index, sentence):
+            break  # the lead is read in order: never skip ahead to a short later line
+    if not budget.chosen:
+        return _trim_to_words(sentences[(evidence or [0])[0]], max_chars)
+    return " ".join(sentences[index] for index in sorted(budget.chosen))
+
+
+@dataclass
+class _Budget:
+    """The sentences chosen so far, within a character and sentence budget."""
+
+    max_chars: int
+    max_sentences: int
+    chosen: list[int] = field(default_factory=list)
+    length: int = 0
+
+    def take(self, index: int, sentence: str) -> bool:
+        """Choose the sentence if it fits; say whether it did."""
+        extra = len(sentence) + (1 if self.chosen else 0)
+        if len(self.chosen) >= self.max_sentences or self.length + extra > self.max_chars:
+            return False
+        self.chosen.append(index)
+        self.length += extra
+        return True
 
 
 def _candidate_sentences(story: Story) -> list[str]:
@@ -164,30 +184,37 @@ def _candidate_sentences(story: Story) -> list[str]:
     source = story.content if story.content.strip() else story.summary
     if not source.strip():
         source = story.title
-    title = _fold(story.title)
+    title = fold_text(story.title)
     return [
         sentence
         for sentence in split_sentences(source)
-        if not _BOILERPLATE.search(sentence) and (_fold(sentence) != title or source == story.title)
+        if not _BOILERPLATE.search(sentence)
+        and (fold_text(sentence) != title or source == story.title)
     ]
 
 
-def _evidence_phrases(matches: Sequence[Match]) -> list[str]:
-    """Case-folded texts that explain the matches: hit texts and evidence sentences."""
-    phrases = [_fold(hit.text) for match in matches for hit in match.hits]
-    phrases.extend(_fold(match.evidence) for match in matches if match.evidence)
-    return [phrase for phrase in phrases if phrase]
+def _evidence_phrases(matches: Sequence[Match]) -> dict[str, re.Pattern[str]]:
+    """Folded texts that explain the matches (hits, evidence), with whole-word patterns."""
+    phrases = {_fold(hit.text) for match in matches for hit in match.hits}
+    phrases.update(_fold(match.evidence) for match in matches if match.evidence)
+    return {
+        phrase: re.compile(rf"(?<!\w){re.escape(phrase)}(?!\w)") for phrase in phrases if phrase
+    }
 
 
-def _ranked_indexes(sentences: Sequence[str], phrases: Sequence[str]) -> list[int]:
-    """Sentence indexes, those carrying the most distinct evidence first, then by position."""
-    folded = [_fold(sentence) for sentence in sentences]
+def _evidence_ranking(sentences: Sequence[str], phrases: dict[str, re.Pattern[str]]) -> list[int]:
+    """Indexes of sentences carrying evidence, the most distinct evidence first.
 
-    def evidence_count(index: int) -> int:
-        text = folded[index]
-        return sum(1 for phrase in set(phrases) if phrase in text or text in phrase)
-
-    return sorted(range(len(sentences)), key=lambda index: (-evidence_count(index), index))
+    A sentence carries a phrase when it contains it as whole words, or when it
+    is part of a longer evidence passage.
+    """
+    counts: dict[int, int] = {}
+    for index, sentence in enumerate(sentences):
+        folded = _fold(sentence)
+        count = sum(1 for text, word in phrases.items() if word.search(folded) or folded in text)
+        if count:
+            counts[index] = count
+    return sorted(counts, key=lambda index: (-counts[index], index))
 
 
 def _trim_to_words(text: str, max_chars: int) -> str:
