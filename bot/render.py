@@ -21,7 +21,7 @@ the story. Telegram callback_data (≤ 64 bytes) uses `m:<ref>`, `u:<ref>` and
 `#` + 16 hex digits of its SHA-256 when the name is longer than 48 UTF-8
 bytes (or starts with `#`); `rule_ref_matches` resolves a ref. Slack buttons
 use action_ids `newswatch_mute`, `newswatch_unsubscribe`,
-`newswatch_not_relevant` with value `{"rule": <ref>, "story": <key>}`.
+`newswatch_not_relevant` with value `{"rule": <ref>, "story": <story key>}`.
 """
 
 from __future__ import annotations
@@ -42,7 +42,6 @@ from bot.model import Alert, Match, Story
 TELEGRAM_TEXT_LIMIT = 4096
 TELEGRAM_CALLBACK_LIMIT = 64
 SLACK_SECTION_LIMIT = 3000
-SLACK_BUTTON_VALUE_LIMIT = 2000
 URL_LIMIT = 2048
 
 MUTE = "mute"
@@ -342,17 +341,11 @@ def _slack_context(alert: Alert, extra_sources: Sequence[Story]) -> dict[str, ob
     return {"type": "context", "elements": elements}
 
 
-def _slack_button_value(rule: str, story_key: str) -> str:
-    value = json.dumps({"rule": rule, "story": story_key}, separators=(",", ":"))
-    if len(value) <= SLACK_BUTTON_VALUE_LIMIT:
-        return value
-    return json.dumps({"rule": rule_ref(rule), "story": story_key[:64]}, separators=(",", ":"))
-
-
 def _slack_actions(alert: Alert) -> list[dict[str, object]]:
     if not alert.matches:
         return []
-    value = _slack_button_value(alert.matches[0].rule, alert.story.key)
+    rule, key = alert.matches[0].rule, alert.story.key[:200]
+    value = json.dumps({"rule": rule_ref(rule), "story": key}, separators=(",", ":"))
     buttons = [
         {
             "type": "button",
@@ -380,17 +373,11 @@ def render_slack(
     heading = f"*<{url}|{label}>*" if url else f"*{label}*"
     room = SLACK_SECTION_LIMIT - utf16_len(heading) - 1
     summary = _slack_fit(clean_text(alert.summary), room)
-    section: dict[str, object] = {
-        "type": "section",
-        "text": _mrkdwn(f"{heading}\n{summary}" if summary else heading),
-    }
-    blocks: list[dict[str, object]] = [
-        section,
-        _slack_context(alert, extra_sources),
-        *_slack_actions(alert),
-    ]
+    text = _mrkdwn(f"{heading}\n{summary}" if summary else heading)
+    section: dict[str, object] = {"type": "section", "text": text}
+    blocks = [section, _slack_context(alert, extra_sources)]
     fallback = _slack_fit(f"{title} — {clean_text(story.publisher)}", 300)
-    return fallback, blocks
+    return fallback, [*blocks, *_slack_actions(alert)]
 
 
 def parse_slack_button(action_id: str, value: str) -> AlertAction:

@@ -88,9 +88,9 @@ def _retry_after_seconds(error: RetryAfter) -> float:
     return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 
-def map_telegram_error(error: TelegramError, chat_id: str) -> DeliveryError:
+def map_telegram_error(error: TelegramError, chat_id: str | None = None) -> DeliveryError:
     """Our error for a python-telegram-bot error (order matters: BadRequest is a NetworkError)."""
-    where = f"telegram chat {chat_id}"
+    where = f"telegram chat {chat_id}" if chat_id else "telegram"
     if isinstance(error, RetryAfter):
         retry_after = _retry_after_seconds(error)
         return RateLimitedError(
@@ -203,6 +203,18 @@ class TelegramNotifier:
             if "message is not modified" not in str(error).lower():
                 raise
 
+    async def start(self) -> None:
+        """Connect and check the token with getMe (optional: the first send does it too)."""
+        try:
+            await self._ensure_started()
+        except TelegramError as error:
+            raise map_telegram_error(error) from error
+
+    async def _ensure_started(self) -> None:
+        if not self._started:
+            await self._bot.initialize()
+            self._started = True
+
     async def close(self) -> None:
         """Close the HTTP connections."""
         await self._bot.shutdown()
@@ -210,9 +222,7 @@ class TelegramNotifier:
     async def _call(self, chat_id: str, request: Callable[[], Awaitable[T]]) -> T:
         """One rate-limited API call with errors mapped; after a 429 the limiter holds back."""
         try:
-            if not self._started:
-                await self._bot.initialize()
-                self._started = True
+            await self._ensure_started()
             await self._limiter.acquire(chat_id)
             return await request()
         except TelegramError as error:
