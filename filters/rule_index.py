@@ -19,6 +19,7 @@ positive term, so in practice every rule is indexed.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -28,7 +29,7 @@ import re2
 from bot.errors import RuleSyntaxError
 from bot.model import Hit, Match, Rule, Story
 from filters.query import parse_query
-from filters.query_ast import And, Near, Node, Not, Regex, Term, strip_accents
+from filters.query_ast import MIN_PREFIX, And, Near, Node, Not, Regex, Term, strip_accents
 from filters.query_eval import build_match, evaluate
 from filters.text import StoryText
 
@@ -136,31 +137,101 @@ def _compile(
     return list(compiled.values()), errors
 
 
+@dataclass(frozen=True, slots=True)
+class _GroupCheck:
+    """One anchor group as sets, to test against a story's anchors."""
+
+    tokens: frozenset[str]
+    prefixes: frozenset[str]
+    regexes: frozenset[int]
+
+
+class _StoryAnchors:
+    """What a story offers the prefilter: its tokens, their prefixes, its regex hits."""
+
+    __slots__ = ("_regex_set", "_regexes", "_sorted", "text", "tokens")
+
+    def __init__(self, text: StoryText, regex_set: Any) -> None:
+        self.text = text
+        self.tokens = text.distinct_tokens()
+        self._regex_set = regex_set
+        self._sorted: list[str] | None = None
+        self._regexes: set[int] | None = None
+
+    def has_prefix(self, prefixes: frozenset[str]) -> bool:
+        """Whether any token starts with any of `prefixes` (bisect in sorted tokens)."""
+        if self._sorted is None:
+            self._sorted = sorted(self.tokens)
+        ordered = self._sorted
+        for prefix in prefixes:
+            at = bisect_left(ordered, prefix)
+            if at < len(ordered) and ordered[at].startswith(prefix):
+                return True
+        return False
+
+    def regexes(self) -> set[int]:
+        """Numbers of the anchor regexes found in any field (one RE2 set scan per field)."""
+        if self._regexes is None:
+            self._regexes = set()
+            for field in self.text.fields.values():
+                if field.text and self._regex_set is not None:
+                    self._regexes.update(self._regex_set.Match(field.folded()[0]) or ())
+        return self._regexes
+
+    def has(self, group: _GroupCheck) -> bool:
+        """Whether any anchor of the group occurs in the story."""
+        return (
+            not group.tokens.isdisjoint(self.tokens)
+            or bool(group.prefixes and self.has_prefix(group.prefixes))
+            or bool(group.regexes and not group.regexes.isdisjoint(self.regexes()))
+        )
+
+
 class RuleIndex:
-    """Every enabled rule, compiled once; `match` finds the rules a story satisfies."""
+    """Every enabled rule, compiled once; `match` finds the rules a story satisfies.
+
+    Each rule is posted under the anchors of its most selective group only;
+    a rule found that way becomes a candidate if its other group also occurs.
+    """
 
     def __init__(self, compiled: Sequence[CompiledRule]) -> None:
         """Index already-parsed rules; use `build` or `build_lenient` from plain rules."""
         self._rules = tuple(compiled)
-        self._needed: list[int] = []
         self._tokens: dict[str, list[int]] = {}
-        self._prefixes: dict[str, list[int]] = {}
+        self._heads: dict[str, list[tuple[str, list[int]]]] = {}
+        self._regex_rules: dict[int, list[int]] = {}
+        self._rest: list[tuple[_GroupCheck, ...]] = []
         self._always: list[int] = []
-        regex_codes: dict[str, list[int]] = {}
+        self._patterns: dict[str, int] = {}
+        prefixes: dict[str, list[int]] = {}
         for number, item in enumerate(self._rules):
-            groups = anchor_groups(item.node)
-            self._needed.append(len(groups or ()))
-            if not groups:
+            groups = anchor_groups(item.node) or []
+            checks = [self._check(group) for group in groups]
+            self._rest.append(tuple(checks[1:]))
+            if not checks:
                 self._always.append(number)
                 continue
-            for slot, group in enumerate(groups):
-                code = number * GROUPS + slot
-                for kind, value in group:
-                    table = {"t": self._tokens, "p": self._prefixes, "r": regex_codes}[kind]
-                    table.setdefault(value, []).append(code)
-        self._prefix_lengths = sorted({len(prefix) for prefix in self._prefixes})
-        self._regex_codes = list(regex_codes.values())
-        self._regex_set = _regex_set(list(regex_codes))
+            for token in checks[0].tokens:
+                self._tokens.setdefault(token, []).append(number)
+            for prefix in checks[0].prefixes:
+                prefixes.setdefault(prefix, []).append(number)
+            for pattern_number in checks[0].regexes:
+                self._regex_rules.setdefault(pattern_number, []).append(number)
+        for prefix, numbers in prefixes.items():
+            self._heads.setdefault(prefix[:MIN_PREFIX], []).append((prefix, numbers))
+        self._regex_set = _regex_set(list(self._patterns))
+
+    def _check(self, group: Group) -> _GroupCheck:
+        regexes = [
+            self._patterns.setdefault(value, len(self._patterns))
+            for kind, value in group
+            if kind == "r"
+        ]
+        return _GroupCheck(
+            frozenset(value for kind, value in group if kind == "t"),
+            frozenset(value for kind, value in group if kind == "p"),
+            frozenset(regexes),
+        )
 
     @classmethod
     def build(cls, rules: Sequence[Rule]) -> RuleIndex:
@@ -195,32 +266,22 @@ class RuleIndex:
 
     def candidates(self, text: StoryText) -> list[int]:
         """Numbers of the rules whose every anchor group occurs in the story."""
-        seen: set[int] = set()
-        lengths = self._prefix_lengths
-        for token in text.distinct_tokens():
-            codes = self._tokens.get(token)
-            if codes:
-                seen.update(codes)
-            for length in lengths:
-                if length > len(token):
-                    break
-                codes = self._prefixes.get(token[:length])
-                if codes:
-                    seen.update(codes)
-        if self._regex_set is not None:
-            seen.update(self._regex_hits(text))
-        counts: dict[int, int] = {}
-        for code in seen:
-            number = code // GROUPS
-            counts[number] = counts.get(number, 0) + 1
-        found = [number for number, count in counts.items() if count == self._needed[number]]
+        anchors = _StoryAnchors(text, self._regex_set)
+        posted: set[int] = set()
+        for token in anchors.tokens:
+            numbers = self._tokens.get(token)
+            if numbers:
+                posted.update(numbers)
+            heads = self._heads.get(token[:MIN_PREFIX])
+            if heads:
+                for prefix, numbers in heads:
+                    if token.startswith(prefix):
+                        posted.update(numbers)
+        if self._regex_rules:
+            for pattern_number in anchors.regexes():
+                posted.update(self._regex_rules.get(pattern_number, ()))
+        found = [n for n in posted if all(anchors.has(group) for group in self._rest[n])]
         return sorted(found + self._always)
-
-    def _regex_hits(self, text: StoryText) -> Iterable[int]:
-        for field in text.fields.values():
-            if field.text:
-                for pattern_number in self._regex_set.Match(field.folded()[0]) or ():
-                    yield from self._regex_codes[pattern_number]
 
 
 def _regex_set(patterns: list[str]) -> Any:

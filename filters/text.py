@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from bisect import bisect_left
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -34,6 +35,7 @@ DEFAULT_FIELDS: tuple[str, ...] = ("title", "summary", "content")
 
 _TOKEN = re.compile(r"[^\W_](?:[^\W_]|[\u0300-\u036f])*(?:['’][sS](?![^\W_]))?")
 _POSSESSIVE_LEN = 2
+_ASCII_RUN = re.compile(r"[\x00-\x7f]+|[^\x00-\x7f]")
 
 
 def fold(text: str) -> str:
@@ -50,16 +52,22 @@ def fold_with_offsets(text: str) -> tuple[str, list[int]]:
     """Fold `text` and map every folded character back to its index in `text`.
 
     Regexes run on folded text; the offsets let a match be shown as it
-    stands in the story.
+    stands in the story. ASCII runs are folded in bulk, since most news text
+    is ASCII apart from the odd curly quote.
     """
     if text.isascii():
         return text.lower(), list(range(len(text)))
     folded: list[str] = []
     offsets: list[int] = []
-    for index, char in enumerate(text):
-        piece = fold(char)
-        folded.append(piece)
-        offsets.extend([index] * len(piece))
+    for run in _ASCII_RUN.finditer(text):
+        start, end = run.span()
+        if run.group().isascii():
+            folded.append(run.group().lower())
+            offsets.extend(range(start, end))
+        else:
+            piece = fold(run.group())
+            folded.append(piece)
+            offsets.extend([start] * len(piece))
     return "".join(folded), offsets
 
 
@@ -75,32 +83,58 @@ class Token:
     """End of everything the tokeniser consumed (the word and any `'s`)."""
 
 
+def _word_end(word: str, end: int) -> int:
+    """Where the word itself ends: before a possessive `'s` / `’s`."""
+    if word[-1] in "sS" and len(word) > _POSSESSIVE_LEN and word[-2] in "'’":
+        return end - _POSSESSIVE_LEN
+    return end
+
+
 def iter_tokens(text: str) -> Iterator[Token]:
     """The folded tokens of `text`, in order, with their original spans."""
     for found in _TOKEN.finditer(text):
-        word = found.group()
-        end = found.end()
-        if word[-1] in "sS" and len(word) > _POSSESSIVE_LEN and word[-2] in "'’":
-            end -= _POSSESSIVE_LEN
-        folded = fold(text[found.start() : end])
+        start, consumed_end = found.span()
+        end = _word_end(found.group(), consumed_end)
+        folded = fold(text[start:end])
         if folded:
-            yield Token(folded, found.start(), end, found.end())
+            yield Token(folded, start, end, consumed_end)
+
+
+def scan_tokens(text: str) -> tuple[list[str], list[tuple[int, int]]]:
+    """The folded tokens of `text` and their spans: `iter_tokens`, fast path for stories."""
+    ascii_only = text.isascii()
+    source = text.lower() if ascii_only else text
+    tokens: list[str] = []
+    spans: list[tuple[int, int]] = []
+    for found in _TOKEN.finditer(source):
+        start, end = found.span()
+        end = _word_end(found.group(), end)
+        token = source[start:end] if ascii_only else fold(source[start:end])
+        if token:
+            tokens.append(token)
+            spans.append((start, end))
+    return tokens, spans
 
 
 class FieldTokens:
     """One story field, tokenised once: tokens, their spans and positions."""
 
-    __slots__ = ("_folded", "_prefix_cache", "positions", "spans", "text", "tokens")
+    __slots__ = ("_folded", "_prefix_cache", "_sorted", "positions", "spans", "text", "tokens")
 
     def __init__(self, text: str) -> None:
         self.text = text
-        found = list(iter_tokens(text))
-        self.tokens: tuple[str, ...] = tuple(token.text for token in found)
-        self.spans: tuple[tuple[int, int], ...] = tuple((t.start, t.end) for t in found)
+        tokens, spans = scan_tokens(text)
+        self.tokens: list[str] = tokens
+        self.spans: list[tuple[int, int]] = spans
         self.positions: dict[str, list[int]] = {}
-        for position, token in enumerate(self.tokens):
-            self.positions.setdefault(token, []).append(position)
+        for position, token in enumerate(tokens):
+            found = self.positions.get(token)
+            if found is None:
+                self.positions[token] = [position]
+            else:
+                found.append(position)
         self._prefix_cache: dict[str, list[int]] = {}
+        self._sorted: list[str] | None = None
         self._folded: tuple[str, list[int]] | None = None
 
     def positions_of(self, token: str, *, prefix: bool) -> list[int]:
@@ -109,12 +143,15 @@ class FieldTokens:
             return self.positions.get(token, [])
         cached = self._prefix_cache.get(token)
         if cached is None:
-            cached = sorted(
-                position
-                for candidate, found in self.positions.items()
-                if candidate.startswith(token)
-                for position in found
-            )
+            if self._sorted is None:
+                self._sorted = sorted(self.positions)
+            first = bisect_left(self._sorted, token)
+            found: list[int] = []
+            for candidate in self._sorted[first:]:
+                if not candidate.startswith(token):
+                    break
+                found.extend(self.positions[candidate])
+            cached = sorted(found)
             self._prefix_cache[token] = cached
         return cached
 
