@@ -42,11 +42,11 @@ import functools
 import hashlib
 import itertools
 import re
-import unicodedata
 from dataclasses import dataclass
 from datetime import timedelta
 
 from bot.model import Story
+from filters.text import fold
 
 MAX_DISTANCE = 3
 """Hamming distance at or below which two SimHashes are the same item."""
@@ -111,12 +111,10 @@ def fold_text(text: str) -> str:
     """Case-fold, strip accents, drop apostrophes, turn other punctuation into spaces.
 
     The shared text key for titles and fingerprints: "Trudeau’s ‘gamble’" and
-    "TRUDEAUS GAMBLE" fold to the same "trudeaus gamble".
+    "TRUDEAUS GAMBLE" fold to the same "trudeaus gamble". Case and accents fold
+    exactly as in the rule language (filters.text.fold).
     """
-    decomposed = unicodedata.normalize("NFKD", text)
-    stripped = "".join(char for char in decomposed if not unicodedata.combining(char))
-    joined = _APOSTROPHES.sub("", stripped.casefold())
-    return _NON_WORD.sub(" ", joined).strip()
+    return _NON_WORD.sub(" ", _APOSTROPHES.sub("", fold(text))).strip()
 
 
 def fingerprint(title: str, lead: str) -> int:
