@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from datetime import UTC, datetime, timedelta, timezone
@@ -9,7 +10,8 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from bot.errors import CommandError
-from bot.model import Alert, Hit, Match, Story
+from bot.model import Alert, Destination, Hit, Match, Story
+from bot.platforms.console import ConsoleNotifier
 from bot.render import (
     MUTE,
     NOT_RELEVANT,
@@ -381,3 +383,18 @@ def test_published_time_is_utc() -> None:
         summary="",
     )
     assert "2024-05-01 14:03 UTC" in render_console(alert)
+
+
+async def test_console_notifier_prints_alerts_and_updates() -> None:
+    out = io.StringIO()
+    notifier = ConsoleNotifier(stream=out)
+    alert = make_alert()
+    first = await notifier.send(Destination("console", "demo"), alert)
+    second = await notifier.send(Destination("console", "demo"), alert)
+    await notifier.update(Destination("console", "demo"), first, alert, [other_story("Wire", URL)])
+    await notifier.close()
+    assert (first, second) == ("1", "2")
+    blocks = out.getvalue().split("\n\n── ")
+    assert blocks[0] == f"── alert #1 → demo\n{render_console(alert)}"
+    assert blocks[2].startswith("alert #1 updated → demo\n")
+    assert blocks[2].rstrip().endswith("Also reported by: Wire")

@@ -22,12 +22,13 @@ Every accepted message is recorded in `messages` (edits in `edits`).
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import math
 import re
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,6 +44,20 @@ _TAG = re.compile(
 _ATTR = re.compile(r"([^\s=>]+)(?:\s*=\s*(\"[^\"]*\"|'[^']*'|[^\s>\"']+))?")
 _ENTITY = re.compile(r"&(?:(lt|gt|amp|quot)|#([0-9]+)|#[xX]([0-9a-fA-F]+));")
 _NAMED = {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}
+_ADMIN_RIGHTS = (
+    "can_be_edited",
+    "is_anonymous",
+    "can_manage_chat",
+    "can_delete_messages",
+    "can_manage_video_chats",
+    "can_restrict_members",
+    "can_promote_members",
+    "can_change_info",
+    "can_invite_users",
+    "can_post_stories",
+    "can_edit_stories",
+    "can_delete_stories",
+)
 _ALLOWED_ATTRS = {"a": {"href"}, "span": {"class"}, "code": {"class"}, "blockquote": {"expandable"}}
 
 
@@ -192,18 +207,18 @@ class FakeTelegramApi:
         self._update_arrived = asyncio.Event()
         self._runner: web.AppRunner | None = None
         self.base_url = ""
-        self._methods: dict[str, Callable[[Params], Awaitable[Any]]] = {
-            "getme": self._get_me,
+        self._methods: dict[str, Callable[[Params], Any]] = {
+            "getme": self._bot_user,
             "getupdates": self._get_updates,
             "sendmessage": self._send_message,
             "editmessagetext": self._edit_message_text,
-            "answercallbackquery": self._record(self.callback_answers),
+            "answercallbackquery": self._answer_callback_query,
             "getchatmember": self._get_chat_member,
             "getchat": self._get_chat,
             "setmycommands": self._set_my_commands,
-            "getmycommands": self._get_my_commands,
+            "getmycommands": lambda _params: self.commands,
             "setwebhook": self._set_webhook,
-            "deletewebhook": self._delete_webhook,
+            "deletewebhook": lambda _params: self._set_webhook({}),
             "getwebhookinfo": self._get_webhook_info,
         }
 
@@ -261,14 +276,16 @@ class FakeTelegramApi:
             failures = self._failures.get(name)
             if failures:
                 raise ApiError(failures.pop(0), "Internal Server Error")
-            result = await method(await _read_params(request))
+            result = method(await _read_params(request))
+            if inspect.isawaitable(result):
+                result = await result
         except ApiError as error:
             return _error_response(error)
         return web.json_response({"ok": True, "result": result})
 
     # ── messages ──
 
-    async def _send_message(self, params: Params) -> Params:
+    def _send_message(self, params: Params) -> Params:
         chat_id = self._reachable_chat(params)
         text = self._checked_text(params, chat_id)
         self._take_rate_slot(chat_id)
@@ -278,7 +295,7 @@ class FakeTelegramApi:
         self._current[(chat_id, message_id)] = posted
         return self._message_object(chat_id, message_id, text)
 
-    async def _edit_message_text(self, params: Params) -> Params:
+    def _edit_message_text(self, params: Params) -> Params:
         chat_id = self._reachable_chat(params)
         message_id = int(params.get("message_id", 0))
         current = self._current.get((chat_id, message_id))
@@ -305,8 +322,7 @@ class FakeTelegramApi:
         )
 
     def _message_object(self, chat_id: int, message_id: int, text: str) -> Params:
-        bot = {"id": int(self.token.split(":")[0]), "is_bot": True, "first_name": "newswatch"}
-        chat = _chat_object(chat_id)
+        chat, bot = _chat_object(chat_id), self._bot_user()
         return {
             "message_id": message_id,
             "date": int(time.time()),
@@ -388,59 +404,40 @@ class FakeTelegramApi:
                 break
         return self._updates[:limit]
 
-    async def _get_me(self, params: Params) -> Params:
-        return {
-            "id": int(self.token.split(":")[0]),
-            "is_bot": True,
-            "first_name": "newswatch",
-            "username": "newswatch_test_bot",
-            "can_join_groups": True,
-            "can_read_all_group_messages": False,
-            "supports_inline_queries": False,
-        }
+    def _bot_user(self, params: Params | None = None) -> Params:
+        """getMe, and the `from` of the bot's own messages."""
+        bot_id = int(self.token.split(":")[0])
+        names = {"first_name": "newswatch", "username": "newswatch_test_bot"}
+        return {"id": bot_id, "is_bot": True, **names, "can_join_groups": True}
 
-    async def _get_chat_member(self, params: Params) -> Params:
+    def _get_chat_member(self, params: Params) -> Params:
         chat_id = self._reachable_chat(params)
         user_id = int(params.get("user_id", 0))
         user = {"id": user_id, "is_bot": False, "first_name": f"user{user_id}"}
         if user_id not in self.admins.get(chat_id, set()):
             return {"status": "member", "user": user}
-        rights = ["can_be_edited", "is_anonymous", "can_manage_chat", "can_delete_messages"]
-        rights += ["can_manage_video_chats", "can_restrict_members", "can_promote_members"]
-        rights += ["can_change_info", "can_invite_users", "can_post_stories"]
-        rights += ["can_edit_stories", "can_delete_stories"]
-        return {"status": "administrator", "user": user, **dict.fromkeys(rights, False)}
+        return {"status": "administrator", "user": user, **dict.fromkeys(_ADMIN_RIGHTS, False)}
 
-    async def _get_chat(self, params: Params) -> Params:
+    def _get_chat(self, params: Params) -> Params:
         chat = _chat_object(self._reachable_chat(params))
         gifts = ["unlimited_gifts", "limited_gifts", "unique_gifts", "premium_subscription"]
         gift_types = dict.fromkeys([*gifts, "gifts_from_channels"], False)
         extra = {"accent_color_id": 0, "max_reaction_count": 11}
         return {**chat, **extra, "accepted_gift_types": gift_types}
 
-    def _record(self, into: list[Params]) -> Callable[[Params], Awaitable[bool]]:
-        async def record(params: Params) -> bool:
-            into.append(params)
-            return True
-
-        return record
-
-    async def _set_my_commands(self, params: Params) -> bool:
+    def _set_my_commands(self, params: Params) -> bool:
         self.commands = list(params.get("commands") or [])
         return True
 
-    async def _get_my_commands(self, params: Params) -> list[Any]:
-        return self.commands
-
-    async def _set_webhook(self, params: Params) -> bool:
-        self.webhook = params
+    def _set_webhook(self, params: Params) -> bool:
+        self.webhook = params if params.get("url") else None
         return True
 
-    async def _delete_webhook(self, params: Params) -> bool:
-        self.webhook = None
+    def _answer_callback_query(self, params: Params) -> bool:
+        self.callback_answers.append(params)
         return True
 
-    async def _get_webhook_info(self, params: Params) -> Params:
+    def _get_webhook_info(self, params: Params) -> Params:
         url = (self.webhook or {}).get("url", "")
         return {"url": url, "has_custom_certificate": False, "pending_update_count": 0}
 
