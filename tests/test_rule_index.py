@@ -102,6 +102,7 @@ MATCH_CASES = [
     ("re:/^breaking/", {"title": "Not breaking"}, None),
     ("re:/a\\/b/", {"title": "ratio a/b"}, 'title: "a/b"'),
     ("re:/stra(ss|ß)e/", {"title": "Hauptstraße"}, 'title: "straße"'),
+    ("re:/kyiv attack/", {"title": "“Kyïv attack” — live"}, 'title: "Kyïv attack"'),
 ]
 
 
@@ -236,6 +237,25 @@ _VOCABULARY_TEXT = (
     "port grain ship election court judge ruling storm flood quake fire police protest school "
     "market bank rates inflation oil gas pipeline sanctions talks ceasefire hostages"
 )
+
+
+@pytest.mark.parametrize(
+    ("title", "candidate"),
+    [
+        ("kyiv news", []),
+        ("drones over the city", ["primary_regex"]),
+        ("drones over kyiv", ["primary_token"]),
+        ("the drones over kyiv", ["primary_token", "primary_regex"]),
+        ("the drone", []),
+    ],
+)
+def test_regex_anchors_in_either_group(title: str, candidate: list[str]) -> None:
+    rules = [Rule("primary_token", "kyiv re:/drones?/"), Rule("primary_regex", "re:/drones/ the")]
+    index = RuleIndex.build(rules)
+    text = StoryText.from_story(make_story(title=title))
+    assert [index.rule_names[n] for n in index.candidates(text)] == candidate
+
+
 VOCABULARY = _VOCABULARY_TEXT.split()
 FIELDS = ("title", "summary", "content", "publisher", "url")
 
