@@ -24,6 +24,7 @@ from calendar import timegm
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urljoin
 
@@ -242,11 +243,13 @@ def read_xml_with_lxml(body: bytes, url: str) -> ParsedFeed:
 
 def _children(element: Any, *names: str) -> Iterator[Any]:
     """Core-vocabulary children (no namespace, RSS 0.9/1.0 or Atom) named one of `names`."""
-    for child in element:
-        if isinstance(child.tag, str):
-            name = etree.QName(child)
-            if name.localname in names and name.namespace in _CORE:
-                yield child
+    wanted = _core_tags(names)
+    return (child for child in element if child.tag in wanted)
+
+
+@lru_cache(maxsize=64)
+def _core_tags(names: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(name if ns is None else f"{{{ns}}}{name}" for name in names for ns in _CORE)
 
 
 def _text(element: Any, *names: str) -> str | None:
@@ -322,8 +325,8 @@ def _atom_link(element: Any, base: str) -> str | None:
 
 def _absolute(base: str, link: str | None) -> str | None:
     link = (link or "").strip()
-    if not link:
-        return None
+    if not link or link.startswith(("http://", "https://")):
+        return link or None
     try:
         return urljoin(base, link)
     except ValueError:  # e.g. a malformed IPv6 host; keep the link as the feed gave it
