@@ -50,6 +50,7 @@ from filters.text import fold
 
 MAX_DISTANCE = 3
 """Hamming distance at or below which two SimHashes are the same item."""
+# The salient-term thresholds (see same_event_terms), tuned on the labelled corpus pairs.
 MIN_TITLE_TERMS = 3
 MIN_TITLE_OVERLAP = 0.5
 MIN_TEXT_OVERLAP = 0.4
@@ -88,7 +89,7 @@ _STOP_WORDS = _word_set(
     where which while who whom why will with would you your yours
     says said say saying told tells tell new news report reports reported according
     live watch video update updates breaking latest opinion analysis explained know
-    what's here's how's it's day week year years today yesterday amid after first
+    whats heres hows day week year years today yesterday amid after first
     us"""
 )
 _NUMBER_NAMES = (
