@@ -15,10 +15,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import lxml.html
-from lxml import etree
 
 from bot.errors import ConfigError
+from bot.feeds.parser import html_to_text
 from bot.model import Story
 from bot.stories import canonical_url, normalize_title
 
@@ -71,17 +70,6 @@ def item_from_json(data: Any) -> Item:
     )
     labels = data.get("labels")
     return Item(str(data["id"]), story, frozenset(labels) if labels is not None else None)
-
-
-def html_to_text(value: str) -> str:
-    """Plain text of a string that may hold HTML (feeds' summaries often do)."""
-    if "<" not in value and "&" not in value:
-        return " ".join(value.split())
-    try:
-        fragment = lxml.html.fragment_fromstring(value, create_parent="div")
-    except (etree.ParserError, ValueError):
-        return " ".join(value.split())
-    return " ".join(fragment.text_content().split())
 
 
 def _parse_time(value: Any) -> datetime:

@@ -1,0 +1,186 @@
+"""One pass of the poller: the whole pipeline in one place.
+
+    claim due feeds ─▶ fetch ─▶ parse ─▶ normalize        (per feed, concurrently)
+    ─▶ dedupe (batch, store, near-duplicates) ─▶ match ─▶ summarize ─▶ route
+    ─▶ save stories + outbox rows (one transaction) ─▶ save feed states
+
+`poll_once` is what the scheduler calls on every tick, and what tests and the
+demo call directly to drive the bot without a scheduler. Delivery of the
+outbox rows is the separate loop in `bot.delivery`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from bot.dedupe import dedupe_batch, group_near_duplicates
+from bot.errors import FeedParseError, FetchError
+from bot.feeds.fetcher import Fetcher
+from bot.feeds.parser import parse_feed
+from bot.feeds.policy import Failed, Fetched, NotModified, plan_next_poll
+from bot.model import Alert, DueFeed, Feed, FeedState, ParsedFeed, PollReport, Story
+from bot.rulebook import RuleBook
+from bot.stories import story_from_entry
+from bot.store.base import NewStory, Store
+from bot.summarize import summarize
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class PollConfig:
+    """Knobs of one poll pass (from Settings, or set by tests and the demo)."""
+
+    floor_seconds: float
+    owner: str = "newswatch"
+    batch_size: int = 500
+    lease_seconds: float = 120.0
+    near_duplicate_hours: float = 48.0
+
+
+@dataclass
+class Pipeline:
+    """The stages wired to their I/O; built by the composition root (`bot.app`)."""
+
+    store: Store
+    fetcher: Fetcher
+    rulebook: RuleBook
+    config: PollConfig
+    clock: Callable[[], datetime]
+
+
+@dataclass(frozen=True, slots=True)
+class FeedResult:
+    """What fetching and parsing one feed produced."""
+
+    feed: Feed
+    state: FeedState
+    stories: tuple[Story, ...] = ()
+    """Stories that may alert."""
+    backlog: tuple[Story, ...] = ()
+    """Stories recorded as seen without alerting (a new feed's backlog)."""
+    error: str | None = None
+    not_modified: bool = False
+
+
+@dataclass
+class _Batch:
+    new_story_rows: list[NewStory] = field(default_factory=list)
+    alerts: int = 0
+
+
+async def poll_once(pipeline: Pipeline, now: datetime | None = None) -> PollReport:
+    """Poll every due feed once and queue the alerts; returns what happened."""
+    now = now or pipeline.clock()
+    cfg = pipeline.config
+    due = await pipeline.store.claim_due_feeds(
+        now, limit=cfg.batch_size, owner=cfg.owner, lease_seconds=cfg.lease_seconds
+    )
+    results = await asyncio.gather(*(fetch_and_parse(pipeline, item, now) for item in due))
+    candidates = [story for result in results for story in result.stories]
+    backlog = [story for result in results for story in result.backlog]
+    fresh = await fresh_stories(pipeline.store, candidates + backlog)
+    backlog_keys = {story.key for story in backlog}
+    batch = await route_stories(pipeline, fresh, backlog_keys, now)
+    saved = await pipeline.store.save_stories(batch.new_story_rows)
+    for result in results:
+        await pipeline.store.save_feed_state(result.feed.id, result.state)
+    return PollReport(
+        feeds_polled=len(results),
+        feeds_failed=sum(1 for r in results if r.error),
+        not_modified=sum(1 for r in results if r.not_modified),
+        entries_seen=len(candidates) + len(backlog),
+        new_stories=len(saved.stored_keys),
+        alerts=sum(1 for row in batch.new_story_rows if row.alert and row.story.key in saved.stored_keys),
+        outbox_rows=saved.outbox_rows,
+        errors=tuple(f"{r.feed.name}: {r.error}" for r in results if r.error),
+    )
+
+
+async def fetch_and_parse(pipeline: Pipeline, due: DueFeed, now: datetime) -> FeedResult:
+    """Fetch one feed, parse it and normalise its entries; never raises for feed trouble."""
+    feed, state = due.feed, due.state
+    floor = pipeline.config.floor_seconds
+    try:
+        response = await pipeline.fetcher.fetch(feed.url, state, now)
+        if response.not_modified:
+            new_state = plan_next_poll(state, now=now, floor_seconds=floor, outcome=NotModified(response))
+            return FeedResult(feed, new_state, not_modified=True)
+        parsed = parse_feed(
+            response.body, url=response.final_url, content_type=response.content_type,
+            fetched_at=now,
+        )
+    except (FetchError, FeedParseError) as err:
+        log.warning("feed %s (%s) failed: %s", feed.name, feed.url, err)
+        new_state = plan_next_poll(state, now=now, floor_seconds=floor, outcome=Failed(err))
+        return FeedResult(feed, new_state, error=str(err))
+    new_state = plan_next_poll(
+        state, now=now, floor_seconds=floor, outcome=Fetched(response, parsed)
+    )
+    stories, backlog = normalize_entries(feed, state, parsed, now)
+    return FeedResult(feed, new_state, stories=stories, backlog=backlog)
+
+
+def normalize_entries(
+    feed: Feed, state: FeedState, parsed: ParsedFeed, now: datetime
+) -> tuple[tuple[Story, ...], tuple[Story, ...]]:
+    """Entries → stories; on a feed's first successful poll only `feed.backfill`
+    newest stories may alert, the rest are recorded as already seen."""
+    publisher = feed.name or parsed.title or feed.url
+    stories = [
+        story_from_entry(entry, feed=feed, publisher=publisher, fetched_at=now)
+        for entry in parsed.entries
+    ]
+    if state.primed:
+        return tuple(stories), ()
+    newest_first = sorted(stories, key=lambda story: story.published, reverse=True)
+    keep = newest_first[: feed.backfill]
+    return tuple(keep), tuple(newest_first[feed.backfill :])
+
+
+async def fresh_stories(store: Store, stories: Sequence[Story]) -> list[Story]:
+    """Stories neither repeated within this batch nor already stored, oldest first."""
+    unique, _ = dedupe_batch(stories)
+    known = await store.known_story_keys(unique)
+    fresh = [story for story in unique if story.key not in known]
+    return sorted(fresh, key=lambda story: story.published)
+
+
+async def route_stories(
+    pipeline: Pipeline, stories: Sequence[Story], backlog_keys: set[str], now: datetime
+) -> _Batch:
+    """Match, summarise and route each fresh story; near-duplicates of a story
+    already alerted (from another outlet) are recorded without a new alert."""
+    batch = _Batch()
+    duplicates_of = await near_duplicates(pipeline, stories, now)
+    for story in stories:
+        if story.key in backlog_keys or story.key in duplicates_of:
+            if story.key in duplicates_of:
+                log.info("another source for story %s: %s", duplicates_of[story.key], story.url)
+            batch.new_story_rows.append(NewStory(story=story, alert=None))
+            continue
+        matches = pipeline.rulebook.match_story(story)
+        if not matches:
+            batch.new_story_rows.append(NewStory(story=story, alert=None))
+            continue
+        alert = Alert(story=story, matches=tuple(matches), summary=summarize(story, matches))
+        destinations = await pipeline.store.destinations_for([m.rule for m in matches], now)
+        batch.new_story_rows.append(NewStory(story, alert, tuple(destinations)))
+        batch.alerts += 1
+    return batch
+
+
+async def near_duplicates(
+    pipeline: Pipeline, stories: Sequence[Story], now: datetime
+) -> dict[str, str]:
+    """Map fresh story keys to the key of an earlier story (stored within the
+    window, or earlier in this batch) that reports the same event."""
+    if not stories:
+        return {}
+    since = now - timedelta(hours=pipeline.config.near_duplicate_hours)
+    recent = await pipeline.store.recent_stories(since)
+    return group_near_duplicates(stories, recent)
