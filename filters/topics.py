@@ -65,13 +65,6 @@ class TopicVerdict:
 
 
 @dataclass(frozen=True, slots=True)
-class _TopicVectors:
-    positives: np.ndarray
-    negatives: np.ndarray
-    threshold: float
-
-
-@dataclass(frozen=True, slots=True)
 class _StoryUnits:
     texts: tuple[str, ...]
     vectors: np.ndarray
@@ -96,6 +89,64 @@ def story_units(title: str, text: str) -> tuple[str, ...]:
     return tuple(units)
 
 
+class TopicMatrix:
+    """Every topic's example vectors, laid out so all rules score in a few array operations.
+
+    All positives (intent first) sit in one matrix and all negatives in
+    another; `positive_index[r]` lists rule r's rows in the positives matrix,
+    padded with a sentinel column that scores -inf, and likewise for negatives.
+    """
+
+    def __init__(self, rules: Sequence[Rule], positives: np.ndarray, negatives: np.ndarray) -> None:
+        self.rows = {rule.name: row for row, rule in enumerate(rules)}
+        self.thresholds = [rule.topic.threshold if rule.topic else 0.0 for rule in rules]
+        self._positives = positives
+        self._negatives = negatives
+        self.positive_index, self.positive_count = _padded_index(
+            [1 + len(rule.topic.positives) if rule.topic else 0 for rule in rules]
+        )
+        self.negative_index, _ = _padded_index(
+            [len(rule.topic.negatives) if rule.topic else 0 for rule in rules]
+        )
+
+    @classmethod
+    def build(cls, embedder: Embedder, rules: Sequence[Rule]) -> TopicMatrix:
+        """Embed every rule's intent, positives and negatives (two batches in all)."""
+        positives = [t for r in rules if r.topic for t in (r.topic.intent, *r.topic.positives)]
+        negatives = [t for r in rules if r.topic for t in r.topic.negatives]
+        return cls(rules, embedder.embed(positives), embedder.embed(negatives))
+
+    def unit_scores(self, units: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """Scores (units × len(rows)) by the formula of the module docstring."""
+        positive_sims = _gather(units @ self._positives.T, self.positive_index[rows])
+        ranked = np.sort(positive_sims, axis=2)
+        nearest = ranked[:, :, -1]
+        second = ranked[:, :, -2] if ranked.shape[2] > 1 else nearest
+        two = self.positive_count[rows] >= TOP_K
+        positive = np.where(two, (nearest + second) / 2, nearest)
+        negative = _gather(units @ self._negatives.T, self.negative_index[rows]).max(axis=2)
+        return np.asarray(positive - NEGATIVE_WEIGHT * np.maximum(0.0, negative - nearest))
+
+
+def _padded_index(counts: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+    """Row-index lists of consecutive blocks of `counts` rows, padded with the sentinel −1."""
+    width = max([1, *counts])
+    index = np.full((len(counts), width), -1, dtype=np.int64)
+    start = 0
+    for row, count in enumerate(counts):
+        index[row, :count] = np.arange(start, start + count)
+        start += count
+    return index, np.asarray(counts)
+
+
+def _gather(similarities: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """similarities[:, index] with the sentinel −1 reading as -inf (units × rules × width)."""
+    padded = np.concatenate(
+        [similarities, np.full((similarities.shape[0], 1), -np.inf, dtype=np.float32)], axis=1
+    )
+    return padded[:, index]
+
+
 class TopicScorer:
     """Scores stories against the topics of a set of rules, reusing story embeddings.
 
@@ -108,7 +159,7 @@ class TopicScorer:
         self, embedder: Embedder, rules: Iterable[Rule], *, cache_size: int = DEFAULT_CACHE_SIZE
     ) -> None:
         self._embedder = embedder
-        self._topics = _embed_topics(embedder, [r for r in rules if r.topic is not None])
+        self._topics = TopicMatrix.build(embedder, [r for r in rules if r.topic is not None])
         self._cache: OrderedDict[str, _StoryUnits] = OrderedDict()
         self._cache_size = cache_size
         self.cache_hits = 0
@@ -117,7 +168,7 @@ class TopicScorer:
     @property
     def rule_names(self) -> frozenset[str]:
         """The rules this scorer has a topic for."""
-        return frozenset(self._topics)
+        return frozenset(self._topics.rows)
 
     def score(self, story: Story, rule_names: Iterable[str]) -> dict[str, TopicVerdict]:
         """Verdicts for the named rules that carry a topic; other names are left out.
@@ -131,13 +182,16 @@ class TopicScorer:
         self, key: str, title: str, text: str, rule_names: Iterable[str]
     ) -> dict[str, TopicVerdict]:
         """`score` on plain strings (for evaluation); `key` identifies the text in the cache."""
+        names = [name for name in dict.fromkeys(rule_names) if name in self._topics.rows]
+        if not names:
+            return {}
         units = self._units(key, title, text)
-        verdicts: dict[str, TopicVerdict] = {}
-        for name in rule_names:
-            topic = self._topics.get(name)
-            if topic is not None:
-                verdicts[name] = _verdict(topic, units)
-        return verdicts
+        rows = np.array([self._topics.rows[name] for name in names])
+        scores = self._topics.unit_scores(units.vectors, rows)
+        return {
+            name: _verdict(scores[:, i], self._topics.thresholds[row], units)
+            for i, (name, row) in enumerate(zip(names, rows, strict=True))
+        }
 
     def _units(self, key: str, title: str, text: str) -> _StoryUnits:
         cached = self._cache.get(key)
@@ -156,44 +210,12 @@ class TopicScorer:
         return units
 
 
-def _embed_topics(embedder: Embedder, rules: Sequence[Rule]) -> dict[str, _TopicVectors]:
-    """Embed every rule's intent, positives and negatives in one batch."""
-    texts: list[str] = []
-    spans: list[tuple[Rule, int, int, int]] = []
-    for rule in rules:
-        assert rule.topic is not None
-        start = len(texts)
-        texts.extend([rule.topic.intent, *rule.topic.positives])
-        middle = len(texts)
-        texts.extend(rule.topic.negatives)
-        spans.append((rule, start, middle, len(texts)))
-    vectors = embedder.embed(texts)
-    return {
-        rule.name: _TopicVectors(
-            vectors[start:middle], vectors[middle:end], rule.topic.threshold if rule.topic else 0.0
-        )
-        for rule, start, middle, end in spans
-    }
-
-
-def _unit_scores(topic: _TopicVectors, vectors: np.ndarray) -> np.ndarray:
-    """The formula of the module docstring, for every unit at once."""
-    similarities = vectors @ topic.positives.T
-    k = min(TOP_K, similarities.shape[1])
-    positive = np.sort(similarities, axis=1)[:, -k:].mean(axis=1)
-    if topic.negatives.shape[0] == 0:
-        return np.asarray(positive)
-    nearest = similarities.max(axis=1)
-    negative = (vectors @ topic.negatives.T).max(axis=1)
-    return np.asarray(positive - NEGATIVE_WEIGHT * np.maximum(0.0, negative - nearest))
-
-
-def _verdict(topic: _TopicVectors, units: _StoryUnits) -> TopicVerdict:
-    scores = _unit_scores(topic, units.vectors)
+def _verdict(scores: np.ndarray, threshold: float, units: _StoryUnits) -> TopicVerdict:
+    """The story's verdict for one rule from its per-unit scores."""
     best = int(np.argmax(scores))
     evidence_index = best
     if units.lead_pair and best == len(units.texts) - 1:
         # The joined unit won: show whichever of title and lead says more on its own.
         evidence_index = 0 if scores[0] >= scores[1] else 1
     score = round(float(scores[best]), 4)
-    return TopicVerdict(score, score >= topic.threshold, units.texts[evidence_index])
+    return TopicVerdict(score, score >= threshold, units.texts[evidence_index])

@@ -34,8 +34,8 @@ DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "models" / "minilm-l6-int8
 INSTALL_HINT = "install the semantic extra: pip install 'newswatch[semantic]'"
 
 _RUNTIME_MODULES: dict[str, tuple[str, ...]] = {
-    "onnx": ("numpy", "tokenizers", "onnxruntime"),
-    "static": ("numpy", "tokenizers", "safetensors"),
+    "onnx": ("numpy", "tokenizers", "onnxruntime", "threadpoolctl"),
+    "static": ("numpy", "tokenizers", "safetensors", "threadpoolctl"),
 }
 
 
@@ -92,8 +92,10 @@ def _read_meta(model_dir: Path) -> dict[str, object]:
 def load_embedder(model_dir: Path | None = None, *, threads: int = 1) -> Embedder:
     """Load the embedding model in `model_dir` (default: the shipped model).
 
-    `threads` caps the CPU threads one embedding call uses (onnx backend);
-    the bot runs beside other work, so one thread is the default.
+    `threads` caps the CPU threads that embedding and scoring use: the ONNX
+    session's pool and, process-wide, numpy's BLAS pool. The matrices here
+    are small, and idle BLAS threads spinning beside the ONNX thread made
+    scoring 10× slower on a busy 2-core host, so one thread is the default.
     Raises SemanticUnavailableError, with the fix in its one-line message,
     when the `semantic` extra is not installed or the model files are missing.
     """
@@ -106,6 +108,9 @@ def load_embedder(model_dir: Path | None = None, *, threads: int = 1) -> Embedde
             f"topic rules need the Python packages {', '.join(missing)} — {INSTALL_HINT}"
         )
     max_tokens = int(str(meta.get("max_tokens", 128)))
+    from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
+
+    threadpool_limits(limits=threads, user_api="blas")
     if backend == "onnx":
         from filters.semantic.onnx_backend import load_onnx_embedder
 

@@ -27,26 +27,53 @@ class OnnxEmbedder:
         self.dimensions = int(session.get_outputs()[0].shape[-1])
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
-        """Embed `texts` (one batch, padded to the longest); rows are unit-length float32."""
+        """Embed `texts`; rows are unit-length float32, in the order of `texts`.
+
+        Texts are run in batches of similar token length, so a short headline
+        is not padded to the length of a long sentence (padding costs as much
+        compute as real tokens).
+        """
+        vectors = np.zeros((len(texts), self.dimensions), dtype=np.float32)
         if not texts:
-            return np.zeros((0, self.dimensions), dtype=np.float32)
-        encodings = self._tokenizer.encode_batch(list(texts))
-        ids = np.array([e.ids for e in encodings], dtype=np.int64)
-        mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
+            return vectors
+        token_ids = [encoding.ids for encoding in self._tokenizer.encode_batch(list(texts))]
+        for batch in length_buckets([len(ids) for ids in token_ids]):
+            vectors[batch] = self._embed_ids([token_ids[i] for i in batch])
+        return vectors
+
+    def _embed_ids(self, token_ids: list[list[int]]) -> np.ndarray:
+        """Mean-pooled, normalised vectors for one padded batch of token id lists."""
+        width = max(len(ids) for ids in token_ids)
+        ids = np.zeros((len(token_ids), width), dtype=np.int64)
+        mask = np.zeros_like(ids)
+        for row, row_ids in enumerate(token_ids):
+            ids[row, : len(row_ids)] = row_ids
+            mask[row, : len(row_ids)] = 1
         feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
         feeds = {name: value for name, value in feeds.items() if name in self._input_names}
         (states,) = self._session.run(["last_hidden_state"], feeds)
         weights = mask[:, :, None].astype(np.float32)
         summed = (np.asarray(states, dtype=np.float32) * weights).sum(axis=1)
-        pooled = summed / np.maximum(weights.sum(axis=1), 1.0)
-        return l2_normalise(pooled)
+        return l2_normalise(summed / np.maximum(weights.sum(axis=1), 1.0))
+
+
+def length_buckets(lengths: Sequence[int], slack: float = 1.3) -> list[list[int]]:
+    """Indexes grouped so no batch pads its shortest text beyond `slack` × its length."""
+    order = sorted(range(len(lengths)), key=lengths.__getitem__)
+    buckets: list[list[int]] = []
+    for index in order:
+        if buckets and lengths[index] <= slack * max(1, lengths[buckets[-1][0]]):
+            buckets[-1].append(index)
+        else:
+            buckets.append([index])
+    return buckets
 
 
 def load_onnx_embedder(model_dir: Path, *, max_tokens: int, threads: int) -> OnnxEmbedder:
     """Open `model_dir/model.onnx` and `model_dir/tokenizer.json` for CPU inference."""
     tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
     tokenizer.enable_truncation(max_length=max_tokens)
-    tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
+    tokenizer.no_padding()
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
