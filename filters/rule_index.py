@@ -9,12 +9,16 @@ groups. When a query has more groups than `GROUPS`, the most selective are
 kept (long, uncommon tokens before short or common ones, exact before
 prefix) — this only affects speed, never results.
 
-`match(story)` tokenises the story once, looks every distinct token (and its
-prefixes) up in the inverted index, runs one RE2 set over the fields for
-regex anchors, and walks the AST (`filters.query_eval.evaluate`) only for
-the rules whose every group was seen. Rules without derivable anchors would
-be evaluated for every story, but the parser rejects queries without a
-positive term, so in practice every rule is indexed.
+`match(story)` tokenises the story once. Each rule is posted in an inverted
+index under the anchors of its most selective group only; the story's
+distinct tokens (and, through a 3-character head table, the wildcard
+prefixes they start with) look up the posted rules, whose other group is
+then checked against the story's token set (bisect for prefixes, one RE2
+set scan per field for regexes, done only when needed). The AST
+(`filters.query_eval.evaluate`) is walked only for those candidates. Rules
+without derivable anchors would be evaluated for every story, but the parser
+rejects queries without a positive term, so in practice every rule is
+indexed.
 """
 
 from __future__ import annotations
@@ -68,7 +72,7 @@ def _best(groups: Iterable[Group]) -> list[Group]:
 
 
 def _union(children: list[list[Group]]) -> list[Group]:
-    """Groups for an OR: group i unions branch i's i-th best group."""
+    """Groups for an OR: group i is the union of every branch's i-th best group."""
     width = min(len(groups) for groups in children)
     return [frozenset().union(*(groups[i] for groups in children)) for i in range(width)]
 
@@ -125,9 +129,9 @@ def _compile(
     compiled: dict[str, CompiledRule] = {}
     errors: list[RuleSyntaxError] = []
     for rule in rules:
+        compiled.pop(rule.name, None)
         if not rule.enabled:
             continue
-        compiled.pop(rule.name, None)
         try:
             compiled[rule.name] = CompiledRule(rule, parse_query(rule.query))
         except RuleSyntaxError as exc:

@@ -10,8 +10,9 @@ import pytest
 from bot.errors import RuleSyntaxError
 from bot.model import Hit, Match, Rule, Story
 from filters.query import parse_query
+from filters.query_ast import Not
 from filters.query_eval import WHY_LIMIT, build_match, evaluate
-from filters.rule_index import RuleIndex, anchor_groups, match_query
+from filters.rule_index import CompiledRule, RuleIndex, anchor_groups, match_query
 from filters.text import StoryText
 
 NOW = datetime(2024, 4, 13, 12, 0, tzinfo=UTC)
@@ -192,6 +193,18 @@ def test_later_rule_replaces_earlier_of_same_name() -> None:
     index = RuleIndex.build([Rule("a", "drone"), Rule("a", "uav")])
     assert index.rule_names == ("a",)
     assert index.match(make_story(title="drone")) == []
+
+
+def test_later_disabled_rule_removes_earlier_of_same_name() -> None:
+    index = RuleIndex.build([Rule("a", "drone"), Rule("a", "drone", enabled=False)])
+    assert index.rule_names == ()
+
+
+def test_rule_without_anchors_is_evaluated_for_every_story() -> None:
+    never_positive = Not(parse_query("drill"), 1)  # the parser refuses this; built by hand
+    index = RuleIndex([CompiledRule(Rule("odd", "-drill"), never_positive)])
+    assert [m.rule for m in index.match(make_story(title="anything"))] == ["odd"]
+    assert index.match(make_story(title="drill")) == []
 
 
 def test_matches_are_sorted_strongest_first() -> None:
