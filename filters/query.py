@@ -11,13 +11,17 @@ adjacency), OR — so `a OR b c` is `a OR (b AND c)` and `NOT a NEAR b` is
 `NOT (a NEAR b)`. Keywords are upper case; `and` is an ordinary word.
 
 Terms fold like story text (see `filters.text`): a word that tokenises into
-several tokens (`drone-strike`, `$2.6`) is a phrase. A trailing `*` makes
-the last token a prefix of at least `query_ast.MIN_PREFIX` (3) characters. `NEAR/n`
+several tokens (`drone-strike`, `$2.6`) is a phrase. A trailing `*` makes a
+token a prefix of at least `query_ast.MIN_PREFIX` (3) characters. `NEAR/n`
 (default 10, 1 ≤ n ≤ `MAX_NEAR`) holds when the two operands lie at most n
 token positions apart, without overlapping, in the same field: `drone
-NEAR/2 strike` matches "drone strike" and "drone air strike". A field scope
-inside another field scope is an error, and so is a query (or an OR branch)
-without a positive term, since it would match almost every story.
+NEAR/2 strike` matches "drone strike" and "drone air strike"; each operand
+is a term, phrase, wildcard or a (…) OR-group of those. Fields are `title`,
+`summary`, `content`, `publisher`, `url`; an unscoped term searches title,
+summary and content. A scope inside another scope is an error. `re:/…/`
+takes RE2 syntax (`\\/` for a slash), no flags; a regex that matches empty
+text is refused. A query (or an OR branch) without a positive term is an
+error, since it would match almost every story.
 
 Every error is a `RuleSyntaxError` with the 1-based column and a hint.
 """
