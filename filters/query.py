@@ -46,6 +46,8 @@ from filters.text import DEFAULT_FIELDS, FIELDS
 
 DEFAULT_NEAR = 10
 MAX_NEAR = 100
+MAX_DEPTH = 32
+"""Parentheses and NOTs nested deeper than this are refused (no runaway recursion)."""
 _QUOTES_OPEN = '"“'
 _QUOTES_CLOSE = '"”'
 _WORD_STOP = '()"“”'
@@ -195,6 +197,7 @@ class _Parser:
         self.query = query
         self.lexemes = lexemes
         self.index = 0
+        self.depth = 0
 
     def error(self, message: str, column: int, hint: str) -> RuleSyntaxError:
         return RuleSyntaxError(message, query=self.query, column=column, hint=hint)
@@ -271,7 +274,10 @@ class _Parser:
         lexeme = self.take()
         if lexeme.kind in {"NOT", "-"}:
             self.expect(lexeme, _UNARY_KINDS)
-            return Not(self.parse_unary(scope), lexeme.column)
+            self.enter(lexeme)
+            child = self.parse_unary(scope)
+            self.depth -= 1
+            return Not(child, lexeme.column)
         self.index -= 1
         return self.parse_near(scope)
 
@@ -342,12 +348,24 @@ class _Parser:
 
     def parse_group(self, opening: Lexeme, scope: tuple[str, ...] | None) -> Node:
         self.expect(opening, _UNARY_KINDS)
+        self.enter(opening)
         node = self.parse_or(scope)
         closing = self.peek()
         if closing is None:
             raise self.error('unbalanced "("', opening.column, 'add ")" to close it')
         self.take()
+        self.depth -= 1
         return node
+
+    def enter(self, lexeme: Lexeme) -> None:
+        """Count one more level of nesting; refuse queries nested beyond MAX_DEPTH."""
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise self.error(
+                f"nested more than {MAX_DEPTH} levels deep",
+                lexeme.column,
+                "flatten the query: drop redundant parentheses and double negations",
+            )
 
 
 def _never_positive(node: Node) -> Node | None:

@@ -158,6 +158,8 @@ def test_regex_is_case_insensitive_and_accent_folded() -> None:
         ("-drone -uav", 1, "no positive term", "add a positive term"),
         ("drone OR -uav", 10, "no positive term", "add a positive term"),
         ("-(a b)", 1, "no positive term", "add a positive term"),
+        ("(" * 33 + "a" + ")" * 33, 33, "nested more than 32 levels deep", "flatten"),
+        ("a " + "NOT " * 33 + "b", 131, "nested more than 32 levels deep", "flatten"),
     ],
 )
 def test_syntax_errors(query: str, column: int, message: str, hint: str) -> None:
@@ -167,6 +169,10 @@ def test_syntax_errors(query: str, column: int, message: str, hint: str) -> None
     assert (error.column, error.query) == (column, query)
     assert message in error.message
     assert hint in error.hint
+
+
+def test_deep_but_allowed_nesting_parses() -> None:
+    assert describe(parse_query("(" * 32 + "a" + ")" * 32)) == "a"
 
 
 def test_error_names_rule_and_points_at_column() -> None:
