@@ -18,7 +18,7 @@ MAX_MUTE = timedelta(days=365)
 MAX_BACKTEST_DAYS = 90
 DEFAULT_BACKTEST_DAYS = 7
 
-_DURATION_PART = re.compile(r"(\d+)\s*(m|min|mins|h|hr|hrs|d|w)", re.IGNORECASE)
+_DURATION_PART = re.compile(r"(\d+)(mins|min|m|hrs|hr|h|d|w)", re.IGNORECASE)
 _UNIT = {
     "m": timedelta(minutes=1),
     "min": timedelta(minutes=1),
@@ -59,7 +59,7 @@ def rule_name(word: str) -> str:
 def split_description(text: str) -> tuple[str, str | None]:
     """`query -- description` → (query, description); no separator → (text, None)."""
     for separator in DESCRIPTION_SEPARATORS:
-        query, found, description = text.partition(separator)
+        query, found, description = f" {text} ".partition(separator)
         if found:
             return query.strip(), description.strip()
     return text.strip(), None

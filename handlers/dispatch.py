@@ -90,8 +90,8 @@ def find_command(text: str) -> tuple[CommandSpec | None, str]:
     for count in range(min(MAX_COMMAND_WORDS, len(words)), 0, -1):
         spec = COMMANDS.get(" ".join(words[:count]).lower())
         if spec is not None:
-            rest = words[count] if len(words) > count else ""
-            return spec, rest.strip()
+            rest = " ".join(words).split(maxsplit=count)
+            return spec, rest[count].strip() if len(rest) > count else ""
     return None, ""
 
 
