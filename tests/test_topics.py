@@ -1,0 +1,249 @@
+"""The semantic topic tier with the shipped model: verdicts, evidence, cache, loading errors."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import shutil
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import yaml
+from safetensors.numpy import save_file
+
+from bot.errors import NewswatchError
+from bot.model import Rule, Story, Topic
+from filters.semantic import (
+    DEFAULT_MODEL_DIR,
+    Embedder,
+    SemanticUnavailableError,
+    load_embedder,
+    semantic_available,
+)
+from filters.topics import TopicScorer, story_units
+
+SEED_TOPICS = Path(__file__).resolve().parents[1] / "config" / "seed_topics.yaml"
+NOW = datetime(2025, 1, 1, tzinfo=UTC)
+
+
+def seed_rules() -> list[Rule]:
+    """The draft seed topics as rules (topic only; the queries live in rules.yaml)."""
+    rules = []
+    for entry in yaml.safe_load(SEED_TOPICS.read_text())["rules"]:
+        block = entry["topic"]
+        topic = Topic(
+            intent=block["intent"],
+            positives=tuple(block["positives"]),
+            negatives=tuple(block["negatives"]),
+            threshold=float(block["threshold"]),
+        )
+        rules.append(Rule(name=entry["name"], query="", topic=topic))
+    return rules
+
+
+def story(key: str, title: str, summary: str = "") -> Story:
+    return Story(
+        key=key,
+        title=title,
+        summary=summary,
+        content="",
+        url=f"https://example.test/{key}",
+        canonical_url=f"https://example.test/{key}",
+        publisher="Example",
+        published=NOW,
+        fetched_at=NOW,
+    )
+
+
+class CountingEmbedder:
+    """Delegates to the real embedder and records every batch it is asked for."""
+
+    def __init__(self, inner: Embedder) -> None:
+        self.inner = inner
+        self.batches: list[tuple[str, ...]] = []
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        self.batches.append(tuple(texts))
+        return self.inner.embed(texts)
+
+
+@pytest.fixture(scope="module")
+def embedder() -> Embedder:
+    return load_embedder()
+
+
+@pytest.fixture(scope="module")
+def scorer(embedder: Embedder) -> TopicScorer:
+    return TopicScorer(embedder, seed_rules())
+
+
+@pytest.mark.parametrize(
+    ("rule", "title", "expected"),
+    [
+        ("drone_strike", "Ukrainian sea drones hit a Russian landing ship off Crimea", True),
+        ("drone_strike", "Shahed drones struck a power station in Kharkiv overnight", True),
+        ("drone_strike", "A wedding photographer used a drone to film the ceremony", False),
+        ("drone_strike", "Retailer expands drone delivery of groceries to two more cities", False),
+        ("accusation_us", "Beijing accuses Washington of orchestrating unrest in Hong Kong", True),
+        ("accusation_us", "Iran's foreign minister blames the United States for the killing", True),
+        ("accusation_us", "Senate Republicans blame the White House for rising inflation", False),
+        ("accusation_us", "Bake-off winner shares her favourite lemon cake recipe", False),
+        ("aid_package", "Canada announces new $500 million military aid package for Ukraine", True),
+        ("aid_package", "European Union approves a 50 billion euro support fund for Kyiv", True),
+        ("aid_package", "Israel suspends humanitarian aid deliveries to northern Gaza", False),
+        ("aid_package", "Local volunteers raise money for the town's animal shelter", False),
+    ],
+)
+def test_seed_topics_on_clear_headlines(
+    scorer: TopicScorer, rule: str, title: str, expected: bool
+) -> None:
+    verdict = scorer.score(story(f"{rule}:{title}", title), [rule])[rule]
+    assert verdict.matched is expected, f"{title!r} scored {verdict.score}"
+
+
+def test_evidence_is_the_best_sentence(scorer: TopicScorer) -> None:
+    summary = (
+        "Markets were calm on Tuesday. "
+        "Overnight, Russian kamikaze drones struck a fuel depot near Odesa, officials said. "
+        "The weather stays mild this week."
+    )
+    verdict = scorer.score(
+        story("live", "Live updates: what we know on day 400", summary), ["drone_strike"]
+    )
+    assert verdict["drone_strike"].matched
+    assert verdict["drone_strike"].evidence.startswith("Overnight, Russian kamikaze drones")
+
+
+def test_scores_rank_by_relevance(scorer: TopicScorer) -> None:
+    strike = scorer.score(story("a", "Drone strike kills militant commander"), ["drone_strike"])
+    show = scorer.score(story("b", "Drone light show dazzles festival crowd"), ["drone_strike"])
+    assert strike["drone_strike"].score > show["drone_strike"].score + 0.1
+
+
+def test_rules_without_topic_and_unknown_names_are_left_out(embedder: Embedder) -> None:
+    rules = [*seed_rules(), Rule(name="query_only", query="drone*")]
+    scorer = TopicScorer(embedder, rules)
+    verdicts = scorer.score(story("x", "Drones hit Kyiv"), ["query_only", "nope", "drone_strike"])
+    assert set(verdicts) == {"drone_strike"}
+    assert scorer.rule_names == {"drone_strike", "accusation_us", "aid_package"}
+    assert scorer.score(story("y", "Drones hit Kyiv"), ["query_only"]) == {}
+
+
+def test_story_embedded_once_in_one_batch_and_cached(embedder: Embedder) -> None:
+    counting = CountingEmbedder(embedder)
+    scorer = TopicScorer(counting, seed_rules(), cache_size=2)
+    topic_batches = len(counting.batches)
+    first = story("s1", "Drones hit Kyiv", "Air defences worked all night. Two people were hurt.")
+    scorer.score(first, ["drone_strike"])
+    scorer.score(first, ["aid_package", "accusation_us"])
+    assert counting.batches[topic_batches:] == [story_units(first.title, first.summary)]
+    assert (scorer.cache_hits, scorer.cache_misses) == (1, 1)
+    scorer.score(story("s2", "Aid for Ukraine"), ["aid_package"])
+    scorer.score(first, ["drone_strike"])  # s1 is most recently used again
+    scorer.score(story("s3", "Putin blames Washington"), ["accusation_us"])  # evicts s2
+    scorer.score(first, ["drone_strike"])
+    scorer.score(story("s2", "Aid for Ukraine"), ["aid_package"])
+    assert (scorer.cache_hits, scorer.cache_misses) == (3, 4)
+
+
+def test_topic_vectors_computed_once(embedder: Embedder) -> None:
+    counting = CountingEmbedder(embedder)
+    scorer = TopicScorer(counting, seed_rules())
+    after_build = len(counting.batches)
+    for i in range(3):
+        scorer.score(story(f"k{i}", "Drones hit Kyiv"), ["drone_strike"])
+    assert len(counting.batches) == after_build + 3
+    assert after_build == 2  # all positives in one batch, all negatives in another
+
+
+@pytest.mark.parametrize(
+    ("title", "text", "expected"),
+    [
+        ("Title only", "", ("Title only",)),
+        (
+            "Drones hit Kyiv",
+            "Two were hurt. Power is out in the east.",
+            (
+                "Drones hit Kyiv",
+                "Two were hurt.",
+                "Power is out in the east.",
+                "Drones hit Kyiv Two were hurt.",
+            ),
+        ),
+        ("Same as title", "Same as title", ("Same as title",)),
+        ("", "A sentence that stands alone.", ("A sentence that stands alone.",)),
+        (
+            "T",
+            "Short. Tiny. This one is long enough.",
+            ("T", "This one is long enough.", "T This one is long enough."),
+        ),
+    ],
+)
+def test_story_units(title: str, text: str, expected: tuple[str, ...]) -> None:
+    assert story_units(title, text) == expected
+
+
+def test_embeddings_are_unit_rows_in_input_order(embedder: Embedder) -> None:
+    texts = [
+        "Drones hit Kyiv overnight.",
+        "A recipe for lemon cake with a very long list of steps.",
+    ]
+    together = embedder.embed(texts)
+    assert together.dtype == np.float32
+    assert np.allclose(np.linalg.norm(together, axis=1), 1.0, atol=1e-5)
+    alone = np.vstack([embedder.embed([text]) for text in texts])
+    assert np.all(np.sum(together * alone, axis=1) > 0.98)
+    assert embedder.embed([]).shape[0] == 0
+
+
+def test_missing_runtime_package_names_the_fix(monkeypatch: pytest.MonkeyPatch) -> None:
+    real_find_spec = importlib.util.find_spec
+
+    def without_onnxruntime(name: str, *args: Any) -> Any:
+        return None if name == "onnxruntime" else real_find_spec(name, *args)
+
+    monkeypatch.setattr(importlib.util, "find_spec", without_onnxruntime)
+    assert not semantic_available()
+    with pytest.raises(SemanticUnavailableError) as caught:
+        load_embedder()
+    message = str(caught.value)
+    assert "onnxruntime" in message
+    assert "pip install 'newswatch[semantic]'" in message
+    assert "\n" not in message
+    assert isinstance(caught.value, NewswatchError)
+
+
+def test_missing_model_directory_names_the_fix(tmp_path: Path) -> None:
+    assert not semantic_available(tmp_path)
+    with pytest.raises(SemanticUnavailableError, match=r"tools/build_semantic_model\.py"):
+        load_embedder(tmp_path)
+
+
+def test_bad_meta_names_the_fix(tmp_path: Path) -> None:
+    (tmp_path / "meta.json").write_text(json.dumps({"backend": "tensorflow"}))
+    with pytest.raises(SemanticUnavailableError, match="'backend' must be one of"):
+        load_embedder(tmp_path)
+
+
+def test_shipped_model_is_available_and_small() -> None:
+    assert semantic_available()
+    size = sum(p.stat().st_size for p in DEFAULT_MODEL_DIR.iterdir())
+    assert size < 40_000_000
+
+
+def test_static_backend_averages_token_vectors(tmp_path: Path) -> None:
+    vocabulary = json.loads((DEFAULT_MODEL_DIR / "tokenizer.json").read_text())["model"]["vocab"]
+    table = np.random.default_rng(7).normal(size=(len(vocabulary), 8)).astype(np.float32)
+    save_file({"embeddings": table}, str(tmp_path / "model.safetensors"))
+    shutil.copy(DEFAULT_MODEL_DIR / "tokenizer.json", tmp_path / "tokenizer.json")
+    (tmp_path / "meta.json").write_text(json.dumps({"backend": "static", "max_tokens": 64}))
+    static = load_embedder(tmp_path)
+    vectors = static.embed(["drone strike", "", "strike drone"])
+    expected = table[[vocabulary["drone"], vocabulary["strike"]]].mean(axis=0)
+    assert np.allclose(vectors[0], expected / np.linalg.norm(expected), atol=1e-6)
+    assert not vectors[1].any()
+    assert np.allclose(vectors[0], vectors[2])  # word order is invisible to a static model
