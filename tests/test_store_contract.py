@@ -299,3 +299,11 @@ async def test_meta_set_get_and_replace(store: SqlStore) -> None:
     await store.set_meta("last_poll", "2025-03-01T12:00:00+00:00")
     await store.set_meta("last_poll", "2025-03-01T12:05:00+00:00")
     assert await store.get_meta("last_poll") == "2025-03-01T12:05:00+00:00"
+
+
+async def test_naive_times_are_refused_with_one_clear_line(store: SqlStore) -> None:
+    await store.add_feed("https://a.example/rss", "A")
+    with pytest.raises(StoreError) as caught:
+        await store.claim_due_feeds(datetime(2025, 3, 1), limit=1, owner="x", lease_seconds=1)
+    assert "pass timezone-aware UTC times" in str(caught.value)
+    assert "\n" not in str(caught.value)

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import RowMapping
 
 from bot.errors import NotFoundError
@@ -31,35 +32,47 @@ def item_from_row(row: RowMapping) -> OutboxItem:
     )
 
 
-def claimable_query(now: datetime, limit: int) -> sa.Select[Any]:
+def claimable_query(now: datetime, limit: int, backend: str) -> sa.Select[Any]:
     """Each destination's oldest pending row, if it is due, not leased and the
-    destination is not paused; oldest first, locked with SKIP LOCKED on PostgreSQL.
-
-    The pending/lease conditions are repeated on the outer row so PostgreSQL
-    re-checks them on a row another transaction changed meanwhile.
-    """
-    heads = (
-        sa.select(sa.func.min(_o.id)).where(_o.status == _PENDING).group_by(_o.platform, _o.chat_id)
-    )
+    destination is not paused; oldest first, locked with SKIP LOCKED on PostgreSQL."""
     s = subscriptions.c
     paused = (
         sa.select(s.id)
         .where(s.platform == _o.platform, s.chat_id == _o.chat_id, s.paused_reason.is_not(None))
         .exists()
     )
+    conditions = [
+        _is_destination_head(backend),
+        _o.next_attempt_at <= now,
+        sa.or_(_o.lease_until.is_(None), _o.lease_until <= now),
+        sa.not_(paused),
+    ]
+    if backend == "postgresql":
+        # Re-checked by PostgreSQL on a row another transaction changed meanwhile.
+        # (On SQLite it would only steer the planner away from the primary key.)
+        conditions.append(_o.status == _PENDING)
     return (
         sa.select(outbox)
-        .where(
-            _o.id.in_(heads),
-            _o.status == _PENDING,
-            _o.next_attempt_at <= now,
-            sa.or_(_o.lease_until.is_(None), _o.lease_until <= now),
-            sa.not_(paused),
-        )
+        .where(*conditions)
         .order_by(_o.id)
         .limit(limit)
         .with_for_update(skip_locked=True, of=outbox)
     )
+
+
+def _is_destination_head(backend: str) -> sa.ColumnElement[bool]:
+    """The row is its destination's oldest pending row."""
+    heads = (
+        sa.select(sa.func.min(_o.id).label("id"))
+        .where(_o.status == _PENDING)
+        .group_by(_o.platform, _o.chat_id)
+    )
+    if backend != "postgresql":
+        return _o.id.in_(heads)
+    # `= ANY(<one array>)` runs the head query once, then fetches rows by primary key;
+    # with `IN` the planner may sort every pending row (with its alert) instead.
+    head_ids = sa.select(sa.func.array_agg(heads.subquery().c.id)).scalar_subquery()
+    return _o.id == sa.any_(sa.cast(head_ids, postgresql.ARRAY(sa.BigInteger)))
 
 
 class OutboxQueries(SqlBase):
@@ -74,7 +87,7 @@ class OutboxQueries(SqlBase):
             return []
         lease = {"lease_owner": owner, "lease_until": now + timedelta(seconds=lease_seconds)}
         async with self._write() as conn:
-            rows = (await conn.execute(claimable_query(now, limit))).mappings().all()
+            rows = (await conn.execute(claimable_query(now, limit, self.backend))).mappings().all()
             if rows:
                 ids = [r["id"] for r in rows]
                 await conn.execute(sa.update(outbox).where(_o.id.in_(ids)).values(lease))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -64,26 +65,41 @@ def story_from_row(row: RowMapping) -> Story:
     )
 
 
-def is_known(story: Story, stored: Sequence[RowMapping], window: timedelta) -> bool:
-    """Whether any stored row is the same story by key, GUID, canonical URL or title."""
-    return any(_same_story(story, row, window) for row in stored)
+@dataclass
+class StoredIdentities:
+    """What identifies the stored stories a dedup query found, indexed for lookup."""
 
+    keys: set[str] = field(default_factory=set)
+    canonical_urls: set[str] = field(default_factory=set)
+    feed_guids: set[tuple[int, str]] = field(default_factory=set)
+    titles: dict[tuple[str, str], list[datetime]] = field(default_factory=dict)
 
-def _same_story(story: Story, row: RowMapping, window: timedelta) -> bool:
-    if row["key"] == story.key:
-        return True
-    if story.canonical_url and row["canonical_url"] == story.canonical_url:
-        return True
-    # A GUID only identifies an item within its feed (many feeds number items 1, 2, 3…).
-    same_feed = story.feed_id is not None and row["feed_id"] == story.feed_id
-    if story.guid and same_feed and row["guid"] == story.guid:
-        return True
-    return bool(
-        story.title_key
-        and row["title_key"] == story.title_key
-        and row["publisher"] == story.publisher
-        and abs(row["published"] - story.published) <= window
-    )
+    @classmethod
+    def from_rows(cls, rows: Sequence[RowMapping]) -> StoredIdentities:
+        """Index the rows of `_candidates_query`."""
+        found = cls()
+        for row in rows:
+            found.keys.add(row["key"])
+            if row["canonical_url"]:
+                found.canonical_urls.add(row["canonical_url"])
+            if row["guid"] and row["feed_id"] is not None:
+                found.feed_guids.add((row["feed_id"], row["guid"]))
+            title = (row["publisher"], row["title_key"])
+            found.titles.setdefault(title, []).append(row["published"])
+        return found
+
+    def has(self, story: Story, window: timedelta) -> bool:
+        """Whether `story` is one of these by key, canonical URL, GUID or title."""
+        if story.key in self.keys or story.canonical_url in self.canonical_urls:
+            return True
+        # A GUID only identifies an item within its feed (many feeds number items 1, 2, 3…),
+        # so only (feed, GUID) pairs are indexed; a story without a feed never matches here.
+        if (story.feed_id, story.guid) in self.feed_guids:
+            return True
+        if not story.title_key:
+            return False
+        times = self.titles.get((story.publisher, story.title_key), [])
+        return any(abs(t - story.published) <= window for t in times)
 
 
 def _candidates_query(batch: Sequence[Story], window: timedelta) -> sa.Select[Any]:
@@ -128,8 +144,9 @@ class StoryQueries(SqlBase):
         known: set[str] = set()
         async with self._read() as conn:
             for batch in batched(stories):
-                stored = (await conn.execute(_candidates_query(batch, window))).mappings().all()
-                known.update(s.key for s in batch if is_known(s, stored, window))
+                rows = (await conn.execute(_candidates_query(batch, window))).mappings().all()
+                stored = StoredIdentities.from_rows(rows)
+                known.update(s.key for s in batch if stored.has(s, window))
         return known
 
     async def save_stories(self, items: Sequence[NewStory]) -> SavedStories:

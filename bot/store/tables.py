@@ -156,8 +156,6 @@ subscriptions = sa.Table(
     sa.Index(None, "rule"),
 )
 
-_pending = sa.column("status") == OutboxStatus.PENDING.value
-
 outbox = sa.Table(
     "outbox",
     metadata,
@@ -180,15 +178,8 @@ outbox = sa.Table(
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.CheckConstraint("status IN ('pending', 'sent', 'dead')", name="status"),
     sa.UniqueConstraint("story_key", "platform", "chat_id"),
-    # The claim query: each destination's oldest pending row.
-    sa.Index(
-        "ix_outbox_pending_destination",
-        "platform",
-        "chat_id",
-        "id",
-        postgresql_where=_pending,
-        sqlite_where=_pending,
-    ),
+    # The claim query: each destination's oldest pending row (a covering index scan).
+    sa.Index(None, "status", "platform", "chat_id", "id"),
     sa.Index(None, "status", "dead_at"),
 )
 
