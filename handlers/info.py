@@ -6,6 +6,7 @@ from bot.model import Destination
 from bot.status import StatusReport, collect_status
 from handlers.command import Command, Reply
 from handlers.context import HandlerContext
+from handlers.phrasing import counted
 from handlers.spec import CommandSpec
 
 
@@ -18,7 +19,7 @@ def public_lines(report: StatusReport) -> list[str]:
         f"alerts waiting to be delivered: {report.queue_length}",
     ]
     if problems:
-        lines.append(f"{problems} problems are listed for the admins")
+        lines.append(f"{counted(problems, 'problem')} listed for the admins")
     return lines
 
 
@@ -41,7 +42,9 @@ async def status(ctx: HandlerContext, command: Command, args: str) -> Reply:
         lines = public_lines(report)
     topic_rules = sum(1 for rule in ctx.rulebook.rules if rule.topic is not None)
     if topic_rules and not ctx.topics_active:
-        lines.append(f"{topic_rules} topic rules inactive: the semantic tier is not installed")
+        lines.append(
+            f"{counted(topic_rules, 'topic rule')} inactive: the semantic tier is not installed"
+        )
     lines += [f"rule not active: {error}" for error in ctx.rulebook.errors]
     return Reply("\n".join(lines))
 

@@ -24,6 +24,11 @@ def duration_words(length: timedelta) -> str:
     return " ".join(parts) or "0m"
 
 
+def counted(count: int, noun: str) -> str:
+    """`1 problem`, `2 problems`."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
 def rule_label(name: str) -> str:
     """A subscription's rule as people read it: ALL_RULES is `all rules`."""
     return "all rules" if name == ALL_RULES else name

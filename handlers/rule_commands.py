@@ -9,7 +9,7 @@ from bot.model import Rule
 from handlers.arguments import BadArgumentsError, rule_name, split_description, split_first
 from handlers.command import Command, Reply
 from handlers.context import HandlerContext
-from handlers.phrasing import shorten
+from handlers.phrasing import counted, shorten
 from handlers.rule_edits import checked_query, rule_in_force, store_rule
 from handlers.spec import CommandSpec
 
@@ -84,7 +84,7 @@ async def remove_rule(ctx: HandlerContext, command: Command, args: str) -> Reply
     await ctx.store.delete_rule(rule.name, actor=command.actor, at=ctx.clock())
     await ctx.rules_changed()
     subscribed = [s for s in await ctx.store.subscriptions() if s.rule == rule.name]
-    kept = f"; {len(subscribed)} chat subscriptions to it stay until undone" if subscribed else ""
+    kept = f"; {counted(len(subscribed), 'subscription')} to it kept for undo" if subscribed else ""
     return Reply(f"removed rule {rule.name}{kept} (undo with `rule undo {rule.name}`)")
 
 

@@ -3,13 +3,15 @@ subscriptions and mutes, status, and who may do what."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
 
-from bot.model import ALL_RULES, Destination, Subscription
-from handlers import COMMANDS, ChatKind, Command, Reply
-from handlers.dispatch import GENERIC_FAILURE, dispatch
+from bot.model import ALL_RULES, Destination, FeedState, Subscription
+from handlers import COMMANDS, ChatKind, Reply
+from handlers.dispatch import GENERIC_FAILURE
+from tests.store_samples import new_story
 from tests.test_handlers_env import ADMIN, GROUP, MEMBER, NOW, Env, env
 
 __all__ = ["env"]
@@ -87,26 +89,16 @@ async def test_bad_arguments_say_what_is_wrong_and_show_an_example(
     assert await env.dump() == before
 
 
-class BrokenStore:
-    """A store whose every call fails with a programming error, as a bug would."""
-
-    def __getattr__(self, name: str) -> object:
-        async def fail(*args: object, **kwargs: object) -> None:
-            raise ZeroDivisionError("bug")
-
-        return fail
-
-
 async def test_unexpected_errors_are_logged_and_answered_generically(
     env: Env, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from dataclasses import replace
+    async def failing_service_hook() -> None:
+        raise RuntimeError("index rebuild crashed")
 
-    ctx = replace(env.ctx, store=BrokenStore())  # type: ignore[arg-type]
-    command = Command("telegram", "1", "1", "ana", ChatKind.PRIVATE, "subscriptions")
-    reply = await dispatch(ctx, command)
+    env.ctx = replace(env.ctx, on_rules_changed=failing_service_hook)
+    reply = await env.say("rule add ukraine_aid aid NEAR/5 ukraine")
     assert reply == Reply(GENERIC_FAILURE, ok=False)
-    assert "chat command failed" in caplog.text and "ZeroDivisionError" in caplog.text
+    assert "chat command failed" in caplog.text and "index rebuild crashed" in caplog.text
 
 
 # ── subscriptions ──────────────────────────────────────────────────────────
@@ -300,11 +292,7 @@ async def test_admins_are_per_platform(env: Env) -> None:
 
 
 async def _troubled_store(env: Env) -> None:
-    from dataclasses import replace
-
-    from bot.model import FeedState
-    from tests.store_samples import new_story
-
+    """Two feeds (one failing), a paused group, one alert waiting and one given up."""
     feed = await env.store.add_feed("https://down.example/rss", "Down")
     state = FeedState(error_count=5, last_error="HTTP 500", last_fetch_at=NOW)
     await env.store.save_feed_state(feed.id, state)
@@ -312,8 +300,9 @@ async def _troubled_store(env: Env) -> None:
     await env.store.set_meta("last_poll_at", "2025-03-10 11:55 UTC")
     await env.say("subscribe drone_strike", chat="-42", kind=ChatKind.GROUP)
     await env.store.pause_destination(dest("-42"), "Forbidden: bot was kicked")
-    item = new_story("s1", dest("7"))
-    await env.store.save_stories([replace(item)])
+    await env.store.save_stories([new_story("s1", dest("7")), new_story("s2", dest("8"))])
+    [first, _] = await env.store.claim_outbox(NOW, limit=2, owner="test", lease_seconds=60)
+    await env.store.mark_dead(first.id, error="400: can't parse entities", at=NOW)
 
 
 async def test_status_for_admins_shows_problems_and_paused_chats(env: Env) -> None:
@@ -327,8 +316,9 @@ async def test_status_for_admins_shows_problems_and_paused_chats(env: Env) -> No
         "alerts waiting to be delivered: 1",
     ]
     assert "failing feed: Down — HTTP 500" in lines
+    assert "delivery error: telegram:7 — Title of s1: 400: can't parse entities" in lines
     assert "paused: telegram:-42 — Forbidden: bot was kicked" in lines
-    assert "1 topic rules inactive: the semantic tier is not installed" in lines
+    assert "1 topic rule inactive: the semantic tier is not installed" in lines
 
 
 async def test_status_for_members_names_no_other_chat(env: Env) -> None:
@@ -338,6 +328,6 @@ async def test_status_for_members_names_no_other_chat(env: Env) -> None:
         "feeds: 2 (1 failing)",
         "last poll: 2025-03-10 11:55 UTC",
         "alerts waiting to be delivered: 1",
-        "1 problems are listed for the admins",
+        "2 problems listed for the admins",
     ]
     assert "-42" not in reply.text and "HTTP 500" not in reply.text

@@ -3,6 +3,7 @@ syntax errors, the audit trail, undo, backtests and topic edits."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -35,8 +36,6 @@ async def test_rules_lists_descriptions_and_marks_topic_rules(env: Env) -> None:
 
 
 async def test_rules_marks_active_topics_when_the_semantic_tier_runs(env: Env) -> None:
-    from dataclasses import replace
-
     env.ctx = replace(env.ctx, topics_active=True)
     reply = await env.say("rules", user=MEMBER)
     assert "• aid_package [topic] — New aid packages" in reply.text
@@ -148,7 +147,7 @@ async def test_rule_edit_to_the_same_text_records_nothing(env: Env) -> None:
 async def test_rule_rm_removes_a_file_rule_and_keeps_subscriptions(env: Env) -> None:
     await env.say("subscribe drone_strike", user=MEMBER)
     reply = await env.say("rule rm drone_strike")
-    assert reply.ok and "1 chat subscriptions to it stay" in reply.text
+    assert reply.ok and "1 subscription to it kept for undo" in reply.text
     assert rule_of(env, "drone_strike") is None
     assert await env.store.deleted_rule_names() == {"drone_strike"}
     assert len(await env.store.subscriptions()) == 1
