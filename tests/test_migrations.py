@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
@@ -13,7 +14,7 @@ from sqlalchemy.engine import Connection
 
 from bot.errors import StoreError
 from bot.store import upgrade
-from bot.store.migrate import MIGRATIONS_DIR, current_revision, head_revision
+from bot.store.migrate import MIGRATIONS_DIR, alembic_config, current_revision, head_revision
 from bot.store.tables import metadata
 from tests.conftest import StoreTarget
 
@@ -72,3 +73,20 @@ def test_migrations_ship_inside_the_package() -> None:
     shipped = sorted(p.name for p in (MIGRATIONS_DIR / "versions").glob("[0-9]*.py"))
     assert shipped[0].startswith("0001_")
     assert shipped[-1].startswith(f"{head_revision()}_")
+
+
+def _downgrade_to_base(connection: Connection) -> None:
+    command.downgrade(alembic_config(connection), "base")
+
+
+async def test_every_migration_downgrades_and_upgrades_again(store_target: StoreTarget) -> None:
+    store = await store_target.open()
+    try:
+        async with store.engine.begin() as conn:
+            await conn.run_sync(_downgrade_to_base)
+            assert await conn.run_sync(_table_names) == {"alembic_version"}
+        await upgrade(store_target.url, schema=store_target.schema)
+        async with store.engine.connect() as conn:
+            assert await conn.run_sync(_schema_diff) == []
+    finally:
+        await store.close()
