@@ -45,8 +45,9 @@ NEGATIVE_WEIGHT = 0.5
 """How hard a unit is pushed down for each unit of similarity it has beyond its nearest positive
 towards a negative."""
 
-MAX_SENTENCES = 8
-"""Sentences scored per story: the lead of a summary says what it is about."""
+MAX_SENTENCES = 4
+"""Sentences scored per story: the lead of a summary says what it is about, and each
+sentence costs embedding time (the p99 latency is set by long live-blog summaries)."""
 
 MIN_SENTENCE_CHARS = 12
 """Shorter fragments ("Read more.", "Photo: AP") carry no topic."""

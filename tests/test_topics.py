@@ -187,6 +187,12 @@ def test_story_units(title: str, text: str, expected: tuple[str, ...]) -> None:
     assert story_units(title, text) == expected
 
 
+def test_story_units_keep_the_lead_sentences_only() -> None:
+    text = " ".join(f"Sentence number {n} is here." for n in range(1, 8))
+    units = story_units("Headline", text)
+    assert units[1:-1] == tuple(f"Sentence number {n} is here." for n in range(1, 5))
+
+
 def test_embeddings_are_unit_rows_in_input_order(embedder: Embedder) -> None:
     texts = [
         "Drones hit Kyiv overnight.",
