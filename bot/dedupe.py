@@ -9,10 +9,17 @@ sources of the original instead of alerting again. Both are pure.
 
 from __future__ import annotations
 
+from collections import Counter, defaultdict
 from collections.abc import Hashable, Iterator, Sequence
+from dataclasses import dataclass, field
 
 from bot.model import Story
-from filters.fingerprint import is_near_duplicate
+from filters.fingerprint import (
+    MIN_TITLE_TERMS,
+    event_text_terms,
+    fingerprint_bands,
+    is_near_duplicate,
+)
 
 
 def dedupe_batch(stories: Sequence[Story]) -> tuple[list[Story], list[Story]]:
@@ -54,22 +61,54 @@ def group_near_duplicates(new: Sequence[Story], recent: Sequence[Story]) -> dict
     stories earlier in `new`. A story maps to the earliest published candidate
     it is a near-duplicate of; chains resolve to the root, so five outlets on one
     event all point at the first one. Stories with no earlier twin are absent.
+    Only stories sharing salient terms or a fingerprint band are compared, so
+    this stays near-linear in the number of stories.
     """
     groups: dict[str, str] = {}
-    candidates = list(recent)
+    twins = TwinIndex()
+    for story in recent:
+        twins.add(story)
     for story in sorted(new, key=lambda story: story.published):
-        original = _first_twin(story, candidates)
+        original = twins.first_twin(story)
         if original is not None:
             groups[story.key] = groups.get(original.key, original.key)
-        candidates.append(story)
+        twins.add(story)
     return groups
 
 
-def _first_twin(story: Story, candidates: Sequence[Story]) -> Story | None:
-    """The earliest candidate (other than the story itself) that reports the same event."""
-    twins = [
-        candidate
-        for candidate in candidates
-        if candidate.key != story.key and is_near_duplicate(candidate, story)
-    ]
-    return min(twins, key=lambda twin: twin.published, default=None)
+@dataclass
+class TwinIndex:
+    """Stories indexed by salient term and fingerprint band, to find near-duplicates."""
+
+    stories: list[Story] = field(default_factory=list)
+    by_term: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
+    by_band: dict[int, list[int]] = field(default_factory=lambda: defaultdict(list))
+
+    def add(self, story: Story) -> None:
+        position = len(self.stories)
+        self.stories.append(story)
+        for term in event_text_terms(story) or ():
+            self.by_term[term].append(position)
+        if story.fingerprint:
+            for band in fingerprint_bands(story.fingerprint):
+                self.by_band[band].append(position)
+
+    def candidates(self, story: Story) -> list[Story]:
+        """Stories that could be near-duplicates: enough shared terms or a shared band."""
+        shared: Counter[int] = Counter()
+        for term in event_text_terms(story) or ():
+            shared.update(self.by_term.get(term, ()))
+        positions = {position for position, count in shared.items() if count >= MIN_TITLE_TERMS}
+        if story.fingerprint:
+            for band in fingerprint_bands(story.fingerprint):
+                positions.update(self.by_band.get(band, ()))
+        return [self.stories[position] for position in sorted(positions)]
+
+    def first_twin(self, story: Story) -> Story | None:
+        """The earliest candidate (other than the story itself) that reports the same event."""
+        twins = [
+            candidate
+            for candidate in self.candidates(story)
+            if candidate.key != story.key and is_near_duplicate(candidate, story)
+        ]
+        return min(twins, key=lambda twin: twin.published, default=None)

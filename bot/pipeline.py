@@ -24,7 +24,7 @@ from bot.feeds.parser import parse_feed
 from bot.feeds.policy import Failed, Fetched, NotModified, plan_next_poll
 from bot.model import Alert, DueFeed, Feed, FeedState, ParsedFeed, PollReport, Story
 from bot.rulebook import RuleBook
-from bot.stories import story_from_entry
+from bot.stories import story_from_entry, with_fingerprint
 from bot.store.base import NewStory, Store
 from bot.summarize import summarize
 
@@ -74,8 +74,20 @@ class _Batch:
 
 
 async def poll_once(pipeline: Pipeline, now: datetime | None = None) -> PollReport:
-    """Poll every due feed once and queue the alerts; returns what happened."""
+    """Poll every due feed once, in batches, and queue the alerts; returns what happened."""
     now = now or pipeline.clock()
+    total = PollReport()
+    while True:
+        report = await poll_batch(pipeline, now)
+        total = merge_reports(total, report)
+        if report.feeds_polled < pipeline.config.batch_size:
+            break
+    await pipeline.store.set_meta("last_poll_at", now.isoformat(timespec="seconds"))
+    return total
+
+
+async def poll_batch(pipeline: Pipeline, now: datetime) -> PollReport:
+    """One batch: claim → fetch/parse (concurrently) → dedupe → match → route → save."""
     cfg = pipeline.config
     due = await pipeline.store.claim_due_feeds(
         now, limit=cfg.batch_size, owner=cfg.owner, lease_seconds=cfg.lease_seconds
@@ -87,17 +99,31 @@ async def poll_once(pipeline: Pipeline, now: datetime | None = None) -> PollRepo
     backlog_keys = {story.key for story in backlog}
     batch = await route_stories(pipeline, fresh, backlog_keys, now)
     saved = await pipeline.store.save_stories(batch.new_story_rows)
-    for result in results:
-        await pipeline.store.save_feed_state(result.feed.id, result.state)
+    await pipeline.store.save_feed_states({r.feed.id: r.state for r in results})
+    stored = set(saved.stored_keys)
     return PollReport(
         feeds_polled=len(results),
         feeds_failed=sum(1 for r in results if r.error),
         not_modified=sum(1 for r in results if r.not_modified),
         entries_seen=len(candidates) + len(backlog),
-        new_stories=len(saved.stored_keys),
-        alerts=sum(1 for row in batch.new_story_rows if row.alert and row.story.key in saved.stored_keys),
+        new_stories=len(stored),
+        alerts=sum(1 for row in batch.new_story_rows if row.alert and row.story.key in stored),
         outbox_rows=saved.outbox_rows,
         errors=tuple(f"{r.feed.name}: {r.error}" for r in results if r.error),
+    )
+
+
+def merge_reports(a: PollReport, b: PollReport) -> PollReport:
+    """The sum of two reports."""
+    return PollReport(
+        feeds_polled=a.feeds_polled + b.feeds_polled,
+        feeds_failed=a.feeds_failed + b.feeds_failed,
+        not_modified=a.not_modified + b.not_modified,
+        entries_seen=a.entries_seen + b.entries_seen,
+        new_stories=a.new_stories + b.new_stories,
+        alerts=a.alerts + b.alerts,
+        outbox_rows=a.outbox_rows + b.outbox_rows,
+        errors=a.errors + b.errors,
     )
 
 
@@ -132,7 +158,7 @@ def normalize_entries(
     newest stories may alert, the rest are recorded as already seen."""
     publisher = feed.name or parsed.title or feed.url
     stories = [
-        story_from_entry(entry, feed=feed, publisher=publisher, fetched_at=now)
+        story_from_entry(entry, feed=feed, publisher=publisher, fetched_at=now, fingerprinted=False)
         for entry in parsed.entries
     ]
     if state.primed:
@@ -143,10 +169,11 @@ def normalize_entries(
 
 
 async def fresh_stories(store: Store, stories: Sequence[Story]) -> list[Story]:
-    """Stories neither repeated within this batch nor already stored, oldest first."""
+    """Stories neither repeated within this batch nor already stored, oldest first,
+    with their near-duplicate fingerprints (computed only now, for new stories)."""
     unique, _ = dedupe_batch(stories)
     known = await store.known_story_keys(unique)
-    fresh = [story for story in unique if story.key not in known]
+    fresh = [with_fingerprint(story) for story in unique if story.key not in known]
     return sorted(fresh, key=lambda story: story.published)
 
 

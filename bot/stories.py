@@ -9,6 +9,8 @@ in two snapshots, is one story.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import hashlib
 import re
 from datetime import UTC, datetime, timedelta
@@ -155,8 +157,13 @@ def story_key(
     return hashlib.sha1(basis.encode()).hexdigest()[:_KEY_LENGTH]
 
 
-def story_from_entry(entry: Entry, *, feed: Feed, publisher: str, fetched_at: datetime) -> Story:
+def story_from_entry(
+    entry: Entry, *, feed: Feed, publisher: str, fetched_at: datetime, fingerprinted: bool = True
+) -> Story:
     """Normalize one parsed feed entry into a Story ready for dedup and matching.
+
+    With `fingerprinted=False` the SimHash is left at 0, for callers that
+    compute it later (`with_fingerprint`) only for stories they have not seen.
 
     `published` falls back to `fetched_at`, and a date more than an hour after
     `fetched_at` (a feed's clock or time zone gone wrong) is clamped to it, so a
@@ -186,8 +193,15 @@ def story_from_entry(entry: Entry, *, feed: Feed, publisher: str, fetched_at: da
         guid=guid,
         feed_id=feed.id,
         title_key=title_key,
-        fingerprint=fingerprint(title_key, lead_sentence(entry.summary)),
+        fingerprint=fingerprint(title_key, lead_sentence(entry.summary)) if fingerprinted else 0,
     )
+
+
+def with_fingerprint(story: Story) -> Story:
+    """The story with its near-duplicate fingerprint computed (if it has none yet)."""
+    if story.fingerprint:
+        return story
+    return replace(story, fingerprint=fingerprint(story.title_key, lead_sentence(story.summary)))
 
 
 def _published(published: datetime | None, fetched_at: datetime) -> datetime:

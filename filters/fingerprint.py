@@ -128,12 +128,14 @@ def fingerprint(title: str, lead: str) -> int:
     shingles = words + [f"{first} {second}" for first, second in itertools.pairwise(words)]
     if not shingles:
         return 0
-    votes = [0] * 64
-    for shingle in shingles:
-        value = int.from_bytes(hashlib.blake2b(shingle.encode(), digest_size=8).digest(), "big")
-        for bit in range(64):
-            votes[bit] += 1 if value >> bit & 1 else -1
-    unsigned = sum(1 << bit for bit in range(64) if votes[bit] > 0)
+    hashes = [
+        format(int.from_bytes(hashlib.blake2b(s.encode(), digest_size=8).digest(), "big"), "064b")
+        for s in shingles
+    ]
+    # Column j of the binary strings is bit 63 - j; a bit is set where most shingles set it.
+    majority = len(hashes) / 2
+    bits = "".join("1" if column.count("1") > majority else "0" for column in zip(*hashes))
+    unsigned = int(bits, 2)
     return unsigned - (1 << 64) if unsigned & _SIGN_BIT else unsigned
 
 
@@ -210,6 +212,26 @@ def _event_terms(title: str, summary: str) -> _EventTerms | None:
     return _EventTerms(
         title=salient_terms(title), text=salient_terms(f"{title} {lead_sentence(summary)}")
     )
+
+
+def event_text_terms(story: Story) -> frozenset[str] | None:
+    """The salient terms of a story's title and lead (None for explainers and comment).
+
+    Two stories that `same_event_terms` can merge share at least MIN_TITLE_TERMS
+    of these, which lets callers index candidates instead of comparing all pairs.
+    """
+    terms = _event_terms(story.title, story.summary)
+    return None if terms is None else terms.text
+
+
+def fingerprint_bands(value: int) -> tuple[int, ...]:
+    """The four 16-bit bands of a fingerprint, tagged by position.
+
+    Fingerprints within MAX_DISTANCE (3) bits share at least one band exactly
+    (pigeonhole), so equal bands find every SimHash near-duplicate candidate.
+    """
+    unsigned = value & _MASK
+    return tuple((band << 16) | (unsigned >> (16 * band) & 0xFFFF) for band in range(4))
 
 
 def _numbers_conflict(a: frozenset[str], b: frozenset[str]) -> bool:

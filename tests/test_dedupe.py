@@ -12,6 +12,7 @@ import pytest
 from bot.dedupe import dedupe_batch, group_near_duplicates
 from bot.model import Entry, Feed, Story
 from bot.stories import story_from_entry
+from filters.fingerprint import is_near_duplicate
 
 T0 = datetime(2021, 9, 17, 12, tzinfo=UTC)
 
@@ -127,3 +128,27 @@ def test_group_near_duplicates_ignores_stories_outside_the_window() -> None:
     later = replace(GREAVES_DM, published=GREAVES_BBC.published + timedelta(hours=49))
     assert group_near_duplicates([later], [GREAVES_BBC]) == {}
     assert group_near_duplicates([GREAVES_DM], [GREAVES_BBC]) == {GREAVES_DM.key: GREAVES_BBC.key}
+
+
+def brute_force_groups(new: list[Story], recent: list[Story]) -> dict[str, str]:
+    """The definition: compare every new story with every earlier candidate."""
+    groups: dict[str, str] = {}
+    candidates = list(recent)
+    for item in sorted(new, key=lambda item: item.published):
+        twins = [c for c in candidates if c.key != item.key and is_near_duplicate(c, item)]
+        original = min(twins, key=lambda twin: twin.published, default=None)
+        if original is not None:
+            groups[item.key] = groups.get(original.key, original.key)
+        candidates.append(item)
+    return groups
+
+
+@pytest.mark.parametrize("split", [0, 10, 40])
+def test_indexed_grouping_equals_pairwise_comparison(split: int) -> None:
+    stories = [corpus_story(item["title"][:40]) for item in LABELLED["items"]]
+    exact_copy = replace(stories[0], key="copy", title=stories[0].title + "!")
+    stories.append(exact_copy)
+    recent, new = stories[:split], stories[split:]
+    expected = brute_force_groups(new, recent)
+    assert expected, "the labelled corpus has near-duplicates; the comparison must not be vacuous"
+    assert group_near_duplicates(new, recent) == expected

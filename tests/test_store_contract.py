@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -307,3 +307,24 @@ async def test_naive_times_are_refused_with_one_clear_line(store: SqlStore) -> N
         await store.claim_due_feeds(datetime(2025, 3, 1), limit=1, owner="x", lease_seconds=1)
     assert "pass timezone-aware UTC times" in str(caught.value)
     assert "\n" not in str(caught.value)
+
+
+async def test_save_feed_states_releases_leases_in_one_call(store: SqlStore) -> None:
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    first = await store.add_feed("https://a.example/rss", "a")
+    second = await store.add_feed("https://b.example/rss", "b")
+    claimed = await store.claim_due_feeds(now, limit=10, owner="x", lease_seconds=60)
+    assert {due.feed.id for due in claimed} == {first.id, second.id}
+    later = now + timedelta(minutes=5)
+    await store.save_feed_states(
+        {
+            first.id: FeedState(etag='"a1"', next_poll_at=later, last_status=200),
+            second.id: FeedState(error_count=2, last_error="boom", next_poll_at=later),
+        }
+    )
+    states = {health.feed.name: health.state for health in await store.list_feeds()}
+    assert states["a"].etag == '"a1"' and states["a"].last_status == 200
+    assert states["b"].error_count == 2 and states["b"].last_error == "boom"
+    # leases released: due again once next_poll_at passes
+    again = await store.claim_due_feeds(later, limit=10, owner="y", lease_seconds=60)
+    assert len(again) == 2

@@ -13,7 +13,7 @@ one PostgreSQL database: a claimed row is leased to `owner` until
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -93,6 +93,11 @@ class Store(Protocol):
 
     async def save_feed_state(self, feed_id: int, state: FeedState) -> None:
         """Store the state after a poll and release the lease."""
+        ...
+
+    async def save_feed_states(self, states: Mapping[int, FeedState]) -> None:
+        """`save_feed_state` for many feeds in one transaction (feeds removed
+        meanwhile are skipped)."""
         ...
 
     # ── stories and dedup ──

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from collections.abc import Mapping
 from typing import Any
 
 import sqlalchemy as sa
@@ -146,3 +147,12 @@ class FeedQueries(SqlBase):
             )
             if result.rowcount == 0:
                 raise NotFoundError(f"no feed with id {feed_id} (was it removed?)")
+
+    async def save_feed_states(self, states: Mapping[int, FeedState]) -> None:
+        """Store many feeds' states after a poll, releasing their leases, in one transaction."""
+        if not states:
+            return
+        async with self._write() as conn:
+            for feed_id, state in states.items():
+                values = {**state_values(state), "lease_owner": None, "lease_until": None}
+                await conn.execute(sa.update(feeds).where(feeds.c.id == feed_id).values(values))
