@@ -53,7 +53,9 @@ async def start_server(bodies: dict[str, bytes]) -> tuple[web.AppRunner, int]:
         path = request.path
         if request.headers.get("If-None-Match") == etags[path]:
             return web.Response(status=304, headers={"ETag": etags[path]})
-        return web.Response(body=bodies[path], content_type="application/rss+xml", headers={"ETag": etags[path]})
+        return web.Response(
+            body=bodies[path], content_type="application/rss+xml", headers={"ETag": etags[path]}
+        )
 
     app = web.Application()
     app.router.add_get("/{name}", serve)
@@ -81,10 +83,16 @@ async def main(count: int) -> None:
     urls = [f"http://127.0.0.1:{port}{path}" for path in bodies]
     clock_now = [datetime.now(UTC)]
     with tempfile.TemporaryDirectory() as tmp:
-        settings = load_settings(overrides={
-            "data_dir": Path(tmp), "allow_private_networks": True, "poll_interval": 60,
-            "feeds_file": None, "per_host_concurrency": 64, "fetch_concurrency": 64,
-        })
+        settings = load_settings(
+            overrides={
+                "data_dir": Path(tmp),
+                "allow_private_networks": True,
+                "poll_interval": 60,
+                "feeds_file": None,
+                "per_host_concurrency": 64,
+                "fetch_concurrency": 64,
+            }
+        )
         app = await build_app(settings, clock=lambda: clock_now[0])
         for n, url in enumerate(urls):
             await app.store.add_feed(url, f"feed{n}", backfill=5)
@@ -101,9 +109,15 @@ async def main(count: int) -> None:
     await runner.cleanup()
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"feeds: {count} (per-host limit raised to 64: every feed is on 127.0.0.1)")
-    print(f"cold poll_once: {cold_seconds:.2f} s — {cold.feeds_polled} polled, {cold.entries_seen} entries, "
-          f"{cold.new_stories} new stories, {cold.alerts} alerts, {cold.feeds_failed} failed")
-    print(f"warm poll_once: {warm_seconds:.2f} s — {warm.not_modified} not modified (304), {warm.feeds_failed} failed")
+    print(
+        f"cold poll_once: {cold_seconds:.2f} s — {cold.feeds_polled} polled, "
+        f"{cold.entries_seen} entries, {cold.new_stories} new stories, {cold.alerts} alerts, "
+        f"{cold.feeds_failed} failed"
+    )
+    print(
+        f"warm poll_once: {warm_seconds:.2f} s — {warm.not_modified} not modified (304), "
+        f"{warm.feeds_failed} failed"
+    )
     print(f"sequential httpx + feedparser loop: {baseline:.2f} s")
     print(f"peak RSS: {peak_mb:.0f} MB")
 

@@ -8,9 +8,9 @@ platform, and records the outcome:
 |------------------------------|--------------------------------------------------|
 | sent                         | marked sent with the platform's message id       |
 | RateLimitedError (429)       | retried after `retry_after`; never dead-lettered |
-| RetryableDeliveryError       | retried with exponential backoff and jitter; dead after `max_attempts` |
+| RetryableDeliveryError       | retried with backoff and jitter; dead after `max_attempts` |
 | ChatMigratedError            | subscriptions and rows move to the new chat id; retried at once |
-| DestinationGoneError         | the destination's subscriptions are paused with the reason; the row waits |
+| DestinationGoneError         | the destination's subscriptions paused with the reason; row waits |
 | PermanentDeliveryError       | dead-lettered (shown by `status`)                 |
 | no notifier for the platform | retried later (the platform may be configured on restart) |
 
@@ -24,7 +24,7 @@ import asyncio
 import logging
 import random
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from bot.errors import (
@@ -71,7 +71,7 @@ class Deliverer:
     notifiers: Mapping[str, Notifier]
     policy: DeliveryPolicy
     clock: Callable[[], datetime]
-    rng: random.Random = random.Random()
+    rng: random.Random = field(default_factory=random.Random)
 
     async def deliver_once(self) -> DeliveryReport:
         """Claim one batch of due rows and try each once."""

@@ -82,14 +82,13 @@ async def run_demo(
         )
         clock = VirtualClock(datetime.now(UTC).replace(microsecond=0))
         console = ConsoleNotifier(stream=out)
-        async with ReplayServer(corpus) as server, running_app(
-            settings, notifiers={"console": console}, clock=clock
-        ) as app:
+        async with (
+            ReplayServer(corpus) as server,
+            running_app(settings, notifiers={"console": console}, clock=clock) as app,
+        ):
             await _prepare(app, server)
             totals = await _replay(app, server, clock, progress)
-    return DemoReport(
-        feeds=len(server.channels), seconds=time.monotonic() - started, **totals
-    )
+    return DemoReport(feeds=len(server.channels), seconds=time.monotonic() - started, **totals)
 
 
 async def _prepare(app: App, server: ReplayServer) -> None:

@@ -110,7 +110,9 @@ def render_opml(feeds: Sequence[Feed], *, title: str = "newswatch feeds") -> str
     ]
     for feed in feeds:
         name = quoteattr(feed.name)
-        lines.append(f'    <outline type="rss" text={name} title={name} xmlUrl={quoteattr(feed.url)}/>')
+        lines.append(
+            f'    <outline type="rss" text={name} title={name} xmlUrl={quoteattr(feed.url)}/>'
+        )
     lines += ["  </body>", "</opml>", ""]
     return "\n".join(lines)
 

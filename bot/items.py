@@ -15,7 +15,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-
 from bot.errors import ConfigError
 from bot.feeds.parser import html_to_text
 from bot.model import Story

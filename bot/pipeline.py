@@ -24,8 +24,8 @@ from bot.feeds.parser import parse_feed
 from bot.feeds.policy import Failed, Fetched, NotModified, plan_next_poll
 from bot.model import Alert, DueFeed, Feed, FeedState, ParsedFeed, PollReport, Story
 from bot.rulebook import RuleBook
-from bot.stories import story_from_entry, with_fingerprint
 from bot.store.base import NewStory, Store
+from bot.stories import story_from_entry, with_fingerprint
 from bot.summarize import summarize
 
 log = logging.getLogger(__name__)
@@ -134,10 +134,14 @@ async def fetch_and_parse(pipeline: Pipeline, due: DueFeed, now: datetime) -> Fe
     try:
         response = await pipeline.fetcher.fetch(feed.url, state, now)
         if response.not_modified:
-            new_state = plan_next_poll(state, now=now, floor_seconds=floor, outcome=NotModified(response))
+            new_state = plan_next_poll(
+                state, now=now, floor_seconds=floor, outcome=NotModified(response)
+            )
             return FeedResult(feed, new_state, not_modified=True)
         parsed = parse_feed(
-            response.body, url=response.final_url, content_type=response.content_type,
+            response.body,
+            url=response.final_url,
+            content_type=response.content_type,
             fetched_at=now,
         )
     except (FetchError, FeedParseError) as err:

@@ -35,7 +35,9 @@ def discover_channels(corpus: Path) -> list[Channel]:
     for folder in sorted(path for path in corpus.iterdir() if path.is_dir()):
         files = sorted(folder.glob("*.xml"))
         if folder.name.startswith("_"):
-            channels += [Channel(f"{folder.name.strip('_')}-{f.stem.split('-')[0]}", [f]) for f in files]
+            channels += [
+                Channel(f"{folder.name.strip('_')}-{f.stem.split('-')[0]}", [f]) for f in files
+            ]
         elif files:
             channels.append(Channel(folder.name, files))
     return channels
@@ -77,7 +79,10 @@ class ReplayServer:
         return self
 
     async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         if self._runner is not None:
             await self._runner.cleanup()

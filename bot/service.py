@@ -53,9 +53,9 @@ class InFlight:
 
         return tracked
 
-    async def drain(self, timeout: float) -> None:
+    async def drain(self, grace_seconds: float) -> None:
         if self.tasks:
-            await asyncio.wait(list(self.tasks), timeout=timeout)
+            await asyncio.wait(list(self.tasks), timeout=grace_seconds)
 
 
 def poll_tick_seconds(settings: Settings) -> float:
@@ -71,15 +71,26 @@ def build_scheduler(app: App, in_flight: InFlight) -> AsyncIOScheduler:
         if report.feeds_polled:
             log.info(
                 "polled %d feeds: %d new stories, %d alerts, %d failed",
-                report.feeds_polled, report.new_stories, report.alerts, report.feeds_failed,
+                report.feeds_polled,
+                report.new_stories,
+                report.alerts,
+                report.feeds_failed,
             )
 
     async def deliver() -> None:
         await app.deliverer.deliver_once()
 
     common = {"max_instances": 1, "coalesce": True, "next_run_time": datetime.now(UTC)}
-    scheduler.add_job(in_flight.wrap(poll), "interval", seconds=poll_tick_seconds(app.settings), id="poll", **common)
-    scheduler.add_job(in_flight.wrap(deliver), "interval", seconds=DELIVERY_TICK_SECONDS, id="deliver", **common)
+    scheduler.add_job(
+        in_flight.wrap(poll),
+        "interval",
+        seconds=poll_tick_seconds(app.settings),
+        id="poll",
+        **common,
+    )
+    scheduler.add_job(
+        in_flight.wrap(deliver), "interval", seconds=DELIVERY_TICK_SECONDS, id="deliver", **common
+    )
     return scheduler
 
 
@@ -99,9 +110,13 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> Non
         await http.start(settings.http_host, settings.http_port)
         scheduler = build_scheduler(app, in_flight)
         scheduler.start()
-        log.info("newswatch running: %d feeds, %d rules, http on %s:%d",
-                 len(await app.store.list_feeds()), len(app.rulebook.rules),
-                 settings.http_host, http.port)
+        log.info(
+            "newswatch running: %d feeds, %d rules, http on %s:%d",
+            len(await app.store.list_feeds()),
+            len(app.rulebook.rules),
+            settings.http_host,
+            http.port,
+        )
         await stop.wait()
         log.info("stopping: waiting up to %.0f s for running jobs", GRACE_SECONDS)
         scheduler.pause()

@@ -41,7 +41,8 @@ def feed_health_lines(feeds: Sequence[FeedHealth]) -> list[str]:
         feed, state = health.feed, health.state
         status = f"HTTP {state.last_status}" if state.last_status else "-"
         line = (
-            f"{feed.id:>4}  {feed.name}  [{feed_condition(health)}]  last fetch {_when(state.last_fetch_at)}"
+            f"{feed.id:>4}  {feed.name}  [{feed_condition(health)}]"
+            f"  last fetch {_when(state.last_fetch_at)}"
             f" ({status}), next {_when(state.next_poll_at)}  <{feed.url}>"
         )
         if state.last_error:

@@ -9,10 +9,9 @@ in two snapshots, is one story.
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import hashlib
 import re
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 

@@ -134,7 +134,8 @@ def fingerprint(title: str, lead: str) -> int:
     ]
     # Column j of the binary strings is bit 63 - j; a bit is set where most shingles set it.
     majority = len(hashes) / 2
-    bits = "".join("1" if column.count("1") > majority else "0" for column in zip(*hashes))
+    columns = zip(*hashes, strict=True)
+    bits = "".join("1" if column.count("1") > majority else "0" for column in columns)
     unsigned = int(bits, 2)
     return unsigned - (1 << 64) if unsigned & _SIGN_BIT else unsigned
 

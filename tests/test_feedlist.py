@@ -34,7 +34,10 @@ def test_opml_nested_outlines() -> None:
         (b"<opml><body><outline", "not well-formed XML"),
         (b"<rss><channel/></rss>", "root element is <rss>, expected <opml>"),
         (b"<opml><body><outline text='x'/></body></opml>", "no <outline xmlUrl=…> entries"),
-        (b"<opml><body><outline text='Bad' xmlUrl='ftp://x/y'/></body></opml>", "Bad: 'ftp://x/y' is not an http(s) URL"),
+        (
+            b"<opml><body><outline text='Bad' xmlUrl='ftp://x/y'/></body></opml>",
+            "Bad: 'ftp://x/y' is not an http(s) URL",
+        ),
         (
             b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;">]>'
             b"<opml><body><outline xmlUrl='https://x.org/&lol2;'/></body></opml>",
@@ -58,7 +61,10 @@ def test_opml_round_trip_escapes_names() -> None:
 
 def test_yaml_feed_list(tmp_path: Path) -> None:
     path = tmp_path / "feeds.yaml"
-    path.write_text("feeds:\n  - url: https://feeds.npr.org/1001/rss.xml\n    backfill: 3\n  - {url: 'https://x.org/a', name: X}\n")
+    path.write_text(
+        "feeds:\n  - url: https://feeds.npr.org/1001/rss.xml\n    backfill: 3\n"
+        "  - {url: 'https://x.org/a', name: X}\n"
+    )
     assert load_feed_list(path) == [
         FeedSpec("https://feeds.npr.org/1001/rss.xml", "npr.org", 3),
         FeedSpec("https://x.org/a", "X"),
@@ -69,14 +75,19 @@ def test_yaml_feed_list(tmp_path: Path) -> None:
     ("content", "expected"),
     [
         ("feeds:\n  - name: no url\n", "feed #1: needs at least 'url:'"),
-        ("feeds:\n  - url: javascript:alert(1)\n", "feed #1: 'javascript:alert(1)' is not an http(s) URL"),
+        (
+            "feeds:\n  - url: javascript:alert(1)\n",
+            "feed #1: 'javascript:alert(1)' is not an http(s) URL",
+        ),
         ("feeds: nope\n", "expected a top-level 'feeds:' list"),
     ],
 )
 def test_bad_yaml_feed_list(tmp_path: Path, content: str, expected: str) -> None:
     path = tmp_path / "feeds.yaml"
     path.write_text(content)
-    assert expected in str(pytest.raises(ConfigError, load_feed_list, path).value)
+    with pytest.raises(ConfigError) as raised:
+        load_feed_list(path)
+    assert expected in str(raised.value)
 
 
 def test_packaged_feed_list_is_valid() -> None:

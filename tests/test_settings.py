@@ -12,8 +12,14 @@ from bot.settings import load_settings
 
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("NEWSWATCH_CONFIG", "NEWSWATCH_POLL_INTERVAL", "TELEGRAM_ADMIN_IDS",
-                 "NEWSWATCH_DATABASE_URL", "NEWSWATCH_DATA_DIR", "TELEGRAM_BOT_TOKEN"):
+    for name in (
+        "NEWSWATCH_CONFIG",
+        "NEWSWATCH_POLL_INTERVAL",
+        "TELEGRAM_ADMIN_IDS",
+        "NEWSWATCH_DATABASE_URL",
+        "NEWSWATCH_DATA_DIR",
+        "TELEGRAM_BOT_TOKEN",
+    ):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -55,11 +61,26 @@ def test_yaml_file_below_environment(tmp_path: Path, monkeypatch: pytest.MonkeyP
 @pytest.mark.parametrize(
     ("env", "expected"),
     [
-        ({"NEWSWATCH_POLL_INTERVAL": "0"}, "NEWSWATCH_POLL_INTERVAL: input should be greater than 0"),
-        ({"NEWSWATCH_POLL_INTERVAL": "soon"}, "NEWSWATCH_POLL_INTERVAL: input should be a valid number"),
-        ({"NEWSWATCH_HTTP_PORT": "99999"}, "NEWSWATCH_HTTP_PORT: input should be less than or equal to 65535"),
-        ({"TELEGRAM_API_BASE_URL": "api.telegram.org"}, "TELEGRAM_API_BASE_URL: value error, must start with http"),
-        ({"NEWSWATCH_ALLOW_PRIVATE_NETWORKS": "perhaps"}, "NEWSWATCH_ALLOW_PRIVATE_NETWORKS: input should be a valid boolean"),
+        (
+            {"NEWSWATCH_POLL_INTERVAL": "0"},
+            "NEWSWATCH_POLL_INTERVAL: input should be greater than 0",
+        ),
+        (
+            {"NEWSWATCH_POLL_INTERVAL": "soon"},
+            "NEWSWATCH_POLL_INTERVAL: input should be a valid number",
+        ),
+        (
+            {"NEWSWATCH_HTTP_PORT": "99999"},
+            "NEWSWATCH_HTTP_PORT: input should be less than or equal to 65535",
+        ),
+        (
+            {"TELEGRAM_API_BASE_URL": "api.telegram.org"},
+            "TELEGRAM_API_BASE_URL: value error, must start with http",
+        ),
+        (
+            {"NEWSWATCH_ALLOW_PRIVATE_NETWORKS": "perhaps"},
+            "NEWSWATCH_ALLOW_PRIVATE_NETWORKS: input should be a valid boolean",
+        ),
     ],
 )
 def test_bad_settings_name_the_variable(
@@ -77,7 +98,9 @@ def test_bad_settings_name_the_variable(
 def test_every_bad_field_is_listed(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NEWSWATCH_POLL_INTERVAL", "-1")
     monkeypatch.setenv("NEWSWATCH_HTTP_PORT", "x")
-    message = str(pytest.raises(ConfigError, load_settings).value)
+    with pytest.raises(ConfigError) as raised:
+        load_settings()
+    message = str(raised.value)
     assert "NEWSWATCH_POLL_INTERVAL" in message and "NEWSWATCH_HTTP_PORT" in message
 
 
@@ -85,7 +108,9 @@ def test_secret_values_are_not_echoed(tmp_path: Path, monkeypatch: pytest.Monkey
     config = tmp_path / "c.yaml"
     config.write_text("telegram_bot_token: [not, a, string]\n")
     monkeypatch.setenv("NEWSWATCH_CONFIG", str(config))
-    message = str(pytest.raises(ConfigError, load_settings).value)
+    with pytest.raises(ConfigError) as raised:
+        load_settings()
+    message = str(raised.value)
     assert "TELEGRAM_BOT_TOKEN" in message and "not" not in message.split(":", 2)[-1]
 
 
@@ -103,9 +128,13 @@ def test_bad_config_file(
     config = tmp_path / "c.yaml"
     config.write_text(content)
     monkeypatch.setenv("NEWSWATCH_CONFIG", str(config))
-    assert expected in str(pytest.raises(ConfigError, load_settings).value)
+    with pytest.raises(ConfigError) as raised:
+        load_settings()
+    assert expected in str(raised.value)
 
 
 def test_missing_config_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NEWSWATCH_CONFIG", str(tmp_path / "nope.yaml"))
-    assert "does not exist" in str(pytest.raises(ConfigError, load_settings).value)
+    with pytest.raises(ConfigError) as raised:
+        load_settings()
+    assert "does not exist" in str(raised.value)
