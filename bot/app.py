@@ -7,13 +7,13 @@ build an `App` here with their own settings, clock and notifiers.
 from __future__ import annotations
 
 import logging
+import os
 import socket
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from collections.abc import AsyncIterator
-import os
+from typing import TYPE_CHECKING
 
 import httpx
 
@@ -27,6 +27,9 @@ from bot.rulebook import RuleBook
 from bot.settings import Settings
 from bot.store import open_store
 from bot.store.base import Store
+
+if TYPE_CHECKING:
+    from filters.semantic import Embedder
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +62,22 @@ class App:
         await self.store.close()
 
 
+def load_semantic(mode: str) -> Embedder | None:
+    """The semantic tier's model per the `semantic` setting (auto, on, off).
+
+    `auto` quietly goes without when the extra is not installed; `on` raises
+    SemanticUnavailableError (one line with the fix) instead.
+    """
+    if mode == "off":
+        return None
+    from filters.semantic import load_embedder, semantic_available
+
+    if mode == "auto" and not semantic_available():
+        log.info("semantic tier off: install newswatch[semantic] to use topic rules")
+        return None
+    return load_embedder()
+
+
 def fetch_limits(settings: Settings) -> FetchLimits:
     return FetchLimits(
         total_timeout=settings.fetch_timeout,
@@ -80,7 +99,7 @@ async def build_app(
     store = await open_store(settings.effective_database_url)
     limits = fetch_limits(settings)
     http = make_http_client(limits)
-    rulebook = RuleBook(settings.rules_file)
+    rulebook = RuleBook(settings.rules_file, embedder=load_semantic(settings.semantic))
     await rulebook.reload(store)
     owner = instance_name()
     pipeline = Pipeline(

@@ -20,6 +20,9 @@ from bot.settings import Settings, load_settings
 
 T = TypeVar("T")
 
+UsageError: type[Exception] = typer.BadParameter.__mro__[1]
+"""click's UsageError, which typer vendors privately; its public BadParameter subclasses it."""
+
 app = typer.Typer(
     help="newswatch: news alerts for Slack and Telegram, with no noise and no duplicates.",
     no_args_is_help=True,
@@ -77,7 +80,8 @@ def run(config: ConfigOption = None) -> None:
 @app.command()
 def demo(
     database_url: Annotated[
-        str | None, typer.Option(help="Keep the demo's data in this database instead of a temp file.")
+        str | None,
+        typer.Option(help="Keep the demo's data in this database instead of a temp file."),
     ] = None,
 ) -> None:
     """Run the whole pipeline against the bundled replay corpus on loopback and show the alerts."""
@@ -88,7 +92,9 @@ def demo(
     typer.echo(report.summary_line())
 
 
-async def _demo_with_progress(run_demo: Callable[..., Awaitable[Any]], database_url: str | None) -> Any:
+async def _demo_with_progress(
+    run_demo: Callable[..., Awaitable[Any]], database_url: str | None
+) -> Any:
     if not sys.stderr.isatty():
         return await run_demo(sys.stdout, database_url=database_url)
     from rich.progress import Progress
@@ -113,22 +119,64 @@ def rules_test(
     config: ConfigOption = None,
 ) -> None:
     """Show which rules match each input item, and why."""
+    from bot.app import load_semantic
     from bot.items import read_items
     from bot.rulebook import RuleBook
 
-    path = rules or settings_from(config).rules_file
+    settings = settings_from(config)
+    path = rules or settings.rules_file
     try:
-        book = RuleBook.from_file(path)
+        book = RuleBook.from_file(path, embedder=load_semantic(settings.semantic))
         for item in read_items(input):
             matches = book.match_story(item.story)
             if as_json:
-                payload = [{"rule": m.rule, "score": round(m.score, 4), "why": m.why} for m in matches]
+                payload = [
+                    {"rule": m.rule, "score": round(m.score, 4), "why": m.why} for m in matches
+                ]
                 typer.echo(json.dumps({"id": item.id, "matches": payload}, ensure_ascii=False))
             else:
                 names = ", ".join(f"{m.rule} ({m.score:.2f}: {m.why})" for m in matches) or "-"
                 typer.echo(f"{item.id}: {names}")
     except NewswatchError as err:
         raise fail(str(err)) from None
+
+
+@rules_app.command("eval")
+def rules_eval(
+    input: Annotated[Path, typer.Option("--input", help="JSON lines with 'labels' per item.")],
+    rules: Annotated[
+        Path | None, typer.Option("--rules", help="Rules file (default: the configured one).")
+    ] = None,
+    confusions: Annotated[bool, typer.Option(help="List false positives and negatives.")] = True,
+    config: ConfigOption = None,
+) -> None:
+    """Precision, recall and F1 per rule on labelled items: query only, then with topics."""
+    from bot.app import load_semantic
+    from bot.evaluate import evaluate_rules, report_lines, unlabelled_message
+    from bot.items import read_items
+    from bot.rulebook import RuleBook
+
+    settings = settings_from(config)
+    path = rules or settings.rules_file
+    try:
+        items = list(read_items(input))
+        unlabelled = next((item for item in items if item.labels is None), None)
+        if unlabelled is not None:
+            raise ConfigError(unlabelled_message(unlabelled))
+        book = RuleBook.from_file(path, embedder=load_semantic(settings.semantic))
+    except NewswatchError as err:
+        raise fail(str(err)) from None
+    names = [rule.name for rule in book.rules if rule.enabled]
+    tiers = [("query only", lambda item: book.match_query_only(item.story))]
+    if book.topics_active:
+        tiers.append(("with the semantic tier", lambda item: book.match_story(item.story)))
+    else:
+        typer.echo("semantic tier off (install newswatch[semantic]); topic rules use their query")
+    for label, match in tiers:
+        typer.echo(f"== {label}: {len(items)} items, rules from {path}")
+        scores = evaluate_rules(items, names, match)
+        for line in report_lines(scores, confusions=confusions):
+            typer.echo(line)
 
 
 @rules_app.command("check")
@@ -156,7 +204,6 @@ def feeds_add(
 ) -> None:
     """Add a feed."""
     from bot.feedlist import FeedSpec, check_feed_url, default_name
-    from bot.store import open_store
 
     try:
         url = check_feed_url(url)
@@ -286,6 +333,20 @@ async def _open(settings: Settings) -> Any:
     return await open_store(settings.effective_database_url)
 
 
-def main() -> None:
-    """Console-script entry point."""
-    app()
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point: usage errors are one line on stderr and exit code 2."""
+    try:
+        code = app(args=argv, prog_name="newswatch", standalone_mode=False)
+    except UsageError as err:
+        ctx = getattr(err, "ctx", None)
+        where = ctx.command_path if ctx is not None else "newswatch"
+        if type(err).__name__ == "NoArgsIsHelpError":  # a bare group: show its help
+            typer.echo(ctx.get_help() if ctx is not None else "")
+            sys.exit(0)
+        message = err.format_message()  # type: ignore[attr-defined]
+        typer.echo(f"{where}: error: {message} (see `{where} --help`)", err=True)
+        sys.exit(2)
+    except typer.Abort:
+        typer.echo("newswatch: interrupted", err=True)
+        sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from bot.errors import ConfigError
 from bot.items import Item
 from bot.model import Match
 
@@ -47,6 +48,10 @@ class RuleScore:
         return 2 * p * r / (p + r) if p + r else 0.0
 
 
+def unlabelled_message(item: Item) -> str:
+    return f"item {item.id} has no 'labels' — evaluation needs labelled items"
+
+
 def evaluate_rules(
     items: Sequence[Item], rule_names: Sequence[str], match: Callable[[Item], list[Match]]
 ) -> list[RuleScore]:
@@ -54,14 +59,16 @@ def evaluate_rules(
     scores = {name: RuleScore(name) for name in rule_names}
     for item in items:
         if item.labels is None:
-            raise ValueError(f"item {item.id} has no 'labels' — evaluation needs labelled items")
+            raise ConfigError(unlabelled_message(item))
         matched = {m.rule: m for m in match(item)}
         for name, score in scores.items():
             expected, got = name in item.labels, name in matched
             if expected and got:
                 score.true_positives += 1
             elif got:
-                score.false_positives.append(Confusion(item.id, item.story.title, matched[name].why))
+                score.false_positives.append(
+                    Confusion(item.id, item.story.title, matched[name].why)
+                )
             elif expected:
                 score.false_negatives.append(Confusion(item.id, item.story.title))
     return list(scores.values())

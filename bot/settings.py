@@ -26,6 +26,7 @@ that reads the environment.
 | slack_api_base_url | SLACK_API_BASE_URL | https://slack.com/api/ |
 | slack_admin_ids | SLACK_ADMIN_IDS | none (comma-separated user ids) |
 | fulltext | NEWSWATCH_FULLTEXT | false (fetch article pages for teaser-only feeds) |
+| semantic | NEWSWATCH_SEMANTIC | auto (on when `newswatch[semantic]` is installed), on, off |
 | log_level | NEWSWATCH_LOG_LEVEL | INFO |
 """
 
@@ -35,7 +36,7 @@ import contextvars
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
@@ -85,11 +86,16 @@ class Settings(BaseSettings):
     http_port: int = Field(8080, ge=0, le=65535, validation_alias=_env("NEWSWATCH_HTTP_PORT"))
     fulltext: bool = Field(False, validation_alias=_env("NEWSWATCH_FULLTEXT"))
     log_level: str = Field("INFO", validation_alias=_env("NEWSWATCH_LOG_LEVEL"))
+    semantic: Literal["auto", "on", "off"] = Field(
+        "auto", validation_alias=_env("NEWSWATCH_SEMANTIC")
+    )
 
     # fetching
     per_host_concurrency: int = Field(2, ge=1, validation_alias=_env("NEWSWATCH_PER_HOST"))
     fetch_concurrency: int = Field(50, ge=1, validation_alias=_env("NEWSWATCH_FETCH_CONCURRENCY"))
-    fetch_timeout: float = Field(20.0, gt=0, le=20, validation_alias=_env("NEWSWATCH_FETCH_TIMEOUT"))
+    fetch_timeout: float = Field(
+        20.0, gt=0, le=20, validation_alias=_env("NEWSWATCH_FETCH_TIMEOUT")
+    )
     max_feed_bytes: int = Field(
         10 * 1024 * 1024, ge=1024, validation_alias=_env("NEWSWATCH_MAX_FEED_BYTES")
     )

@@ -129,7 +129,7 @@ def _where(entry: Any, position: int) -> str:
 def _rule(entry: Any) -> Rule:
     """One validated Rule from one YAML mapping."""
     if not isinstance(entry, dict):
-        raise _Problem("expected a mapping with at least name: and query:")
+        raise _Problem("expected a mapping with at least name: and query: (or topic:)")
     _reject_unknown(entry, RULE_KEYS, "")
     name = entry.get("name")
     if not isinstance(name, str) or not _NAME.fullmatch(name):
@@ -137,15 +137,16 @@ def _rule(entry: Any) -> Rule:
             f"name: {name!r} is not a lowercase identifier; use a-z, 0-9 and _, "
             "starting with a letter, e.g. drone_strike"
         )
-    query = _text(entry, "query", required=True)
-    try:
-        parse_query(query)
-    except RuleSyntaxError as exc:
-        raise _Problem(f"query: column {exc.column}: {exc.message} — {exc.hint}") from None
+    topic = entry.get("topic")
+    query = _text(entry, "query", required=topic is None)
+    if query:
+        try:
+            parse_query(query)
+        except RuleSyntaxError as exc:
+            raise _Problem(f"query: column {exc.column}: {exc.message} — {exc.hint}") from None
     enabled = entry.get("enabled", True)
     if not isinstance(enabled, bool):
         raise _Problem(f"enabled: {enabled!r} is not true or false; write enabled: false")
-    topic = entry.get("topic")
     return Rule(
         name=name,
         query=query,
