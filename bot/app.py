@@ -29,6 +29,7 @@ from bot.store import open_store
 from bot.store.base import Store
 
 if TYPE_CHECKING:
+    from filters.llm_check import LlmChecker
     from filters.semantic import Embedder
 
 log = logging.getLogger(__name__)
@@ -78,6 +79,20 @@ def load_semantic(mode: str) -> Embedder | None:
     return load_embedder()
 
 
+def llm_checker(settings: Settings, http: httpx.AsyncClient) -> LlmChecker | None:
+    """The chat model that confirms `llm_check` rules, when NEWSWATCH_LLM_URL is set.
+
+    It shares the feed client's SSRF guard: a model on loopback or a private
+    network (a local llama.cpp or Ollama) needs NEWSWATCH_ALLOW_PRIVATE_NETWORKS.
+    """
+    if settings.llm_url is None:
+        return None
+    from filters.llm_check import LlmChecker
+
+    key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
+    return LlmChecker(http, settings.llm_url, settings.llm_model, key, settings.llm_timeout)
+
+
 def fetch_limits(settings: Settings) -> FetchLimits:
     return FetchLimits(
         total_timeout=settings.fetch_timeout,
@@ -99,7 +114,11 @@ async def build_app(
     store = await open_store(settings.effective_database_url)
     limits = fetch_limits(settings)
     http = make_http_client(limits)
-    rulebook = RuleBook(settings.rules_file, embedder=load_semantic(settings.semantic))
+    rulebook = RuleBook(
+        settings.rules_file,
+        embedder=load_semantic(settings.semantic),
+        llm=llm_checker(settings, http),
+    )
     await rulebook.reload(store)
     owner = instance_name()
     pipeline = Pipeline(

@@ -150,6 +150,8 @@ class Topic:
     positives: tuple[str, ...] = ()
     negatives: tuple[str, ...] = ()
     threshold: float = 0.5
+    llm_check: bool = False
+    """Ask the configured chat model (NEWSWATCH_LLM_URL) to confirm each match; fail-open."""
 
 
 @dataclass(frozen=True, slots=True)

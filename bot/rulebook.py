@@ -36,6 +36,7 @@ from filters.rule_index import RuleIndex
 from filters.rules_file import load_rules
 
 if TYPE_CHECKING:
+    from filters.llm_check import LlmChecker
     from filters.semantic import Embedder
     from filters.topics import TopicScorer, TopicVerdict
 
@@ -64,6 +65,8 @@ class RuleBook:
     rules_file: Path
     embedder: Embedder | None = None
     """The semantic tier's model, or None when the tier is off or unavailable."""
+    llm: LlmChecker | None = None
+    """The chat model that confirms matches of rules with `llm_check: true`, if configured."""
     rules: list[Rule] = field(default_factory=list)
     errors: list[RuleSyntaxError] = field(default_factory=list)
     index: RuleIndex = field(default_factory=lambda: RuleIndex.build([]))
@@ -115,6 +118,32 @@ class RuleBook:
         if self.scorer is not None:
             matches = self._confirm_topics(story, matches)
         return sorted(matches.values(), key=lambda match: (-match.score, match.rule))
+
+    async def confirm_matches(self, story: Story, matches: Sequence[Match]) -> list[Match]:
+        """The matches after the optional LLM check (the cascade's last, slowest step).
+
+        Only rules whose topic says `llm_check: true` are asked, and only when
+        a model is configured. A "no" drops the match; a "yes" adds the
+        model's one-line reason to the why; no answer (timeout, error,
+        unreadable reply) keeps the semantic verdict, so a flaky model never
+        loses an alert.
+        """
+        if self.llm is None:
+            return list(matches)
+        kept: list[Match] = []
+        for match in matches:
+            rule = self.rule(match.rule)
+            if rule is None or rule.topic is None or not rule.topic.llm_check:
+                kept.append(match)
+                continue
+            verdict = await self.llm.check(rule, story)
+            if verdict is None:
+                kept.append(match)
+            elif verdict.confirmed:
+                kept.append(replace(match, why=f"{match.why} · model: {verdict.reason}"))
+            else:
+                log.info("llm check rejected %s for %s: %s", rule.name, story.key, verdict.reason)
+        return kept
 
     def match_query_only(self, story: Story) -> list[Match]:
         """The first tier alone (for evaluation and `rule test`)."""

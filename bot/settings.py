@@ -27,6 +27,10 @@ that reads the environment.
 | slack_admin_ids | SLACK_ADMIN_IDS | none (comma-separated user ids) |
 | fulltext | NEWSWATCH_FULLTEXT | false (fetch article pages for teaser-only feeds) |
 | semantic | NEWSWATCH_SEMANTIC | auto (on when `newswatch[semantic]` is installed), on, off |
+| llm_url | NEWSWATCH_LLM_URL | unset (OpenAI-compatible server root for rules with `llm_check`) |
+| llm_model | NEWSWATCH_LLM_MODEL | default |
+| llm_api_key | NEWSWATCH_LLM_API_KEY | unset |
+| llm_timeout | NEWSWATCH_LLM_TIMEOUT | 10 s (then the semantic verdict stands) |
 | log_level | NEWSWATCH_LOG_LEVEL | INFO |
 """
 
@@ -103,6 +107,12 @@ class Settings(BaseSettings):
     # delivery
     max_delivery_attempts: int = Field(8, ge=1, validation_alias=_env("NEWSWATCH_MAX_ATTEMPTS"))
 
+    # optional LLM confirmation of topic matches (rules with `llm_check: true`)
+    llm_url: str | None = Field(None, validation_alias=_env("NEWSWATCH_LLM_URL"))
+    llm_model: str = Field("default", validation_alias=_env("NEWSWATCH_LLM_MODEL"))
+    llm_api_key: SecretStr | None = Field(None, validation_alias=_env("NEWSWATCH_LLM_API_KEY"))
+    llm_timeout: float = Field(10.0, gt=0, le=120, validation_alias=_env("NEWSWATCH_LLM_TIMEOUT"))
+
     # Telegram
     telegram_bot_token: SecretStr | None = Field(None, validation_alias=_env("TELEGRAM_BOT_TOKEN"))
     telegram_api_base_url: str = Field(
@@ -136,10 +146,10 @@ class Settings(BaseSettings):
             return tuple(str(v) for v in value)
         return value
 
-    @field_validator("telegram_api_base_url", "slack_api_base_url")
+    @field_validator("telegram_api_base_url", "slack_api_base_url", "llm_url")
     @classmethod
-    def _http_url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value
 

@@ -154,3 +154,26 @@ def _one_line(text: str) -> str:
     if len(line) > MAX_REASON_CHARS:
         line = line[: MAX_REASON_CHARS - 1].rstrip() + "…"
     return line
+
+
+@dataclass(frozen=True)
+class LlmChecker:
+    """`confirm` bound to one configured endpoint (NEWSWATCH_LLM_URL and friends)."""
+
+    client: httpx.AsyncClient
+    base_url: str
+    model: str
+    api_key: str | None = None
+    timeout: float = 10.0
+
+    async def check(self, rule: Rule, story: Story) -> LlmVerdict | None:
+        """The model's verdict on one candidate, or None when it cannot tell (fail-open)."""
+        return await confirm(
+            self.client,
+            base_url=self.base_url,
+            model=self.model,
+            api_key=self.api_key,
+            rule=rule,
+            story=story,
+            timeout=self.timeout,
+        )

@@ -31,7 +31,7 @@ from bot.model import Rule, Topic
 from filters.query import parse_query
 
 RULE_KEYS = ("name", "description", "query", "enabled", "topic")
-TOPIC_KEYS = ("intent", "positives", "negatives", "threshold")
+TOPIC_KEYS = ("intent", "positives", "negatives", "threshold", "llm_check")
 _NAME = re.compile(r"[a-z][a-z0-9_]*")
 
 
@@ -68,6 +68,8 @@ def dump_rules(rules: Sequence[Rule]) -> str:
                 "negatives": list(rule.topic.negatives),
                 "threshold": rule.topic.threshold,
             }
+            if rule.topic.llm_check:
+                entry["topic"]["llm_check"] = True
         entries.append(entry)
     return yaml.safe_dump({"rules": entries}, sort_keys=False, allow_unicode=True, width=100)
 
@@ -189,9 +191,13 @@ def _topic(value: Any) -> Topic:
         raise _Problem(f"topic: threshold: {threshold!r} is not a number; use e.g. 0.5")
     if not 0.0 <= threshold <= 1.0:
         raise _Problem(f"topic: threshold: {threshold} is outside 0..1; use e.g. 0.5")
+    llm_check = value.get("llm_check", False)
+    if not isinstance(llm_check, bool):
+        raise _Problem(f"topic: llm_check: {llm_check!r} is not true or false")
     return Topic(
         intent=_text(value, "intent", required=True, prefix="topic: "),
         positives=_texts(value, "positives"),
         negatives=_texts(value, "negatives"),
         threshold=float(threshold),
+        llm_check=llm_check,
     )

@@ -219,3 +219,65 @@ def test_reason_is_one_bounded_line() -> None:
 )
 def test_chat_completions_url(base_url: str, expected: str) -> None:
     assert chat_completions_url(base_url) == expected
+
+
+# ── the check in the match cascade (RuleBook.confirm_matches) ───────────────
+
+LLM_RULES = """\
+rules:
+  - name: drone_strike
+    query: drone*
+    topic:
+      intent: A drone attack or strike happened.
+      positives: [Kamikaze drones hit the port overnight.]
+      llm_check: true
+  - name: drones_any
+    query: drone*
+"""
+
+
+async def cascade(tmp_path: Any, stand_in: StandIn, limit: float = 5.0) -> list[Any]:
+    from bot.rulebook import RuleBook
+    from filters.llm_check import LlmChecker
+
+    path = tmp_path / "rules.yaml"
+    path.write_text(LLM_RULES)
+    async with httpx.AsyncClient() as client:
+        book = RuleBook.from_file(path)
+        book.llm = LlmChecker(client, stand_in.base_url, "stand-in", None, limit)
+        return await book.confirm_matches(STORY, book.match_story(STORY))
+
+
+async def test_cascade_keeps_a_confirmed_match_with_the_models_reason(tmp_path: Any) -> None:
+    async with serve(answering('{"relevant": true, "reason": "Drones hit Kyiv."}')) as stand_in:
+        matches = await cascade(tmp_path, stand_in)
+    assert sorted(m.rule for m in matches) == ["drone_strike", "drones_any"]
+    (checked,) = [m for m in matches if m.rule == "drone_strike"]
+    assert checked.why.endswith("· model: Drones hit Kyiv.")
+    assert len(stand_in.requests) == 1  # only the rule that asked for the check
+
+
+async def test_cascade_drops_a_rejected_match(tmp_path: Any) -> None:
+    async with serve(answering('{"relevant": false, "reason": "Not an attack."}')) as stand_in:
+        matches = await cascade(tmp_path, stand_in)
+    assert [m.rule for m in matches] == ["drones_any"]
+
+
+@pytest.mark.parametrize("handler", [raw(500, "{}"), raw(200, "not json"), stalling])
+async def test_cascade_fails_open(tmp_path: Any, handler: Callable[[StandIn], Handler]) -> None:
+    async with serve(handler) as stand_in:
+        matches = await cascade(tmp_path, stand_in, limit=0.5)
+    assert sorted(m.rule for m in matches) == ["drone_strike", "drones_any"]
+
+
+def test_llm_check_round_trips_through_the_rules_file_and_the_store_codec(tmp_path: Any) -> None:
+    from bot.store.codec import rule_from_dict, rule_to_dict
+    from filters.rules_file import dump_rules, load_rules
+
+    path = tmp_path / "rules.yaml"
+    path.write_text(LLM_RULES)
+    rules = load_rules(path)
+    assert rules[0].topic is not None and rules[0].topic.llm_check
+    path.write_text(dump_rules(rules))
+    assert load_rules(path) == rules
+    assert [rule_from_dict(rule_to_dict(rule)) for rule in rules] == rules

@@ -106,6 +106,10 @@ def rule_yaml(body: str) -> str:
             "rule 'x': topic: threshold: 'high' is not a number",
         ),
         (
+            rule_yaml("name: x\nquery: drone\ntopic: {intent: a, llm_check: maybe}"),
+            "rule 'x': topic: llm_check: 'maybe' is not true or false",
+        ),
+        (
             rule_yaml("name: x\nquery: drone\ntopic: {intent: a, positives: a}"),
             "rule 'x': topic: positives: expected a list",
         ),

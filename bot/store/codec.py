@@ -139,6 +139,7 @@ def topic_to_dict(topic: Topic) -> JsonObject:
         "positives": list(topic.positives),
         "negatives": list(topic.negatives),
         "threshold": topic.threshold,
+        "llm_check": topic.llm_check,
     }
 
 
@@ -149,6 +150,7 @@ def topic_from_dict(data: Mapping[str, Any]) -> Topic:
         positives=tuple(str(p) for p in data.get("positives", ())),
         negatives=tuple(str(n) for n in data.get("negatives", ())),
         threshold=float(data.get("threshold", 0.5)),
+        llm_check=bool(data.get("llm_check", False)),
     )
 
 
