@@ -121,3 +121,14 @@ def test_semantic_setting(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("filters.semantic.load_embedder", unavailable)
     with pytest.raises(SemanticUnavailableError, match="install the extra"):
         load_semantic("on")
+
+
+def test_the_readme_example_rule_parses_and_matches_the_seed_story(
+    tmp_path: Path, embedder: Embedder, seed_story: Story
+) -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    example = readme.split("```yaml\n", 1)[1].split("```", 1)[0]
+    path = tmp_path / "rules.yaml"
+    path.write_text(example, encoding="utf-8")
+    book = RuleBook.from_file(path, embedder=embedder)
+    assert [m.rule for m in book.match_story(seed_story)] == ["drone_strike"]
