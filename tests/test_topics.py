@@ -6,17 +6,18 @@ import importlib.util
 import json
 import shutil
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-import yaml
 from safetensors.numpy import save_file
 
 from bot.errors import NewswatchError
-from bot.model import Rule, Story, Topic
+from bot.model import Rule, Story
+from filters.rules_file import load_rules
 from filters.semantic import (
     DEFAULT_MODEL_DIR,
     Embedder,
@@ -26,23 +27,13 @@ from filters.semantic import (
 )
 from filters.topics import TopicScorer, story_units
 
-SEED_TOPICS = Path(__file__).resolve().parents[1] / "config" / "seed_topics.yaml"
+RULES_FILE = Path(__file__).resolve().parents[1] / "config" / "rules.yaml"
 NOW = datetime(2025, 1, 1, tzinfo=UTC)
 
 
 def seed_rules() -> list[Rule]:
-    """The draft seed topics as rules (topic only; the queries live in rules.yaml)."""
-    rules = []
-    for entry in yaml.safe_load(SEED_TOPICS.read_text())["rules"]:
-        block = entry["topic"]
-        topic = Topic(
-            intent=block["intent"],
-            positives=tuple(block["positives"]),
-            negatives=tuple(block["negatives"]),
-            threshold=float(block["threshold"]),
-        )
-        rules.append(Rule(name=entry["name"], query="", topic=topic))
-    return rules
+    """The seed rules' topics from config/rules.yaml (topic only: the query is left out)."""
+    return [replace(rule, query="") for rule in load_rules(RULES_FILE) if rule.topic is not None]
 
 
 def story(key: str, title: str, summary: str = "") -> Story:
