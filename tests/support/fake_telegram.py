@@ -4,7 +4,8 @@ It serves `/bot<token>/<method>` like the real API (form, JSON or query
 parameters; `{"ok": …}` envelopes) for getMe, getUpdates (long poll with a
 queue the test pushes to), sendMessage, editMessageText, answerCallbackQuery,
 getChatMember, getChat, setMyCommands, getMyCommands, setWebhook,
-deleteWebhook and getWebhookInfo, and behaves like it where it matters:
+deleteWebhook, getWebhookInfo and editMessageReplyMarkup, and behaves like it
+where it matters:
 
 - HTML parse mode is parsed for real: only Telegram's tag subset, balanced,
   with `&lt; &gt; &amp; &quot;` and numeric entities; anything else is
@@ -15,14 +16,22 @@ deleteWebhook and getWebhookInfo, and behaves like it where it matters:
   `tolerance` absorbs loopback jitter (the real API is more lenient still).
 - Blocked chats answer 403, unknown chats 400 "chat not found", migrated
   groups 400 with `migrate_to_chat_id`, and `fail_next` injects 5xx.
+- getUpdates answers 409 while a webhook is set, as Telegram does.
 
-Every accepted message is recorded in `messages` (edits in `edits`).
+Every accepted message is recorded in `messages` (edits in `edits`). To play
+the users' side, build updates with `message_update` / `click_update` (a
+button press on a message the bot posted, carrying its text and entities as
+Telegram would) and `push_update` them for getUpdates, or POST them to the
+registered webhook with `deliver_webhook` (with the registered secret) or
+`post_webhook` (with any headers). `chat_types` makes a chat a channel;
+`admins` / `owners` answer getChatMember.
 """
 
 from __future__ import annotations
 
 import asyncio
 import inspect
+import itertools
 import json
 import math
 import re
@@ -32,10 +41,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 
 Params = dict[str, Any]
 _JSON_FIELDS = {"reply_markup", "link_preview_options", "entities", "commands", "scope"}
+_JSON_FIELDS |= {"allowed_updates", "reply_parameters"}
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 _TAGS = {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "span", "tg-spoiler"}
 _TAGS |= {"a", "code", "pre", "blockquote"}
 _TAG = re.compile(
@@ -59,6 +71,23 @@ _ADMIN_RIGHTS = (
     "can_delete_stories",
 )
 _ALLOWED_ATTRS = {"a": {"href"}, "span": {"class"}, "code": {"class"}, "blockquote": {"expandable"}}
+_ENTITY_TYPES = {
+    "b": "bold",
+    "strong": "bold",
+    "i": "italic",
+    "em": "italic",
+    "u": "underline",
+    "ins": "underline",
+    "s": "strikethrough",
+    "strike": "strikethrough",
+    "del": "strikethrough",
+    "span": "spoiler",
+    "tg-spoiler": "spoiler",
+    "a": "text_link",
+    "code": "code",
+    "pre": "pre",
+    "blockquote": "blockquote",
+}
 
 
 class EntityParseError(ValueError):
@@ -85,7 +114,7 @@ def _unescape(value: str, offset: int) -> str:
     return "".join([*out, value[pos:]])
 
 
-def _check_attrs(name: str, raw: str, offset: int) -> None:
+def _check_attrs(name: str, raw: str, offset: int) -> dict[str, str]:
     attrs = {}
     for key, value in _ATTR.findall(raw):
         if key.lower() not in _ALLOWED_ATTRS.get(name, set()):
@@ -96,13 +125,38 @@ def _check_attrs(name: str, raw: str, offset: int) -> None:
         raise EntityParseError(f"unsupported URL {href[:40]!r} in a tag at byte offset {offset}")
     if name == "span" and attrs.get("class") != "tg-spoiler":
         raise EntityParseError(f'tag "span" must have class "tg-spoiler" at byte offset {offset}')
+    return attrs
 
 
 def parse_telegram_html(text: str) -> str:
     """The plain text Telegram shows for `text` in HTML parse mode; EntityParseError if invalid."""
+    return parse_telegram_html_entities(text)[0]
+
+
+def _utf16(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _entity(name: str, attrs: dict[str, str], start: int, end: int) -> Params:
+    kind = _ENTITY_TYPES[name]
+    if name == "blockquote" and "expandable" in attrs:
+        kind = "expandable_blockquote"
+    entity: Params = {"type": kind, "offset": start, "length": end - start}
+    if name == "a":
+        entity["url"] = attrs["href"]
+    return entity
+
+
+def parse_telegram_html_entities(text: str) -> tuple[str, list[Params]]:
+    """(plain text, message entities with UTF-16 offsets) as Telegram parses HTML mode.
+
+    EntityParseError for anything Telegram would refuse. Empty entities are
+    dropped; `<code>` directly inside `<pre>` folds into the `pre` entity.
+    """
     out: list[str] = []
-    stack: list[str] = []
-    pos = 0
+    stack: list[tuple[str, dict[str, str], int]] = []
+    entities: list[Params] = []
+    pos, shown = 0, 0
     while pos < len(text):
         offset = len(text[:pos].encode())
         char = text[pos]
@@ -114,25 +168,29 @@ def parse_telegram_html(text: str) -> str:
             if name not in _TAGS:
                 raise EntityParseError(f'unsupported start tag "{name}" at byte offset {offset}')
             if closing:
-                if not stack or stack[-1] != name:
+                if not stack or stack[-1][0] != name:
                     raise EntityParseError(f'unmatched end tag "{name}" at byte offset {offset}')
-                stack.pop()
+                _, found, start = stack.pop()
+                parents = [entry[0] for entry in stack]
+                if shown > start and not (name == "code" and parents[-1:] == ["pre"]):
+                    entities.append(_entity(name, found, start, shown))
             else:
-                _check_attrs(name, attrs, offset)
-                stack.append(name)
+                stack.append((name, _check_attrs(name, attrs, offset), shown))
             pos = match.end()
-        elif char == "&":
+            continue
+        if char == "&":
             entity = _ENTITY.match(text, pos)
             if entity is None:
                 raise EntityParseError(f"unsupported HTML entity at byte offset {offset}")
-            out.append(_decode_entity(entity))
-            pos = entity.end()
+            piece, pos = _decode_entity(entity), entity.end()
         else:
-            out.append(char)
-            pos += 1
+            piece, pos = char, pos + 1
+        out.append(piece)
+        shown += _utf16(piece)
     if stack:
-        raise EntityParseError(f'can\'t find end tag corresponding to start tag "{stack[-1]}"')
-    return "".join(out)
+        raise EntityParseError(f'can\'t find end tag corresponding to start tag "{stack[-1][0]}"')
+    entities.sort(key=lambda e: (e["offset"], -e["length"]))
+    return "".join(out), entities
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +204,8 @@ class PostedMessage:
     reply_markup: Any
     link_preview_options: Any
     at: float
+    reply_to: int | None = None
+    """The message this one answers (`reply_parameters.message_id`), if any."""
 
 
 class ApiError(Exception):
@@ -165,11 +225,13 @@ class _Traffic:
     overall: deque[float] = field(default_factory=deque)
 
 
-def _chat_object(chat_id: int) -> dict[str, Any]:
-    if chat_id > 0:
-        return {"id": chat_id, "type": "private", "first_name": f"user{chat_id}"}
-    kind = "supergroup" if str(chat_id).startswith("-100") else "group"
-    return {"id": chat_id, "type": kind, "title": f"chat {chat_id}"}
+def _user_object(user_id: int) -> dict[str, Any]:
+    return {
+        "id": user_id,
+        "is_bot": False,
+        "first_name": f"user{user_id}",
+        "username": f"u{user_id}",
+    }
 
 
 class FakeTelegramApi:
@@ -192,6 +254,14 @@ class FakeTelegramApi:
         self.unknown_chats: set[int] = set()
         self.migrated: dict[int, int] = {}
         self.admins: dict[int, set[int]] = {}
+        self.owners: dict[int, set[int]] = {}
+        self.chat_types: dict[int, str] = {}
+        """Chat id → `channel` (or another type) where the id alone does not say."""
+        self.commands_by_scope: dict[str, list[Any]] = {}
+        """setMyCommands per scope: `default`, or `chat:<id>` for BotCommandScopeChat."""
+        self.get_updates_calls: list[Params] = []
+        self.webhook_deletions = 0
+        self.member_lookups = 0
         self.messages: list[PostedMessage] = []
         self.edits: list[PostedMessage] = []
         self.callback_answers: list[Params] = []
@@ -204,6 +274,8 @@ class FakeTelegramApi:
         self._failures: dict[str, list[int]] = {}
         self._updates: list[Params] = []
         self._next_update_id = 1
+        self._incoming_ids = itertools.count(100_000)
+        self._callback_ids = itertools.count(1)
         self._update_arrived = asyncio.Event()
         self._runner: web.AppRunner | None = None
         self.base_url = ""
@@ -212,13 +284,14 @@ class FakeTelegramApi:
             "getupdates": self._get_updates,
             "sendmessage": self._send_message,
             "editmessagetext": self._edit_message_text,
+            "editmessagereplymarkup": self._edit_message_reply_markup,
             "answercallbackquery": self._answer_callback_query,
             "getchatmember": self._get_chat_member,
             "getchat": self._get_chat,
             "setmycommands": self._set_my_commands,
             "getmycommands": lambda _params: self.commands,
             "setwebhook": self._set_webhook,
-            "deletewebhook": lambda _params: self._set_webhook({}),
+            "deletewebhook": self._delete_webhook,
             "getwebhookinfo": self._get_webhook_info,
         }
 
@@ -253,11 +326,104 @@ class FakeTelegramApi:
 
     def push_update(self, update: Params) -> int:
         """Queue an update for getUpdates; returns its update_id."""
+        numbered = self.numbered(update)
+        self._updates.append(numbered)
+        self._update_arrived.set()
+        return int(numbered["update_id"])
+
+    def numbered(self, update: Params) -> Params:
+        """The update with the next update_id (unless it has one)."""
+        if "update_id" in update:
+            return update
         update_id = self._next_update_id
         self._next_update_id += 1
-        self._updates.append({"update_id": update_id, **update})
-        self._update_arrived.set()
-        return update_id
+        return {"update_id": update_id, **update}
+
+    def pending_updates(self) -> int:
+        """Updates queued for getUpdates and not yet confirmed by a later offset."""
+        return len(self._updates)
+
+    # ── the users' side: updates as Telegram would send them ──
+
+    def chat_object(self, chat_id: int) -> Params:
+        """The Chat for an id: positive private, `-100…` supergroup, else group; or `chat_types`."""
+        kind = self.chat_types.get(chat_id)
+        if kind is None and chat_id > 0:
+            kind = "private"
+        if kind is None:
+            kind = "supergroup" if str(chat_id).startswith("-100") else "group"
+        if kind == "private":
+            return {"id": chat_id, "type": "private", "first_name": f"user{chat_id}"}
+        return {"id": chat_id, "type": kind, "title": f"chat {chat_id}"}
+
+    def message_update(
+        self,
+        chat_id: int,
+        text: str,
+        *,
+        user_id: int | None = None,
+        sender_chat_id: int | None = None,
+        **fields: Any,
+    ) -> Params:
+        """A `message` (or, in a channel, a `channel_post`) with `text`, a command entity
+        when it starts with `/`, from `user_id` or on behalf of `sender_chat_id`."""
+        chat = self.chat_object(chat_id)
+        message: Params = {"message_id": next(self._incoming_ids), "date": int(time.time())}
+        message |= {"chat": chat, "text": text, **fields}
+        if user_id is not None:
+            message["from"] = _user_object(user_id)
+        channel = chat["type"] == "channel"
+        if sender_chat_id is not None or channel:
+            message["sender_chat"] = self.chat_object(sender_chat_id or chat_id)
+        if text.startswith("/"):
+            length = _utf16(text.split()[0]) if text.split() else 1
+            message["entities"] = [{"type": "bot_command", "offset": 0, "length": length}]
+        return {"channel_post" if channel else "message": message}
+
+    def push_message(self, chat_id: int, text: str, **kwargs: Any) -> int:
+        """`push_update(message_update(...))`."""
+        return self.push_update(self.message_update(chat_id, text, **kwargs))
+
+    def click_update(self, chat_id: int, message_id: int, user_id: int, data: str) -> Params:
+        """A `callback_query`: `user_id` pressed the button with `data` under one of the
+        bot's messages, which comes with its current text, entities and keyboard."""
+        posted = self._current[(chat_id, message_id)]
+        text, entities = posted.text, list[Params]()
+        if posted.parse_mode == "HTML":
+            text, entities = parse_telegram_html_entities(posted.text)
+        message = self._message_object(chat_id, message_id, text)
+        message |= {"entities": entities, "reply_markup": posted.reply_markup}
+        query = {"id": f"cb{next(self._callback_ids)}", "from": _user_object(user_id)}
+        query |= {"message": message, "chat_instance": f"ci{chat_id}", "data": data}
+        return {"callback_query": query}
+
+    def member_update(self, chat_id: int, old: str, new: str, *, user_id: int = 1) -> Params:
+        """A `my_chat_member`: the bot's status in the chat went from `old` to `new`."""
+        bot, user = self._bot_user(), _user_object(user_id)
+        change: Params = {"chat": self.chat_object(chat_id), "from": user}
+        change |= {"date": int(time.time())}
+        change["old_chat_member"] = self._member(old, bot)
+        change["new_chat_member"] = self._member(new, bot)
+        return {"my_chat_member": change}
+
+    async def deliver_webhook(self, update: Params) -> int:
+        """POST the update to the registered webhook with its secret, as Telegram does."""
+        assert self.webhook is not None, "no webhook is set"
+        secret = self.webhook.get("secret_token")
+        return await self.post_webhook(update, {SECRET_HEADER: secret} if secret else {})
+
+    async def post_webhook(self, update: Params | bytes, headers: dict[str, str]) -> int:
+        """POST the update (or raw bytes) to the registered webhook URL with these
+        headers; returns the HTTP status."""
+        assert self.webhook is not None, "no webhook is set"
+        url = self.webhook["url"]
+        body = update if isinstance(update, bytes) else json.dumps(self.numbered(update)).encode()
+        headers = {"Content-Type": "application/json", **headers}
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(url, data=body, headers=headers) as answer,
+        ):
+            return answer.status
 
     def texts(self, chat_id: int) -> list[str]:
         """The text (as sent, before entity parsing) of each message to one chat."""
@@ -303,6 +469,20 @@ class FakeTelegramApi:
             raise ApiError(400, "Bad Request: message to edit not found")
         text = self._checked_text(params, chat_id)
         posted = self._posted(params, chat_id, message_id)
+        return self._edit(current, posted, text)
+
+    def _edit_message_reply_markup(self, params: Params) -> Params:
+        chat_id = self._reachable_chat(params)
+        current = self._current.get((chat_id, int(params.get("message_id", 0))))
+        if current is None:
+            raise ApiError(400, "Bad Request: message to edit not found")
+        markup = params.get("reply_markup")
+        posted = PostedMessage(**{**current.__dict__, "reply_markup": markup, "at": self._clock()})
+        shown = parse_telegram_html(current.text) if current.parse_mode == "HTML" else current.text
+        return self._edit(current, posted, shown)
+
+    def _edit(self, current: PostedMessage, posted: PostedMessage, text: str) -> Params:
+        chat_id, message_id = posted.chat_id, posted.message_id
         if (posted.text, posted.reply_markup) == (current.text, current.reply_markup):
             raise ApiError(400, "Bad Request: message is not modified: content is the same")
         self._take_rate_slot(chat_id)
@@ -319,10 +499,11 @@ class FakeTelegramApi:
             reply_markup=params.get("reply_markup"),
             link_preview_options=params.get("link_preview_options"),
             at=self._clock(),
+            reply_to=(params.get("reply_parameters") or {}).get("message_id"),
         )
 
     def _message_object(self, chat_id: int, message_id: int, text: str) -> Params:
-        chat, bot = _chat_object(chat_id), self._bot_user()
+        chat, bot = self.chat_object(chat_id), self._bot_user()
         return {
             "message_id": message_id,
             "date": int(time.time()),
@@ -393,6 +574,13 @@ class FakeTelegramApi:
     # ── updates, chats, commands, webhooks ──
 
     async def _get_updates(self, params: Params) -> list[Params]:
+        self.get_updates_calls.append(params)
+        if self.webhook is not None:
+            raise ApiError(
+                409,
+                "Conflict: can't use getUpdates method while webhook is active; "
+                "use deleteWebhook to delete the webhook first",
+            )
         offset, limit = int(params.get("offset", 0)), int(params.get("limit", 100))
         deadline = self._clock() + float(params.get("timeout", 0))
         self._updates = [u for u in self._updates if u["update_id"] >= offset]
@@ -411,27 +599,52 @@ class FakeTelegramApi:
         return {"id": bot_id, "is_bot": True, **names, "can_join_groups": True}
 
     def _get_chat_member(self, params: Params) -> Params:
+        self.member_lookups += 1
         chat_id = self._reachable_chat(params)
         user_id = int(params.get("user_id", 0))
-        user = {"id": user_id, "is_bot": False, "first_name": f"user{user_id}"}
-        if user_id not in self.admins.get(chat_id, set()):
-            return {"status": "member", "user": user}
-        return {"status": "administrator", "user": user, **dict.fromkeys(_ADMIN_RIGHTS, False)}
+        user = _user_object(user_id)
+        if user_id in self.owners.get(chat_id, set()):
+            return self._member("creator", user)
+        if user_id in self.admins.get(chat_id, set()):
+            return self._member("administrator", user)
+        return self._member("member", user)
+
+    def _member(self, status: str, user: Params) -> Params:
+        if status == "administrator":
+            return {"status": status, "user": user, **dict.fromkeys(_ADMIN_RIGHTS, False)}
+        if status == "creator":
+            return {"status": status, "user": user, "is_anonymous": False}
+        if status == "kicked":
+            return {"status": status, "user": user, "until_date": 0}
+        return {"status": status, "user": user}
 
     def _get_chat(self, params: Params) -> Params:
-        chat = _chat_object(self._reachable_chat(params))
+        chat = self.chat_object(self._reachable_chat(params))
         gifts = ["unlimited_gifts", "limited_gifts", "unique_gifts", "premium_subscription"]
         gift_types = dict.fromkeys([*gifts, "gifts_from_channels"], False)
         extra = {"accent_color_id": 0, "max_reaction_count": 11}
         return {**chat, **extra, "accepted_gift_types": gift_types}
 
     def _set_my_commands(self, params: Params) -> bool:
-        self.commands = list(params.get("commands") or [])
+        commands = list(params.get("commands") or [])
+        for command in commands:
+            name, about = command.get("command", ""), command.get("description", "")
+            if not re.fullmatch(r"[a-z0-9_]{1,32}", name) or not 1 <= len(about) <= 256:
+                raise ApiError(400, "Bad Request: BOT_COMMAND_INVALID")
+        scope = params.get("scope") or {"type": "default"}
+        key = f"chat:{scope['chat_id']}" if scope.get("type") == "chat" else scope["type"]
+        self.commands_by_scope[key] = commands
+        if key == "default":
+            self.commands = commands
         return True
 
     def _set_webhook(self, params: Params) -> bool:
         self.webhook = params if params.get("url") else None
         return True
+
+    def _delete_webhook(self, params: Params) -> bool:
+        self.webhook_deletions += 1
+        return self._set_webhook({})
 
     def _answer_callback_query(self, params: Params) -> bool:
         self.callback_answers.append(params)
