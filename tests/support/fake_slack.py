@@ -1,8 +1,10 @@
-"""A loopback stand-in for the Slack Web API (aiohttp.web on 127.0.0.1).
+"""A loopback stand-in for Slack (aiohttp.web on 127.0.0.1): the Web API, and
+the Slack side of an app's HTTP mode, response_urls and Socket Mode.
 
-Serves `/api/<method>` for auth.test, chat.postMessage and chat.update with
-form or JSON bodies and a Bearer token check, and behaves like Slack where
-it matters:
+Serves `/api/<method>` for auth.test, chat.postMessage, chat.update,
+chat.postEphemeral, conversations.info (`ims` maps the bot's DM channels to
+their user) and apps.connections.open (with the `app_token`), with form or
+JSON bodies and a Bearer token check, and behaves like Slack where it matters:
 
 - errors are HTTP 200 with `{"ok": false, "error": "<code>"}`: `not_authed`,
   `invalid_auth`, `channel_not_found`, `is_archived`, `not_in_channel`,
@@ -12,19 +14,28 @@ it matters:
   HTTP 429 with a `Retry-After` header and `{"ok": false, "error": "ratelimited"}`;
 - `fail_next` injects 5xx answers.
 
-Accepted messages are recorded in `messages`, edits in `updates`.
+Accepted messages are recorded in `messages`, edits in `updates`, ephemeral
+messages in `ephemerals`, response_url posts in `responses` (one with
+`replace_original` also edits the clicked message, as Slack does).
+
+`new_hook` makes a response_url (tests.support.slack_caller uses it when it
+calls the app as Slack). For Socket Mode, apps.connections.open points at the
+fake's websocket: `socket_send` pushes an envelope to the connected app and
+`socket_acks` holds the app's acks.
 """
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 
 Params = dict[str, Any]
@@ -49,6 +60,24 @@ class SlackMessage:
     unfurl_links: Any
     unfurl_media: Any
     at: float
+    thread_ts: str | None = None
+    user: str | None = None
+    """For ephemeral messages: who sees it."""
+
+
+@dataclass(frozen=True, slots=True)
+class HookPost:
+    """One post to a response_url: for a slash command (`ts` None) or a click on message `ts`."""
+
+    channel: str
+    user: str
+    ts: str | None
+    body: Params
+
+    @property
+    def text(self) -> str:
+        """The section texts of the post, joined by newlines."""
+        return "\n".join(str(b["text"]["text"]) for b in self.body.get("blocks") or [])
 
 
 def _text_length(obj: Any) -> int:
@@ -79,11 +108,13 @@ class FakeSlackApi:
         self,
         token: str = "xoxb-test-token",
         *,
+        signing_secret: str = "test-signing-secret",
+        app_token: str = "xapp-1-test-token",
         per_channel_interval: float = 1.0,
         tolerance: float = 0.05,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.token = token
+        self.token, self.signing_secret, self.app_token = token, signing_secret, app_token
         self.per_channel_interval, self.tolerance, self._clock = (
             per_channel_interval,
             tolerance,
@@ -94,6 +125,14 @@ class FakeSlackApi:
         self.outside_channels: set[str] = set()
         self.messages: list[SlackMessage] = []
         self.updates: list[SlackMessage] = []
+        self.ephemerals: list[SlackMessage] = []
+        self.responses: list[HookPost] = []
+        self.ims: dict[str, str] = {}
+        self.scopes: tuple[str, ...] = ()
+        self.socket_acks: list[Params] = []
+        self._sockets: list[web.WebSocketResponse] = []
+        self._hooks: dict[str, tuple[str, str, str | None]] = {}
+        self._ids = itertools.count(1)
         self.rate_limited = 0
         self.invalid: list[str] = []
         self._last_post: dict[str, float] = {}
@@ -106,13 +145,19 @@ class FakeSlackApi:
         """Listen on a free loopback port; returns the API base URL (SLACK_API_BASE_URL)."""
         app = web.Application()
         app.router.add_post("/api/{method}", self._handle)
+        app.router.add_get("/api/{method}", self._handle)
+        app.router.add_post("/hooks/{hook}", self._hook)
+        app.router.add_get("/socket", self._socket)
         self._runner = web.AppRunner(app, shutdown_timeout=0.1)
         await self._runner.setup()
         await web.TCPSite(self._runner, "127.0.0.1", 0).start()
-        self.base_url = f"http://127.0.0.1:{self._runner.addresses[0][1]}/api/"
+        self.root = f"http://127.0.0.1:{self._runner.addresses[0][1]}"
+        self.base_url = f"{self.root}/api/"
         return self.base_url
 
     async def close(self) -> None:
+        for socket in list(self._sockets):
+            await socket.close()
         if self._runner is not None:
             await self._runner.cleanup()
 
@@ -131,36 +176,58 @@ class FakeSlackApi:
         """The section text of each message posted to one channel."""
         return [str(m.blocks[0]["text"]["text"]) for m in self.messages if m.channel == channel]
 
+    def alerts(self, channel: str) -> list[SlackMessage]:
+        """The messages in a channel that carry the alert buttons, as they stand now."""
+        return [
+            m
+            for m in self.messages
+            if m.channel == channel and any(b.get("type") == "actions" for b in m.blocks)
+        ]
+
+    async def wait_for(self, condition: Callable[[], object], within: float = 5.0) -> None:
+        """Wait until `condition()` is true (the app answers after it has acked)."""
+        deadline = time.monotonic() + within
+        while not condition():
+            if time.monotonic() > deadline:
+                raise AssertionError("timed out waiting for the app's answer")
+            await asyncio.sleep(0.01)
+
     async def _handle(self, request: web.Request) -> web.Response:
         params = await _read_params(request)
+        method = request.match_info["method"]
         handlers = {
             "auth.test": self._auth_test,
             "chat.postMessage": self._post_message,
             "chat.update": self._update,
+            "chat.postEphemeral": self._post_ephemeral,
+            "conversations.info": self._conversation_info,
+            "apps.connections.open": self._open_connection,
         }
-        handler = handlers.get(request.match_info["method"])
+        handler = handlers.get(method)
         if handler is None:
             return web.json_response({"ok": False, "error": "unknown_method"}, status=404)
         try:
-            self._check_token(request, params)
-            if handler != self._auth_test and self._failures:
+            app_level = method == "apps.connections.open"
+            self._check_token(request, params, self.app_token if app_level else self.token)
+            if method.startswith("chat.") and self._failures:
                 status = self._failures.pop(0)
                 return web.Response(
                     status=status, text="<html>upstream error</html>", content_type="text/html"
                 )
-            return web.json_response({"ok": True, **handler(params)})
+            scopes = {"X-OAuth-Scopes": ",".join(self.scopes)} if self.scopes else {}
+            return web.json_response({"ok": True, **handler(params)}, headers=scopes)
         except SlackError as error:
             body = {"ok": False, "error": error.code}
             return web.json_response(body, status=error.status, headers=error.headers)
 
-    def _check_token(self, request: web.Request, params: Params) -> None:
+    def _check_token(self, request: web.Request, params: Params, expected: str) -> None:
         header = request.headers.get("Authorization", "")
         token = (
             header.removeprefix("Bearer ") if header.startswith("Bearer ") else params.get("token")
         )
         if not token:
             raise SlackError("not_authed")
-        if token != self.token:
+        if token != expected:
             raise SlackError("invalid_auth")
 
     def _auth_test(self, params: Params) -> Params:
@@ -224,13 +291,86 @@ class FakeSlackApi:
         self, params: Params, channel: str, ts: str, text: str, blocks: list[Any]
     ) -> SlackMessage:
         unfurl_links, unfurl_media = params.get("unfurl_links"), params.get("unfurl_media")
-        return SlackMessage(channel, ts, text, blocks, unfurl_links, unfurl_media, self._clock())
+        thread = str(params["thread_ts"]) if params.get("thread_ts") else None
+        user = str(params["user"]) if params.get("user") else None
+        at = self._clock()
+        return SlackMessage(channel, ts, text, blocks, unfurl_links, unfurl_media, at, thread, user)
+
+    def _post_ephemeral(self, params: Params) -> Params:
+        channel = self._channel(params)
+        text, blocks = self._content(params)
+        ts = f"{int(time.time())}.{next(self._ts):06d}"
+        self.ephemerals.append(self._record(params, channel, ts, text, blocks))
+        return {"message_ts": ts}
+
+    def _conversation_info(self, params: Params) -> Params:
+        channel = self._channel(params)
+        if channel in self.ims:
+            return {"channel": {"id": channel, "is_im": True, "user": self.ims[channel]}}
+        if channel.startswith("D"):
+            raise SlackError("channel_not_found")  # a DM the bot is not part of
+        return {"channel": {"id": channel, "is_channel": True, "is_member": True}}
+
+    def _open_connection(self, params: Params) -> Params:
+        return {"url": f"ws://{self.root.removeprefix('http://')}/socket"}
+
+    # ── response_url ───────────────────────────────────────────────────────
+
+    def new_hook(self, channel: str, user: str, ts: str | None) -> str:
+        hook = f"H{next(self._ids)}"
+        self._hooks[hook] = (channel, user, ts)
+        return f"{self.root}/hooks/{hook}"
+
+    async def _hook(self, request: web.Request) -> web.Response:
+        if request.match_info["hook"] not in self._hooks:
+            return web.Response(status=404, text="expired_url")
+        channel, user, ts = self._hooks[request.match_info["hook"]]
+        body: Params = await request.json()
+        try:
+            text, blocks = self._content(body)
+        except SlackError as error:
+            return web.Response(status=400, text=error.code)
+        self.responses.append(HookPost(channel, user, ts, body))
+        if body.get("replace_original") and ts is not None:
+            for n, message in enumerate(self.messages):
+                if (message.channel, message.ts) == (channel, ts):
+                    self.messages[n] = replace(message, text=text, blocks=blocks)
+                    self.updates.append(self.messages[n])
+        return web.Response(text="ok")
+
+    # ── Socket Mode ────────────────────────────────────────────────────────
+
+    async def _socket(self, request: web.Request) -> web.WebSocketResponse:
+        socket = web.WebSocketResponse()
+        await socket.prepare(request)
+        self._sockets.append(socket)
+        await socket.send_json({"type": "hello", "num_connections": 1})
+        async for frame in socket:
+            if frame.type == aiohttp.WSMsgType.TEXT:
+                self.socket_acks.append(json.loads(frame.data))
+        self._sockets.remove(socket)
+        return socket
+
+    async def socket_send(self, kind: str, payload: Params) -> str:
+        """Push an envelope (`slash_commands`, `events_api`, `interactive`) to the app."""
+        await self.wait_for(lambda: bool(self._sockets))
+        envelope_id = f"envelope-{next(self._ids)}"
+        envelope = {
+            "envelope_id": envelope_id,
+            "type": kind,
+            "payload": payload,
+            "accepts_response_payload": kind != "events_api",
+        }
+        await self._sockets[-1].send_json(envelope)
+        return envelope_id
 
 
 async def _read_params(request: web.Request) -> Params:
-    """JSON or form body; a form's `blocks` is a JSON string, as Slack accepts it."""
-    if request.content_type == "application/json":
-        params: Params = await request.json()
+    """Query (GET), JSON or form body; a form's `blocks` is a JSON string, as Slack accepts it."""
+    if request.method == "GET":
+        params: Params = dict(request.query)
+    elif request.content_type == "application/json":
+        params = await request.json()
     else:
         form = await request.post()
         params = {k: v for k, v in form.items() if isinstance(v, str)}
