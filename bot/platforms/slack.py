@@ -46,7 +46,13 @@ _GONE = {
     "team_access_not_granted",
 }
 _TRANSIENT = {"internal_error", "fatal_error", "service_unavailable", "request_timeout"}
-_BAD_TOKEN = {"invalid_auth", "not_authed", "token_revoked", "token_expired", "account_inactive"}
+BAD_TOKEN_ERRORS = {
+    "invalid_auth",
+    "not_authed",
+    "token_revoked",
+    "token_expired",
+    "account_inactive",
+}
 
 
 def _retry_after(headers: Any) -> float:
@@ -72,7 +78,7 @@ def map_slack_error(error: SlackApiError, channel: str) -> DeliveryError:
         return DestinationGoneError(f"{where}: {code}")
     if status >= 500 or code in _TRANSIENT:
         return RetryableDeliveryError(f"{where}: Slack answered {status} {code}".rstrip())
-    if code in _BAD_TOKEN:
+    if code in BAD_TOKEN_ERRORS:
         return PermanentDeliveryError(
             f"Slack rejected the bot token ({code}): check SLACK_BOT_TOKEN"
         )
