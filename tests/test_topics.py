@@ -16,7 +16,7 @@ import pytest
 from safetensors.numpy import save_file
 
 from bot.errors import NewswatchError
-from bot.model import Rule, Story
+from bot.model import Rule, Story, Topic
 from filters.rules_file import load_rules
 from filters.semantic import (
     DEFAULT_MODEL_DIR,
@@ -25,7 +25,7 @@ from filters.semantic import (
     load_embedder,
     semantic_available,
 )
-from filters.topics import TopicScorer, story_units
+from filters.topics import TopicMatrix, TopicScorer, story_units
 
 RULES_FILE = Path(__file__).resolve().parents[1] / "config" / "rules.yaml"
 NOW = datetime(2025, 1, 1, tzinfo=UTC)
@@ -158,19 +158,19 @@ def test_topic_vectors_computed_once(embedder: Embedder) -> None:
         (
             "Drones hit Kyiv",
             "Two were hurt. Power is out in the east.",
-            (
-                "Drones hit Kyiv",
-                "Two were hurt.",
-                "Power is out in the east.",
-                "Drones hit Kyiv Two were hurt.",
-            ),
+            ("Drones hit Kyiv", "Two were hurt.", "Power is out in the east."),
+        ),
+        (
+            "Drones hit Kyiv",
+            "Power is out in the east. Power is out in the east. Two were hurt.",
+            ("Drones hit Kyiv", "Power is out in the east.", "Two were hurt."),
         ),
         ("Same as title", "Same as title", ("Same as title",)),
         ("", "A sentence that stands alone.", ("A sentence that stands alone.",)),
         (
             "T",
             "Short. Tiny. This one is long enough.",
-            ("T", "This one is long enough.", "T This one is long enough."),
+            ("T", "This one is long enough."),
         ),
     ],
 )
@@ -181,7 +181,47 @@ def test_story_units(title: str, text: str, expected: tuple[str, ...]) -> None:
 def test_story_units_keep_the_lead_sentences_only() -> None:
     text = " ".join(f"Sentence number {n} is here." for n in range(1, 8))
     units = story_units("Headline", text)
-    assert units[1:-1] == tuple(f"Sentence number {n} is here." for n in range(1, 5))
+    assert units == ("Headline", *(f"Sentence number {n} is here." for n in range(1, 4)))
+
+
+def reference_unit_scores(units: np.ndarray, rules: Sequence[Rule], embed: Embedder) -> np.ndarray:
+    """The module docstring's formula, one rule and one unit at a time."""
+    scores = np.zeros((len(units), len(rules)))
+    for column, rule in enumerate(rules):
+        assert rule.topic is not None
+        positives = embed.embed([rule.topic.intent, *rule.topic.positives])
+        negatives = embed.embed(rule.topic.negatives)
+        for row, unit in enumerate(units):
+            ranked = sorted((positives @ unit).tolist(), reverse=True)
+            positive = float(np.mean(ranked[:2]))
+            negative = max((negatives @ unit).tolist(), default=-np.inf)
+            scores[row, column] = positive - 0.5 * max(0.0, negative - ranked[0])
+    return scores
+
+
+def test_vectorised_scores_follow_the_formula() -> None:
+    """All rules at once (partition for the top two, sentinel padding) = the plain formula."""
+    vectors = np.random.default_rng(3).normal(size=(40, 16)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    table = {f"t{i}": vectors[i] for i in range(40)}
+
+    class TableEmbedder:
+        def embed(self, texts: Sequence[str]) -> np.ndarray:
+            return np.array([table[t] for t in texts], dtype=np.float32).reshape(-1, 16)
+
+    topics = [
+        Topic(intent="t0", positives=("t1", "t2", "t3"), negatives=("t4", "t5"), threshold=0.3),
+        Topic(intent="t6", positives=(), negatives=(), threshold=0.3),  # intent alone
+        Topic(intent="t7", positives=("t8",), negatives=("t9",), threshold=0.3),
+        Topic(intent="t10", positives=tuple(f"t{i}" for i in range(11, 20)), threshold=0.3),
+    ]
+    rules = [Rule(name=f"r{i}", query="", topic=topic) for i, topic in enumerate(topics)]
+    matrix = TopicMatrix.build(TableEmbedder(), rules)
+    units = vectors[30:36]
+    expected = reference_unit_scores(units, rules, TableEmbedder())
+    assert np.allclose(matrix.unit_scores(units, np.arange(len(rules))), expected, atol=1e-6)
+    subset = matrix.unit_scores(units, np.array([3, 1]))
+    assert np.allclose(subset, expected[:, [3, 1]], atol=1e-6)
 
 
 def test_embeddings_are_unit_rows_in_input_order(embedder: Embedder) -> None:
