@@ -359,28 +359,29 @@ class FakeTelegramApi:
     def message_update(
         self,
         chat_id: int,
-        text: str,
+        text: str | None,
         *,
         user_id: int | None = None,
         sender_chat_id: int | None = None,
         **fields: Any,
     ) -> Params:
-        """A `message` (or, in a channel, a `channel_post`) with `text`, a command entity
-        when it starts with `/`, from `user_id` or on behalf of `sender_chat_id`."""
+        """A `message` (or, in a channel, a `channel_post`) with `text` (None for a
+        service message), a command entity when it starts with `/`, from `user_id`
+        or on behalf of `sender_chat_id`."""
         chat = self.chat_object(chat_id)
         message: Params = {"message_id": next(self._incoming_ids), "date": int(time.time())}
-        message |= {"chat": chat, "text": text, **fields}
+        message |= {"chat": chat, **({} if text is None else {"text": text}), **fields}
         if user_id is not None:
             message["from"] = _user_object(user_id)
         channel = chat["type"] == "channel"
         if sender_chat_id is not None or channel:
             message["sender_chat"] = self.chat_object(sender_chat_id or chat_id)
-        if text.startswith("/"):
+        if text is not None and text.startswith("/"):
             length = _utf16(text.split()[0]) if text.split() else 1
             message["entities"] = [{"type": "bot_command", "offset": 0, "length": length}]
         return {"channel_post" if channel else "message": message}
 
-    def push_message(self, chat_id: int, text: str, **kwargs: Any) -> int:
+    def push_message(self, chat_id: int, text: str | None, **kwargs: Any) -> int:
         """`push_update(message_update(...))`."""
         return self.push_update(self.message_update(chat_id, text, **kwargs))
 
