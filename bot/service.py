@@ -122,7 +122,7 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> Non
         scheduler.pause()
         await in_flight.drain(GRACE_SECONDS)
         scheduler.shutdown(wait=False)
+        await http.stop()  # first: no Slack or webhook request may reach a stopped front-end
         await platforms.stop()
-        await http.stop()
     finally:
         await app.close()

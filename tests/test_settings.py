@@ -138,3 +138,10 @@ def test_missing_config_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     with pytest.raises(ConfigError) as raised:
         load_settings()
     assert "does not exist" in str(raised.value)
+
+
+def test_empty_optional_values_mean_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NEWSWATCH_FEEDS_FILE", "")
+    monkeypatch.setenv("NEWSWATCH_DATABASE_URL", " ")
+    settings = load_settings()
+    assert settings.feeds_file is None and settings.database_url is None

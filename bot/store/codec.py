@@ -134,13 +134,15 @@ def decode_alert(text: str) -> Alert:
 
 def topic_to_dict(topic: Topic) -> JsonObject:
     """A JSON-ready dict of a rule's semantic topic."""
-    return {
+    data: JsonObject = {
         "intent": topic.intent,
         "positives": list(topic.positives),
         "negatives": list(topic.negatives),
         "threshold": topic.threshold,
-        "llm_check": topic.llm_check,
     }
+    if topic.llm_check:  # only when set, so records written before the flag read the same
+        data["llm_check"] = True
+    return data
 
 
 def topic_from_dict(data: Mapping[str, Any]) -> Topic:
