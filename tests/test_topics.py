@@ -237,6 +237,21 @@ def test_embeddings_are_unit_rows_in_input_order(embedder: Embedder) -> None:
     assert embedder.embed([]).shape[0] == 0
 
 
+def test_session_sleeps_between_runs_and_blas_stays_single_threaded() -> None:
+    from threadpoolctl import threadpool_info  # type: ignore[import-untyped]
+
+    from filters.semantic.onnx_backend import session_options
+
+    options = session_options(2)
+    assert options.intra_op_num_threads == 2
+    assert options.inter_op_num_threads == 1
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    assert options.get_session_config_entry("session.inter_op.allow_spinning") == "0"
+    load_embedder(threads=2)
+    blas = [pool for pool in threadpool_info() if pool["user_api"] == "blas"]
+    assert blas and all(pool["num_threads"] == 1 for pool in blas)
+
+
 def test_missing_runtime_package_names_the_fix(monkeypatch: pytest.MonkeyPatch) -> None:
     real_find_spec = importlib.util.find_spec
 

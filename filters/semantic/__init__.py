@@ -92,10 +92,13 @@ def _read_meta(model_dir: Path) -> dict[str, object]:
 def load_embedder(model_dir: Path | None = None, *, threads: int = 1) -> Embedder:
     """Load the embedding model in `model_dir` (default: the shipped model).
 
-    `threads` caps the CPU threads that embedding and scoring use: the ONNX
-    session's pool and, process-wide, numpy's BLAS pool. The matrices here
-    are small, and idle BLAS threads spinning beside the ONNX thread made
-    scoring 10× slower on a busy 2-core host, so one thread is the default.
+    `threads` is the ONNX session's intra-op thread count. One is the
+    default and the fastest measured on the 2-core host: a story's batches
+    are too small to split (benchmarks/topics.md), and the second core stays
+    free for polling. numpy's BLAS pool is capped at one thread process-wide
+    whatever `threads` says: the scoring matrices are small, and a second
+    BLAS thread spinning beside the ONNX thread raised the CPU time per story
+    by half and doubled its p99.
     Raises SemanticUnavailableError, with the fix in its one-line message,
     when the `semantic` extra is not installed or the model files are missing.
     """
@@ -110,7 +113,7 @@ def load_embedder(model_dir: Path | None = None, *, threads: int = 1) -> Embedde
     max_tokens = int(str(meta.get("max_tokens", 128)))
     from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
-    threadpool_limits(limits=threads, user_api="blas")
+    threadpool_limits(limits=1, user_api="blas")
     if backend == "onnx":
         from filters.semantic.onnx_backend import load_onnx_embedder
 

@@ -31,12 +31,14 @@ class OnnxEmbedder:
 
         Texts are run in batches of similar token length, so a short headline
         is not padded to the length of a long sentence (padding costs as much
-        compute as real tokens).
+        compute as real tokens). They are tokenised one by one: `encode_batch`
+        hands a handful of short texts to the tokenizer's own thread pool,
+        which costs CPU time on the other core and gains no wall time.
         """
         vectors = np.zeros((len(texts), self.dimensions), dtype=np.float32)
         if not texts:
             return vectors
-        token_ids = [encoding.ids for encoding in self._tokenizer.encode_batch(list(texts))]
+        token_ids = [self._tokenizer.encode(text).ids for text in texts]
         for batch in length_buckets([len(ids) for ids in token_ids]):
             vectors[batch] = self._embed_ids([token_ids[i] for i in batch])
         return vectors
@@ -69,15 +71,33 @@ def length_buckets(lengths: Sequence[int], slack: float = 1.3) -> list[list[int]
     return buckets
 
 
+def session_options(threads: int) -> ort.SessionOptions:
+    """CPU session options: `threads` intra-op threads that sleep, not spin, when idle.
+
+    A story is a few texts of at most 48 tokens, so each of the graph's
+    operators is a few microseconds of work: a second intra-op thread mostly
+    waits on hand-offs (measured on 2 cores: no wall time gained, 50% more
+    CPU), and a spinning one burns the other core between operators. The
+    graph is optimised at load (operator fusion, ~0.1 s); the file on disk
+    stays the portable export, which ran faster here than a model fused
+    offline by onnxruntime's transformer optimiser (benchmarks/topics.md).
+    """
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.add_session_config_entry("session.inter_op.allow_spinning", "0")
+    return options
+
+
 def load_onnx_embedder(model_dir: Path, *, max_tokens: int, threads: int) -> OnnxEmbedder:
     """Open `model_dir/model.onnx` and `model_dir/tokenizer.json` for CPU inference."""
     tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
     tokenizer.enable_truncation(max_length=max_tokens)
     tokenizer.no_padding()
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options = session_options(threads)
     session = ort.InferenceSession(
         str(model_dir / "model.onnx"), sess_options=options, providers=["CPUExecutionProvider"]
     )

@@ -27,7 +27,7 @@ class StaticEmbedder:
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Embed `texts`; rows are unit-length float32 (zero for a text with no tokens)."""
-        encodings = self._tokenizer.encode_batch(list(texts), add_special_tokens=False)
+        encodings = [self._tokenizer.encode(text, add_special_tokens=False) for text in texts]
         pooled = np.zeros((len(texts), self.dimensions), dtype=np.float32)
         for row, encoding in enumerate(encodings):
             if encoding.ids:
