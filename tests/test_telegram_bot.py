@@ -25,7 +25,7 @@ from xml.sax.saxutils import escape
 import pytest
 
 from bot.app import App, build_app
-from bot.errors import ConfigError
+from bot.errors import ConfigError, PermanentDeliveryError
 from bot.http import HttpServer
 from bot.model import Destination
 from bot.pipeline import poll_once
@@ -35,6 +35,7 @@ from bot.render import clean_text, parse_telegram_callback
 from bot.settings import Settings, load_settings
 from tests.support.fake_telegram import FakeTelegramApi, PostedMessage, parse_telegram_html
 from tests.support.feed_server import FeedServer
+from tests.test_render import make_alert
 
 # RetryAfter's own constructor reads its deprecated int `retry_after` (python-telegram-bot 22).
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
@@ -565,13 +566,18 @@ async def test_webhook_without_secret_is_refused_at_start(
     assert api.webhook is None and api.get_updates_calls == []
 
 
-async def test_wrong_token_is_a_config_error(tmp_path: Path, api: FakeTelegramApi) -> None:
+async def test_wrong_token_is_a_config_error_that_hides_it(
+    tmp_path: Path, api: FakeTelegramApi
+) -> None:
     app = await build_app(settings_for(tmp_path, api, telegram_bot_token="123:WRONG"))
     try:
-        with pytest.raises(ConfigError, match="TELEGRAM_BOT_TOKEN"):
+        with pytest.raises(ConfigError, match="TELEGRAM_BOT_TOKEN") as caught:
             await start_platforms(app, HttpServer(app))
+        with pytest.raises(PermanentDeliveryError) as refused:  # the notifier says the same
+            await app.notifiers["telegram"].send(Destination("telegram", "1"), make_alert())
     finally:
         await app.close()
+    assert "WRONG" not in str(caught.value) and "WRONG" not in str(refused.value)
 
 
 # ── the whole service ──────────────────────────────────────────────────────

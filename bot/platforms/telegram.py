@@ -103,10 +103,8 @@ def map_telegram_error(error: TelegramError, chat_id: str | None = None) -> Deli
         )
     if isinstance(error, Forbidden):
         return DestinationGoneError(f"{where}: {error.message}")
-    if isinstance(error, InvalidToken):
-        return PermanentDeliveryError(
-            f"Telegram rejected the bot token ({error.message}): check TELEGRAM_BOT_TOKEN"
-        )
+    if isinstance(error, InvalidToken):  # its message quotes the token: leave it out
+        return PermanentDeliveryError("Telegram rejected the bot token: check TELEGRAM_BOT_TOKEN")
     if isinstance(error, BadRequest):
         description = error.message.lower()
         if any(gone in description for gone in _GONE_DESCRIPTIONS):

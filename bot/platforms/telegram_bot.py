@@ -229,11 +229,12 @@ async def _connect(application: TelegramApplication) -> None:
     """initialize() (getMe), with a bad token reported as the setting to fix."""
     try:
         await application.initialize()
-    except InvalidToken as error:
-        raise ConfigError(
-            f"Telegram rejected TELEGRAM_BOT_TOKEN ({error.message}): use the token BotFather gave"
-        ) from None
     except TelegramError as error:
+        await application.bot.shutdown()  # its connections were opened before getMe failed
+        if isinstance(error, InvalidToken):  # whose message quotes the token: leave it out
+            raise ConfigError(
+                "Telegram rejected TELEGRAM_BOT_TOKEN: use the token BotFather gave you"
+            ) from None
         raise map_telegram_error(error) from error
 
 
