@@ -119,7 +119,8 @@ async def fan_out_through_outbox(chats: int) -> FanoutResult:
         for chat_id in chat_ids(chats):
             await store.subscribe(Destination("telegram", chat_id), ["drone_strike"], actor="b")
         async with FakeTelegramApi() as api:
-            notifier = TelegramNotifier(api.token, base_url=api.base_url, limiter=telegram_limiter())
+            limiter = telegram_limiter()
+            notifier = TelegramNotifier(api.token, base_url=api.base_url, limiter=limiter)
             await notifier.start()
             deliverer = Deliverer(
                 store, {"telegram": notifier}, DeliveryPolicy(), clock=lambda: datetime.now(UTC)
