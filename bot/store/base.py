@@ -9,6 +9,8 @@ Claims (`claim_due_feeds`, `claim_outbox`) are safe with several instances on
 one PostgreSQL database: a claimed row is leased to `owner` until
 `now + lease_seconds`, and no other caller gets it before that lease expires
 (`SELECT … FOR UPDATE SKIP LOCKED` on PostgreSQL; one writer on SQLite).
+A named lease (`acquire_lease`) goes the same way to one owner at a time: the
+job only one instance may run, such as the Telegram long poll.
 """
 
 from __future__ import annotations
@@ -228,4 +230,21 @@ class Store(Protocol):
 
     async def get_story(self, key: str) -> Story | None:
         """A recorded story by key (None if unknown), e.g. for "Not relevant" feedback."""
+        ...
+
+    async def find_story_by_key_prefix(self, prefix: str) -> Story | None:
+        """The one recorded story whose key starts with `prefix`, however old (an index
+        range scan); None when none or several do. Telegram's "Not relevant" button
+        carries only the start of the key."""
+        ...
+
+    # ── named leases (a job only one instance may run, e.g. the Telegram long poll) ──
+    async def acquire_lease(self, name: str, owner: str, now: datetime, seconds: float) -> bool:
+        """Atomically take the lease `name` for `owner` until `now + seconds` if it is
+        free, expired or already `owner`'s (then it is extended). False if another
+        owner holds it: exactly one of many concurrent callers gets a free lease."""
+        ...
+
+    async def release_lease(self, name: str, owner: str) -> bool:
+        """Give up the lease if `owner` holds it (True); otherwise change nothing (False)."""
         ...

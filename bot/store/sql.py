@@ -19,6 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.store.engine import connect_error, create_engine, database_url
 from bot.store.feeds import FeedQueries
+from bot.store.leases import LeaseQueries
+from bot.store.lookup import StoryLookupQueries
 from bot.store.migrate import require_head, upgrade_engine
 from bot.store.outbox import OutboxQueries
 from bot.store.rules import RuleQueries
@@ -33,7 +35,15 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class SqlStore(FeedQueries, StoryQueries, RuleQueries, SubscriptionQueries, OutboxQueries):
+class SqlStore(
+    FeedQueries,
+    StoryQueries,
+    StoryLookupQueries,
+    RuleQueries,
+    SubscriptionQueries,
+    OutboxQueries,
+    LeaseQueries,
+):
     """Everything newswatch persists, in one SQL database (see `bot.store.base.Store`)."""
 
     async def get_meta(self, key: str) -> str | None:

@@ -202,3 +202,12 @@ rule_mutes = sa.Table(
 )
 """One rule muted for one destination (the "Mute rule 24 h" button); the
 destination-wide mute stays on the subscription rows."""
+
+leases = sa.Table(
+    "leases",
+    metadata,
+    sa.Column("name", sa.Text, primary_key=True),
+    sa.Column("owner", sa.Text, nullable=False),
+    sa.Column("expires_at", UtcDateTime, nullable=False),
+)
+"""Named leases (`acquire_lease`): who runs a job only one instance may run, and until when."""
