@@ -10,7 +10,9 @@ import subprocess
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
+import httpcore
 import pytest
 
 from bot.errors import FetchError, ResponseTooLargeError
@@ -200,6 +202,41 @@ async def test_slow_host_uses_at_most_two_connections_and_blocks_no_one(
     results = await asyncio.gather(*slow)
     assert [r.status for r in results] == [200] * 4
     assert server.max_in_flight["/slow"] == 2
+
+
+class CountingBackend(httpcore.AnyIOBackend):
+    """The real dialler, counting the TCP connections it opens."""
+
+    def __init__(self) -> None:
+        self.connects = 0
+
+    async def connect_tcp(self, *args: Any, **kwargs: Any) -> httpcore.AsyncNetworkStream:
+        self.connects += 1
+        return await super().connect_tcp(*args, **kwargs)
+
+
+async def test_304s_and_redirects_keep_their_connection(server: FeedServer) -> None:
+    server.serve_file("/feed", NPR, etag='"v1"')
+    server.redirect("/old", "/feed", status=301)
+    backend = CountingBackend()
+    fetcher = Fetcher(make_http_client(LOCAL, network_backend=backend), LOCAL)
+    for _ in range(5):
+        response = await fetcher.fetch(server.url("/feed"), FeedState(etag='"v1"'), NOW)
+        assert response.not_modified
+    assert (await fetcher.fetch(server.url("/old"), FeedState(), NOW)).status == 200
+    assert backend.connects == 1
+
+
+async def test_concurrent_fetches_share_the_pool_without_losing_any(server: FeedServer) -> None:
+    server.route("/slow", Route(body=b"<rss/>", delay=0.01))
+    limits = FetchLimits(allow_private_networks=True, per_host_concurrency=3, global_concurrency=3)
+    backend = CountingBackend()
+    fetcher = Fetcher(make_http_client(limits, network_backend=backend), limits)
+    urls = [server.url("/slow") for _ in range(30)]
+    results = await asyncio.gather(*(fetcher.fetch(url, FeedState(), NOW) for url in urls))
+    assert [r.body for r in results] == [b"<rss/>"] * 30
+    assert server.max_in_flight["/slow"] == 3
+    assert backend.connects == 3
 
 
 @pytest.mark.parametrize("url", ["ftp://example.com/feed", "file:///etc/passwd", "not a url"])

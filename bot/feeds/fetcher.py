@@ -23,6 +23,7 @@ import httpcore
 import httpx
 
 from bot.errors import FetchError, ResponseTooLargeError
+from bot.feeds.pool import ProbeCachingBackend, pool_class, skip_missing_sniffio
 from bot.feeds.ssrf import (
     AddressRefusedError,
     GuardedNetworkBackend,
@@ -32,6 +33,7 @@ from bot.feeds.ssrf import (
 from bot.model import FeedResponse, FeedState
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+_DRAIN_BYTES = 64 * 1024
 _MAX_AGE = re.compile(r"(?:^|[,\s])max-age\s*=\s*\"?(\d+)", re.IGNORECASE)
 
 
@@ -69,16 +71,18 @@ def make_http_client(
     `resolver` and `network_backend` (the dialler under the guard) are for tests;
     production passes neither. Environment proxies are ignored (trust_env=False)
     because a proxy would make the guard check the proxy instead of the target.
+    The pool and streams are httpcore's minus its per-request overheads (`bot.feeds.pool`).
     """
+    skip_missing_sniffio()
     transport = httpx.AsyncHTTPTransport(trust_env=False)
     guard = GuardedNetworkBackend(
         resolver=resolver,
-        inner=network_backend,
+        inner=ProbeCachingBackend(network_backend or httpcore.AnyIOBackend()),
         allow_private_networks=limits.allow_private_networks,
     )
     # httpx has no public hook for the network backend, so we give the transport
     # its own pool built with the guard; everything else (TLS, limits) is as httpx does it.
-    transport._pool = httpcore.AsyncConnectionPool(
+    transport._pool = pool_class()(
         ssl_context=httpx.create_ssl_context(trust_env=False),
         max_connections=limits.global_concurrency,
         max_keepalive_connections=limits.global_concurrency,
@@ -171,10 +175,13 @@ class Fetcher:
         status = response.status_code
         location = response.headers.get("location")
         if status in REDIRECT_STATUSES and location:
+            await _drain_small_body(response)
             return _redirect_target(current, location)
         retry_after = parse_retry_after(response.headers.get("retry-after"), now)
         if status == 304 or 200 <= status < 300:
-            body = b"" if status == 304 else await self._read_capped(response, current)
+            # A 304 has no body, but reading to its end is what lets httpcore
+            # keep the connection: an unread response closes it.
+            body = await self._read_capped(response, current)
             return _feed_response(url, current, response, body, now, retry_after)
         reason = response.reason_phrase or "error"
         raise FetchError(
@@ -266,6 +273,14 @@ def _checked_host(url: str) -> str:
     if parsed.scheme not in ("http", "https") or not parsed.host:
         raise FetchError(f"refusing to fetch {url!r}: only http:// and https:// URLs are fetched")
     return parsed.host
+
+
+async def _drain_small_body(response: httpx.Response) -> None:
+    """Read a redirect's body when it is declared small, so the connection is
+    reused for the next hop (usually the same host); others are just closed."""
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) <= _DRAIN_BYTES:
+        await response.aread()
 
 
 def _redirect_target(current: str, location: str) -> str:
