@@ -102,6 +102,16 @@ async def test_a_story_already_stored_queues_no_outbox_rows(
     assert await store.outbox_pending() == 2
 
 
+async def test_save_stories_reports_exactly_what_a_large_batch_inserted(store: SqlStore) -> None:
+    await store.save_stories([new_story(f"s{n}") for n in range(0, 1500, 3)])
+    items = [new_story(f"s{n}", chat(str(n % 7))) for n in range(1500)]
+    saved = await store.save_stories(items)
+    expected = tuple(f"s{n}" for n in range(1500) if n % 3)
+    assert saved.stored_keys == expected
+    assert saved.outbox_rows == len(expected)
+    assert await store.outbox_pending() == len(expected)
+
+
 async def test_duplicates_within_one_batch_are_stored_once(store: SqlStore) -> None:
     first = new_story("a", chat("1"))
     same_url = new_story("b", chat("2"), canonical_url="https://news.example/a")

@@ -237,19 +237,24 @@ def _outbox(item: NewStory) -> list[dict[str, Any]]:
 async def _insert_stories(
     conn: AsyncConnection, insert: InsertFactory, batch: list[Story]
 ) -> set[str]:
-    inserted: set[str] = set()
-    for chunk in batched(batch):
-        stmt = insert(stories).values([story_values(s) for s in chunk])
-        result = await conn.execute(stmt.on_conflict_do_nothing().returning(stories.c.key))
-        inserted.update(result.scalars())
-    return inserted
+    """Insert the stories, skipping stored ones; returns the keys actually inserted.
+
+    One executemany: SQLAlchemy compiles the statement once and sends the rows
+    as multi-row INSERTs ("insertmanyvalues"), where `.values([...])` would
+    compile a new statement of 13 bound parameters per row for every batch.
+    """
+    if not batch:
+        return set()
+    stmt = insert(stories).on_conflict_do_nothing().returning(stories.c.key)
+    result = await conn.execute(stmt, [story_values(s) for s in batch])
+    return set(result.scalars())
 
 
 async def _insert_outbox(
     conn: AsyncConnection, insert: InsertFactory, rows: list[dict[str, Any]]
 ) -> int:
-    queued = 0
-    for chunk in batched(rows):
-        stmt = insert(outbox).values(chunk).on_conflict_do_nothing().returning(outbox.c.id)
-        queued += len((await conn.execute(stmt)).scalars().all())
-    return queued
+    """Insert the outbox rows (one executemany), skipping duplicates; returns how many."""
+    if not rows:
+        return 0
+    stmt = insert(outbox).on_conflict_do_nothing().returning(outbox.c.id)
+    return len((await conn.execute(stmt, rows)).scalars().all())
