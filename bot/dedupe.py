@@ -10,7 +10,7 @@ sources of the original instead of alerting again. Both are pure.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Hashable, Iterator, Sequence
+from collections.abc import Collection, Hashable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from bot.model import Story
@@ -54,7 +54,9 @@ def _identities(story: Story) -> Iterator[Hashable]:
         yield ("title", story.publisher.casefold(), story.title_key)
 
 
-def group_near_duplicates(new: Sequence[Story], recent: Sequence[Story]) -> dict[str, str]:
+def group_near_duplicates(
+    new: Sequence[Story], recent: Sequence[Story], *, index_only: Collection[str] = frozenset()
+) -> dict[str, str]:
     """Map each new story's key to the key of an earlier story reporting the same event.
 
     Candidates are `recent` stories (already alerted or recorded) and new
@@ -63,13 +65,18 @@ def group_near_duplicates(new: Sequence[Story], recent: Sequence[Story]) -> dict
     event all point at the first one. Stories with no earlier twin are absent.
     Only stories sharing salient terms or a fingerprint band are compared, so
     this stays near-linear in the number of stories.
+
+    New stories whose key is in `index_only` (a new feed's backlog, which never
+    alerts) are candidates for the others but are not looked up themselves:
+    they are absent from the result, and a story whose twin is one of them maps
+    to that story rather than to its root.
     """
     groups: dict[str, str] = {}
     twins = TwinIndex()
     for story in recent:
         twins.add(story)
     for story in sorted(new, key=lambda story: story.published):
-        original = twins.first_twin(story)
+        original = None if story.key in index_only else twins.first_twin(story)
         if original is not None:
             groups[story.key] = groups.get(original.key, original.key)
         twins.add(story)
@@ -105,10 +112,13 @@ class TwinIndex:
         return [self.stories[position] for position in sorted(positions)]
 
     def first_twin(self, story: Story) -> Story | None:
-        """The earliest candidate (other than the story itself) that reports the same event."""
-        twins = [
-            candidate
-            for candidate in self.candidates(story)
-            if candidate.key != story.key and is_near_duplicate(candidate, story)
-        ]
-        return min(twins, key=lambda twin: twin.published, default=None)
+        """The earliest candidate (other than the story itself) that reports the same
+        event; among equally early ones, the first indexed.
+
+        Candidates are tried earliest first, so the search stops at the first twin
+        instead of comparing the story with every candidate.
+        """
+        by_time = sorted(self.candidates(story), key=lambda candidate: candidate.published)
+        return next(
+            (c for c in by_time if c.key != story.key and is_near_duplicate(c, story)), None
+        )

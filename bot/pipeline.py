@@ -187,7 +187,7 @@ async def route_stories(
     """Match, summarise and route each fresh story; near-duplicates of a story
     already alerted (from another outlet) are recorded without a new alert."""
     batch = _Batch()
-    duplicates_of = await near_duplicates(pipeline, stories, now)
+    duplicates_of = await near_duplicates(pipeline, stories, backlog_keys, now)
     for story in stories:
         if story.key in backlog_keys or story.key in duplicates_of:
             if story.key in duplicates_of:
@@ -206,12 +206,16 @@ async def route_stories(
 
 
 async def near_duplicates(
-    pipeline: Pipeline, stories: Sequence[Story], now: datetime
+    pipeline: Pipeline, stories: Sequence[Story], backlog_keys: set[str], now: datetime
 ) -> dict[str, str]:
     """Map fresh story keys to the key of an earlier story (stored within the
-    window, or earlier in this batch) that reports the same event."""
+    window, or earlier in this batch) that reports the same event.
+
+    Backlog stories are recorded without an alert whatever their twins, so they
+    only serve as candidates and are not looked up (most of a cold start's stories).
+    """
     if not stories:
         return {}
     since = now - timedelta(hours=pipeline.config.near_duplicate_hours)
     recent = await pipeline.store.recent_stories(since)
-    return group_near_duplicates(stories, recent)
+    return group_near_duplicates(stories, recent, index_only=backlog_keys)

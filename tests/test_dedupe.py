@@ -152,3 +152,17 @@ def test_indexed_grouping_equals_pairwise_comparison(split: int) -> None:
     expected = brute_force_groups(new, recent)
     assert expected, "the labelled corpus has near-duplicates; the comparison must not be vacuous"
     assert group_near_duplicates(new, recent) == expected
+
+
+def test_index_only_stories_are_candidates_but_not_looked_up() -> None:
+    backlog = replace(GREAVES_DM, published=GREAVES_BBC.published - timedelta(hours=1))
+    groups = group_near_duplicates([GREAVES_CNN, backlog], [GREAVES_BBC], index_only={backlog.key})
+    assert groups == {GREAVES_CNN.key: backlog.key}
+
+
+def test_equally_early_twins_resolve_to_the_first_indexed() -> None:
+    twin = replace(GREAVES_DM, key="dm-copy", published=GREAVES_BBC.published)
+    assert group_near_duplicates([GREAVES_CNN], [twin, GREAVES_BBC]) == {GREAVES_CNN.key: twin.key}
+    assert group_near_duplicates([GREAVES_CNN], [GREAVES_BBC, twin]) == {
+        GREAVES_CNN.key: GREAVES_BBC.key
+    }
