@@ -495,6 +495,25 @@ def edited(api: FakeTelegramApi, chat: int) -> PostedMessage | None:
 
 
 @pytest.mark.slow
+async def test_not_relevant_finds_its_story_however_old(service: Service) -> None:
+    api = service.api
+    await service.say(921, "/subscribe drone_strike")
+    await service.publish("Drone strike hits a grain silo")
+    await service.deliver_until(lambda: service.alerts(921), "the alert")
+    [alert] = service.alerts(921)
+    [data] = [d for _, d in buttons(alert) if parse_telegram_callback(d).action == "not_relevant"]
+    service.clock.offset += timedelta(days=400)  # far past any window of recent stories
+    api.push_update(api.click_update(921, alert.message_id, 921, data))
+    outcome = await wait_for(partial(edited, api, 921), "the outcome on the alert")
+    assert "not relevant" in shown(outcome).splitlines()[-1]
+    [feedback] = await service.app.store.history("feedback", "drone_strike")
+    assert feedback.after is not None
+    assert feedback.after["title"] == "Drone strike hits a grain silo"
+    stored = await service.app.store.get_story(feedback.after["story_key"])
+    assert stored is not None and stored.key.startswith(parse_telegram_callback(data).story_key)
+
+
+@pytest.mark.slow
 async def test_a_refused_or_foreign_button_is_still_answered(service: Service) -> None:
     api, group = service.api, -1009100
     await service.say(group, "/subscribe drone_strike", user_id=ADMIN)

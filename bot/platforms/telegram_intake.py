@@ -15,13 +15,12 @@
   never a bot admin, so admin commands need a person.
 - Button clicks decode the callback data of `bot.render.telegram_keyboard`:
   the rule reference resolves against the rules in force and the chat's
-  subscriptions, and the story's 12-character key prefix against the
-  stories of the last `STORY_LOOKBACK`.
+  subscriptions, and the story's 12-character key prefix (all that fits in
+  callback_data) to the one stored story whose key starts with it, however
+  old (`Store.find_story_by_key_prefix`, an index lookup).
 """
 
 from __future__ import annotations
-
-from datetime import timedelta
 
 from telegram import CallbackQuery, Chat, Message
 from telegram.constants import ChatType
@@ -32,8 +31,6 @@ from bot.render import parse_telegram_callback, rule_ref_matches
 from handlers import ActionCommand, ButtonAction, ChatKind, Command, HandlerContext
 
 PLATFORM = "telegram"
-STORY_LOOKBACK = timedelta(days=30)
-STORY_SCAN_LIMIT = 5000
 ALIASES = {"start": "help"}
 """Telegram's conventional commands mapped to ours."""
 
@@ -103,14 +100,10 @@ async def resolve_rule(ctx: HandlerContext, ref: str, destination: Destination) 
 
 
 async def resolve_story_key(ctx: HandlerContext, prefix: str) -> str:
-    """The full key of the recent story whose key starts with `prefix` (else `prefix`)."""
-    if await ctx.store.get_story(prefix) is not None:
-        return prefix
-    since = ctx.clock() - STORY_LOOKBACK
-    for story in await ctx.store.recent_stories(since, limit=STORY_SCAN_LIMIT):
-        if story.key.startswith(prefix):
-            return story.key
-    return prefix
+    """The full key of the one stored story whose key starts with `prefix`; else
+    `prefix` itself, which the "Not relevant" action then looks up as a whole key."""
+    story = await ctx.store.find_story_by_key_prefix(prefix)
+    return story.key if story is not None else prefix
 
 
 async def click_from_callback(ctx: HandlerContext, query: CallbackQuery) -> ActionCommand:
