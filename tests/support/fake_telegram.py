@@ -16,7 +16,14 @@ where it matters:
   `tolerance` absorbs loopback jitter (the real API is more lenient still).
 - Blocked chats answer 403, unknown chats 400 "chat not found", migrated
   groups 400 with `migrate_to_chat_id`, and `fail_next` injects 5xx.
-- getUpdates answers 409 while a webhook is set, as Telegram does.
+- getUpdates answers 409 while a webhook is set, as Telegram does, and one
+  bot has one poller: a getUpdates arriving while another client's long poll
+  is open ends that one with 409 "terminated by other getUpdates request"
+  (counted in `get_updates_conflicts`).
+
+Clients can tell themselves apart with `base_url_for(name)`, the server root
+under a path prefix (as a self-hosted Bot API behind a proxy would be);
+`get_updates_callers` lists the name of each getUpdates ("" without one).
 
 Every accepted message is recorded in `messages` (edits in `edits`). To play
 the users' side, build updates with `message_update` / `click_update` (a
@@ -30,6 +37,7 @@ registered webhook with `deliver_webhook` (with the registered secret) or
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import inspect
 import itertools
 import json
@@ -45,6 +53,7 @@ import aiohttp
 from aiohttp import web
 
 Params = dict[str, Any]
+_REQUEST: contextvars.ContextVar[web.Request] = contextvars.ContextVar("request")
 _JSON_FIELDS = {"reply_markup", "link_preview_options", "entities", "commands", "scope"}
 _JSON_FIELDS |= {"allowed_updates", "reply_parameters"}
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
@@ -208,6 +217,19 @@ class PostedMessage:
     """The message this one answers (`reply_parameters.message_id`), if any."""
 
 
+@dataclass(eq=False)
+class _LongPoll:
+    """An open getUpdates request."""
+
+    request: web.Request
+    terminated: bool = False
+
+    def open(self) -> bool:
+        """Whether its client still waits for the answer (it may have hung up)."""
+        transport = self.request.transport
+        return transport is not None and not transport.is_closing()
+
+
 class ApiError(Exception):
     """An error answer: HTTP status, description and optional `parameters`."""
 
@@ -260,6 +282,10 @@ class FakeTelegramApi:
         self.commands_by_scope: dict[str, list[Any]] = {}
         """setMyCommands per scope: `default`, or `chat:<id>` for BotCommandScopeChat."""
         self.get_updates_calls: list[Params] = []
+        self.get_updates_callers: list[str] = []
+        """The `base_url_for` name of each getUpdates caller, in order."""
+        self.get_updates_conflicts = 0
+        self._long_polls: list[_LongPoll] = []
         self.webhook_deletions = 0
         self.member_lookups = 0
         self.messages: list[PostedMessage] = []
@@ -301,6 +327,7 @@ class FakeTelegramApi:
         """Listen on a free loopback port; returns the server root (TELEGRAM_API_BASE_URL)."""
         app = web.Application()
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
+        app.router.add_route("*", "/{client}/bot{token}/{method}", self._handle)
         self._runner = web.AppRunner(app, shutdown_timeout=0.1)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -308,6 +335,10 @@ class FakeTelegramApi:
         port = self._runner.addresses[0][1]
         self.base_url = f"http://127.0.0.1:{port}"
         return self.base_url
+
+    def base_url_for(self, client: str) -> str:
+        """The server root for one named client (see `get_updates_callers`)."""
+        return f"{self.base_url}/{client}"
 
     async def close(self) -> None:
         if self._runner is not None:
@@ -433,6 +464,7 @@ class FakeTelegramApi:
     # ── dispatch ──
 
     async def _handle(self, request: web.Request) -> web.Response:
+        _REQUEST.set(request)
         if request.match_info["token"] != self.token:
             return _error_response(ApiError(401, "Unauthorized"))
         name = request.match_info["method"].lower()
@@ -575,22 +607,47 @@ class FakeTelegramApi:
     # ── updates, chats, commands, webhooks ──
 
     async def _get_updates(self, params: Params) -> list[Params]:
+        request = _REQUEST.get()
         self.get_updates_calls.append(params)
+        self.get_updates_callers.append(request.match_info.get("client", ""))
         if self.webhook is not None:
             raise ApiError(
                 409,
                 "Conflict: can't use getUpdates method while webhook is active; "
                 "use deleteWebhook to delete the webhook first",
             )
+        self._terminate_long_polls()
+        poll = _LongPoll(request)
+        self._long_polls.append(poll)
+        try:
+            return await self._wait_for_updates(params, poll)
+        finally:
+            self._long_polls.remove(poll)
+
+    def _terminate_long_polls(self) -> None:
+        """End every open long poll: only the newest getUpdates of a bot is served."""
+        for other in self._long_polls:
+            if other.open() and not other.terminated:
+                other.terminated = True
+                self.get_updates_conflicts += 1
+        self._update_arrived.set()
+
+    async def _wait_for_updates(self, params: Params, poll: _LongPoll) -> list[Params]:
         offset, limit = int(params.get("offset", 0)), int(params.get("limit", 100))
         deadline = self._clock() + float(params.get("timeout", 0))
         self._updates = [u for u in self._updates if u["update_id"] >= offset]
-        while not self._updates and self._clock() < deadline:
+        while not self._updates and self._clock() < deadline and not poll.terminated:
             self._update_arrived.clear()
             try:
                 await asyncio.wait_for(self._update_arrived.wait(), deadline - self._clock())
             except TimeoutError:
                 break
+        if poll.terminated:
+            raise ApiError(
+                409,
+                "Conflict: terminated by other getUpdates request; "
+                "make sure that only one bot instance is running",
+            )
         return self._updates[:limit]
 
     def _bot_user(self, params: Params | None = None) -> Params:
