@@ -25,14 +25,16 @@ from xml.sax.saxutils import escape
 import pytest
 
 from bot.app import App, build_app
-from bot.errors import ConfigError, PermanentDeliveryError
+from bot.errors import ConfigError, PermanentDeliveryError, StoreError
 from bot.http import HttpServer
 from bot.model import Destination
 from bot.pipeline import poll_once
-from bot.platforms.registry import RunningPlatforms, start_platforms
-from bot.platforms.telegram_bot import SECRET_HEADER, WEBHOOK_PATH
+from bot.platforms.registry import RunningPlatforms, Stopper, start_platforms
+from bot.platforms.telegram_bot import SECRET_HEADER, WEBHOOK_PATH, start_telegram
+from bot.platforms.telegram_poll import POLL_LEASE, PollLease
 from bot.render import clean_text, parse_telegram_callback
 from bot.settings import Settings, load_settings
+from bot.store import open_store
 from tests.support.fake_telegram import FakeTelegramApi, PostedMessage, parse_telegram_html
 from tests.support.feed_server import FeedServer
 from tests.test_render import make_alert
@@ -598,6 +600,122 @@ async def test_wrong_token_is_a_config_error_that_hides_it(
     finally:
         await app.close()
     assert "WRONG" not in str(caught.value) and "WRONG" not in str(refused.value)
+
+
+# ── several instances on one database ─────────────────────────────────────
+
+LEASE_SECONDS = 1.5
+
+
+async def start_front_end(tmp_path: Path, api: FakeTelegramApi, name: str) -> tuple[App, Stopper]:
+    """An instance on the shared database whose Bot API calls the stand-in knows by `name`."""
+    settings = settings_for(tmp_path, api, telegram_api_base_url=api.base_url_for(name))
+    app = await build_app(settings)
+    try:
+        return app, await start_telegram(app, HttpServer(app), poll_lease_seconds=LEASE_SECONDS)
+    except BaseException:
+        await app.close()
+        raise
+
+
+@pytest.mark.slow
+async def test_only_the_lease_holder_long_polls_and_a_standby_takes_over(
+    tmp_path: Path, api: FakeTelegramApi
+) -> None:
+    first, stop_first = await start_front_end(tmp_path, api, "first")
+    second, stop_second = await start_front_end(tmp_path, api, "second")
+    try:
+        await wait_for(lambda: api.get_updates_callers, "long polling to start")
+        await asyncio.sleep(3 * LEASE_SECONDS)  # both renew or try several times
+        assert set(api.get_updates_callers) == {"first"}
+        assert "drone_strike" in await say(api, 1401, "/subscribe drone_strike")
+        await second.notifiers["telegram"].send(Destination("telegram", "1402"), make_alert())
+        assert len(api.texts(1402)) == 1  # the standby still delivers alerts
+
+        await stop_first()
+        polls_before = len(api.get_updates_callers)
+        await wait_for(
+            lambda: "second" in api.get_updates_callers[polls_before:],
+            "the standby to take over",
+            within=2 * LEASE_SECONDS,
+        )
+        assert "drone_strike" in await say(api, 1403, "/rules")
+        assert set(api.get_updates_callers[polls_before:]) == {"second"}
+        assert api.get_updates_conflicts == 0
+    finally:
+        for stop, app in ((stop_first, first), (stop_second, second)):
+            await stop()
+            await app.close()
+
+
+@dataclass
+class Switches:
+    """What a PollLease switched, in order."""
+
+    events: list[str] = field(default_factory=list)
+
+    async def start(self) -> None:
+        self.events.append("start")
+
+    async def stop(self) -> None:
+        self.events.append("stop")
+
+
+async def test_poll_lease_polls_while_held_and_stops_when_lost(tmp_path: Path) -> None:
+    store = await open_store(f"sqlite:///{tmp_path}/lease.db")
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    switches = Switches()
+    lease = PollLease(
+        store, "me", lambda: now, start_polling=switches.start, stop_polling=switches.stop
+    )
+    try:
+        assert await store.acquire_lease(POLL_LEASE, "other", now, 30)
+        await lease.check()
+        assert (lease.held, switches.events) == (False, [])
+        now += timedelta(seconds=30)  # the other's lease expired
+        await lease.check()
+        await lease.check()  # renewed: no change
+        assert (lease.held, switches.events) == (True, ["start"])
+        now += timedelta(seconds=31)  # we stalled; ours expired and the other took it
+        assert await store.acquire_lease(POLL_LEASE, "other", now, 30)
+        await lease.check()
+        assert (lease.held, switches.events) == (False, ["start", "stop"])
+        assert await store.release_lease(POLL_LEASE, "other")
+        await lease.check()
+        await lease.close()
+        assert switches.events == ["start", "stop", "start", "stop"]
+        assert await store.acquire_lease(POLL_LEASE, "other", now, 30)  # released
+    finally:
+        await store.close()
+
+
+async def test_poll_lease_rides_out_a_short_store_outage_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = await open_store(f"sqlite:///{tmp_path}/lease.db")
+    switches = Switches()
+    lease = PollLease(
+        store,
+        "me",
+        lambda: datetime.now(UTC),
+        start_polling=switches.start,
+        stop_polling=switches.stop,
+        seconds=1.2,
+    )
+
+    async def unreachable(*args: object) -> bool:
+        raise StoreError("database write failed: connection refused")
+
+    try:
+        await lease.check()
+        monkeypatch.setattr(store, "acquire_lease", unreachable)
+        await lease.check()  # just renewed: surely still ours
+        assert (lease.held, switches.events) == (True, ["start"])
+        await asyncio.sleep(1.0)  # the lease may lapse before the next check
+        await lease.check()
+        assert (lease.held, switches.events) == (False, ["start", "stop"])
+    finally:
+        await store.close()
 
 
 # ── the whole service ──────────────────────────────────────────────────────

@@ -9,7 +9,10 @@
 3. sets the command menu (setMyCommands): the commands everyone may use, and
    in each TELEGRAM_ADMIN_IDS private chat the admin commands as well;
 4. receives updates by long polling (getUpdates; updates that waited while
-   the bot was down are processed, not dropped), or, when
+   the bot was down are processed, not dropped) while this instance holds the
+   `telegram-poll` lease, so that of several instances on one database only
+   one polls (bot.platforms.telegram_poll; the others stand by and take over
+   when it stops or dies), or, when
    TELEGRAM_WEBHOOK_URL is set, through a webhook: setWebhook with
    TELEGRAM_WEBHOOK_SECRET, and `POST /telegram/webhook` on our HTTP server,
    which answers 403 to any request whose X-Telegram-Bot-Api-Secret-Token is
@@ -17,8 +20,8 @@
    it. Telegram needs HTTPS: put a TLS proxy in front and point the webhook
    URL at that path. A webhook without a secret is refused at start-up.
 
-The returned `stop()` stops receiving, lets updates in progress finish and
-closes connections. It deletes nothing: a webhook stays set so that other
+The returned `stop()` stops receiving (releasing the lease), lets updates in
+progress finish and closes connections. It deletes nothing: a webhook stays set so that other
 instances, or the next start, keep receiving. (Starting in long-polling mode
 does delete a webhook set earlier: Telegram serves getUpdates only without one.)
 """
@@ -28,6 +31,7 @@ from __future__ import annotations
 import hmac
 import logging
 import re
+import secrets
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 from urllib.parse import urlsplit
@@ -58,6 +62,7 @@ from bot.platforms.telegram_frontend import (
     TelegramFrontEnd,
 )
 from bot.platforms.telegram_intake import PLATFORM
+from bot.platforms.telegram_poll import POLL_LEASE_SECONDS, PollLease
 from bot.ratelimit import telegram_limiter
 from bot.settings import Settings
 from handlers import COMMANDS
@@ -248,29 +253,65 @@ async def _set_webhook(application: TelegramApplication, url: str, secret: str) 
         raise ConfigError(f"Telegram refused TELEGRAM_WEBHOOK_URL {url}: {reason}") from None
 
 
-async def _receive(application: TelegramApplication, webhook: tuple[str, str] | None) -> None:
-    """Start long polling, or set the webhook; then start processing updates."""
-    if webhook is None:
-        assert application.updater is not None
-        await application.updater.start_polling(
-            allowed_updates=ALLOWED_UPDATES,
-            drop_pending_updates=False,
-            bootstrap_retries=BOOTSTRAP_RETRIES,
-            error_callback=_polling_failed,
-        )
-    else:
+def poll_owner(app: App) -> str:
+    """Who holds the poll lease: the instance name the pipeline claims feeds with, plus
+    a random tag, since that name can repeat (every container's process is pid 1 on
+    a shared host network; tests run two front-ends in one process)."""
+    return f"{app.pipeline.config.owner}/telegram-{secrets.token_hex(4)}"
+
+
+def poll_lease(app: App, application: TelegramApplication, seconds: float) -> PollLease:
+    """The lease that switches the updater's long polling on and off."""
+    updater = application.updater
+    assert updater is not None  # built with one for long polling
+
+    async def start_polling() -> None:
+        if not updater.running:
+            await updater.start_polling(
+                allowed_updates=ALLOWED_UPDATES,
+                drop_pending_updates=False,
+                bootstrap_retries=BOOTSTRAP_RETRIES,
+                error_callback=_polling_failed,
+            )
+
+    async def stop_polling() -> None:
+        if updater.running:
+            await updater.stop()  # which confirms the updates it fetched
+
+    return PollLease(
+        app.store,
+        poll_owner(app),
+        app.pipeline.clock,
+        start_polling=start_polling,
+        stop_polling=stop_polling,
+        seconds=seconds,
+    )
+
+
+async def _receive(
+    application: TelegramApplication, webhook: tuple[str, str] | None, lease: PollLease | None
+) -> None:
+    """Set the webhook, or long poll while holding the lease; then process updates."""
+    if webhook is not None:
         await _set_webhook(application, *webhook)
+    elif lease is not None:
+        await lease.start()
     await application.start()
 
 
-def _stopper(application: TelegramApplication) -> Stopper:
-    async def stop() -> None:
-        updater = application.updater
-        steps: list[Callable[[], Awaitable[None]]] = []
-        if updater is not None and updater.running:
-            steps.append(updater.stop)
+def _stopper(application: TelegramApplication, lease: PollLease | None) -> Stopper:
+    async def stop_updater() -> None:
+        if application.updater is not None and application.updater.running:
+            await application.updater.stop()
+
+    async def stop_application() -> None:
         if application.running:
-            steps.append(application.stop)
+            await application.stop()
+
+    async def stop() -> None:
+        steps: list[Callable[[], Awaitable[None]]] = [stop_updater, stop_application]
+        if lease is not None:
+            steps.insert(0, lease.close)
         for step in [*steps, application.shutdown]:
             try:
                 await step()
@@ -280,8 +321,13 @@ def _stopper(application: TelegramApplication) -> Stopper:
     return stop
 
 
-async def start_telegram(app: App, http: HttpServer) -> Stopper:
-    """Register the notifier and start the front-end (see the module docstring)."""
+async def start_telegram(
+    app: App, http: HttpServer, *, poll_lease_seconds: float = POLL_LEASE_SECONDS
+) -> Stopper:
+    """Register the notifier and start the front-end (see the module docstring).
+
+    `poll_lease_seconds`: how long the poll lease lasts (renewed every third of it).
+    """
     settings = app.settings
     token, webhook = bot_token(settings), webhook_config(settings)
     limiter = telegram_limiter()
@@ -294,12 +340,15 @@ async def start_telegram(app: App, http: HttpServer) -> Stopper:
     if webhook is not None:
         http.add_route("POST", WEBHOOK_PATH, webhook_handler(application, webhook[1]))
     await _connect(application)
+    lease = None if webhook else poll_lease(app, application, poll_lease_seconds)
     try:
         await register_commands(application.bot, settings.telegram_admin_ids)
-        await _receive(application, webhook)
+        await _receive(application, webhook, lease)
     except BaseException:
-        await _stopper(application)()
+        await _stopper(application, lease)()
         raise
-    mode = "webhook" if webhook else "long polling"
+    mode = "webhook" if lease is None else "long polling"
+    if lease is not None and not lease.held:
+        mode += " once this instance holds the poll lease"
     log.info("telegram bot @%s receiving by %s", application.bot.username, mode)
-    return _stopper(application)
+    return _stopper(application, lease)
