@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import RowMapping
@@ -18,6 +18,7 @@ from bot.store.tables import OutboxStatus, outbox, stories
 from bot.store.transactions import InsertFactory, SqlBase, batched, first_per_key
 
 _U64 = 1 << 64
+K = TypeVar("K")
 
 
 def signed_fingerprint(value: int) -> int:
@@ -103,29 +104,47 @@ class StoredIdentities:
 
 
 def _candidates_query(batch: Sequence[Story], window: timedelta) -> sa.Select[Any]:
-    """One query for every stored row that could match any story of the batch."""
+    """One query for every stored row that could match any story of the batch.
+
+    GUIDs are asked for per feed and title keys per publisher, the scopes in
+    which they identify a story: `guid IN (…)` or `publisher IN (…) AND
+    title_key IN (…)` over the whole batch would also return every other feed's
+    item "1" and every other outlet's copy of a headline (a cross product of
+    index probes and rows, all then discarded by `StoredIdentities.has`).
+    """
     c = stories.c
-    urls = {s.canonical_url for s in batch if s.canonical_url}
-    guids = {s.guid for s in batch if s.guid and s.feed_id is not None}
-    titled = [s for s in batch if s.title_key]
     criteria: list[sa.ColumnElement[bool]] = [
         c.key.in_({s.key for s in batch}),
-        c.canonical_url.in_(urls),
-        c.guid.in_(guids),
+        c.canonical_url.in_({s.canonical_url for s in batch if s.canonical_url}),
     ]
-    if titled:
-        criteria.append(
-            sa.and_(
-                c.publisher.in_({s.publisher for s in titled}),
-                c.title_key.in_({s.title_key for s in titled}),
-                c.published.between(
-                    min(s.published for s in titled) - window,
-                    max(s.published for s in titled) + window,
-                ),
-            )
+    by_feed = _grouped(batch, lambda s: s.feed_id if s.guid else None)
+    criteria += [
+        sa.and_(c.feed_id == feed_id, c.guid.in_({s.guid for s in group}))
+        for feed_id, group in by_feed.items()
+    ]
+    by_publisher = _grouped(batch, lambda s: s.publisher if s.title_key else None)
+    criteria += [
+        sa.and_(
+            c.publisher == publisher,
+            c.title_key.in_({s.title_key for s in group}),
+            c.published.between(
+                min(s.published for s in group) - window, max(s.published for s in group) + window
+            ),
         )
+        for publisher, group in by_publisher.items()
+    ]
     columns = (c.key, c.canonical_url, c.guid, c.feed_id, c.title_key, c.publisher, c.published)
     return sa.select(*columns).where(sa.or_(*criteria))
+
+
+def _grouped(batch: Sequence[Story], scope: Callable[[Story], K | None]) -> dict[K, list[Story]]:
+    """The stories by `scope` (stories whose scope is None are left out)."""
+    groups: dict[K, list[Story]] = {}
+    for story in batch:
+        key = scope(story)
+        if key is not None:
+            groups.setdefault(key, []).append(story)
+    return groups
 
 
 class StoryQueries(SqlBase):
