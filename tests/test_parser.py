@@ -343,3 +343,12 @@ def test_feedparser_wellformed_files_parse_unless_they_declare_entities(folder: 
             assert str(exc) == ENTITY_REFUSAL and b"<!ENTITY" in body, path.name
             refused.append(path.name)
     assert len(refused) <= 1
+
+
+def test_rss_item_fields_take_the_first_non_blank_core_element() -> None:
+    body = b"""<rss version="2.0" xmlns:rss1="http://purl.org/rss/1.0/"><channel><title>T</title>
+    <item><title>  </title><rss1:title>Core &amp; first</rss1:title><title>Later</title>
+    <link></link><link>https://news.test/a</link><guid>g-1</guid><other>x</other></item>
+    </channel></rss>"""
+    (entry,) = _parse(body).entries
+    assert (entry.title, entry.link, entry.guid) == ("Core & first", "https://news.test/a", "g-1")

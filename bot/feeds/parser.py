@@ -51,7 +51,6 @@ _BLOCKS = frozenset({
 })  # fmt: skip
 _RAW_TEXT = frozenset({"iframe", "noembed", "noframes", "xmp"})
 _BREAK = "\x00"
-_SPACES = re.compile(r"\s+")
 _FUTURE_SLACK = timedelta(days=1)
 
 ATOM, ATOM03 = "http://www.w3.org/2005/Atom", "http://purl.org/atom/ns#"
@@ -130,15 +129,19 @@ def html_to_text(markup: str | None, *, paragraphs: bool = False) -> str:
     if not markup:
         return ""
     if "<" not in markup and "&" not in markup:
-        return _SPACES.sub(" ", markup).strip()
+        return _collapse_spaces(markup)
     try:
         root = lxml.html.fragment_fromstring(markup, create_parent="div")
     except (etree.ParserError, ValueError):
-        return _SPACES.sub(" ", markup).strip()
-    pieces = (
-        _SPACES.sub(" ", piece).strip() for piece in "".join(_text_chunks(root)).split(_BREAK)
-    )
+        return _collapse_spaces(markup)
+    pieces = (_collapse_spaces(piece) for piece in "".join(_text_chunks(root)).split(_BREAK))
     return ("\n\n" if paragraphs else " ").join(piece for piece in pieces if piece)
+
+
+def _collapse_spaces(text: str) -> str:
+    """Runs of whitespace as one space, none at the ends; `str.split` treats exactly
+    the characters regex `\\s` matches as whitespace, and is several times faster."""
+    return " ".join(text.split())
 
 
 def _text_chunks(root: Any) -> Iterator[str]:
@@ -261,21 +264,39 @@ def _namespaced_text(element: Any, namespace: str, name: str) -> str | None:
     return found.text if found is not None and found.text else None
 
 
+def _first_texts(element: Any) -> dict[str, tuple[int, str]]:
+    """Each child tag's first non-blank text, with its position: one pass over the
+    children instead of one per field looked up."""
+    found: dict[str, tuple[int, str]] = {}
+    for position, child in enumerate(element):
+        text = child.text
+        if text and child.tag not in found and text.strip():
+            found[child.tag] = (position, text)
+    return found
+
+
+def _core_text(found: dict[str, tuple[int, str]], name: str) -> str | None:
+    """What `_text` gives for `name`, from `_first_texts`: the earliest core-vocabulary match."""
+    hits = [found[tag] for tag in _core_tags((name,)) if tag in found]
+    return min(hits)[1] if hits else None
+
+
 def _rss_entry(item: Any, base: str) -> Entry:
-    guid = _text(item, "guid")
-    link = _text(item, "link")
+    found = _first_texts(item)
+    guid = _core_text(found, "guid")
+    link = _core_text(found, "link")
     if link is None and guid and guid.strip().startswith(("http://", "https://")):
         link = guid
-    description = _text(item, "description")
-    date = _text(item, "pubDate") or _namespaced_text(item, DC, "date")
+    date = _core_text(found, "pubDate") or _namespaced_text(item, DC, "date")
+    author = _core_text(found, "author") or _namespaced_text(item, DC, "creator")
     return Entry(
         guid=guid.strip() if guid else None,
         link=_absolute(base, link),
-        title=html_to_text(_text(item, "title")),
-        summary=html_to_text(description),
+        title=html_to_text(_core_text(found, "title")),
+        summary=html_to_text(_core_text(found, "description")),
         content=html_to_text(_namespaced_text(item, CONTENT, "encoded"), paragraphs=True),
         published=parse_date(date),
-        author=html_to_text(_text(item, "author") or _namespaced_text(item, DC, "creator")) or None,
+        author=html_to_text(author) or None,
     )
 
 
