@@ -8,6 +8,7 @@ import pytest
 
 from bot.model import Story
 from bot.store import SqlStore
+from bot.store.stories import padded
 from tests.store_samples import T0, chat, hours, make_story, new_story
 
 STORED = make_story(
@@ -184,3 +185,13 @@ async def test_find_near_duplicate_ignores_itself_old_and_unprinted(store: SqlSt
 
 def _fields(story: Story) -> dict[str, Any]:
     return {name: getattr(story, name) for name in Story.__slots__ if name != "key"}
+
+
+@pytest.mark.parametrize(
+    ("count", "size"), [(0, 0), (1, 8), (8, 8), (9, 16), (500, 512), (512, 512), (513, 1024)]
+)
+def test_in_lists_are_padded_to_few_lengths(count: int, size: int) -> None:
+    values = [f"v{n}" for n in range(count)]
+    got = padded(values)
+    assert len(got) == size
+    assert got[:count] == values and set(got) == set(values)

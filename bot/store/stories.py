@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -18,7 +18,7 @@ from bot.store.tables import OutboxStatus, outbox, stories
 from bot.store.transactions import InsertFactory, SqlBase, batched, first_per_key
 
 _U64 = 1 << 64
-K = TypeVar("K")
+T = TypeVar("T")
 
 
 def signed_fingerprint(value: int) -> int:
@@ -106,45 +106,53 @@ class StoredIdentities:
 def _candidates_query(batch: Sequence[Story], window: timedelta) -> sa.Select[Any]:
     """One query for every stored row that could match any story of the batch.
 
-    GUIDs are asked for per feed and title keys per publisher, the scopes in
-    which they identify a story: `guid IN (…)` or `publisher IN (…) AND
-    title_key IN (…)` over the whole batch would also return every other feed's
-    item "1" and every other outlet's copy of a headline (a cross product of
-    index probes and rows, all then discarded by `StoredIdentities.has`).
+    GUIDs are looked up only within the batch's feeds (the scope in which a GUID
+    identifies an item; without it every feed's item "1" comes back). Each IN
+    list is padded (`padded`) so the SQL takes few distinct forms.
     """
     c = stories.c
+    guided = [s for s in batch if s.guid and s.feed_id is not None]
+    titled = [s for s in batch if s.title_key]
     criteria: list[sa.ColumnElement[bool]] = [
-        c.key.in_({s.key for s in batch}),
-        c.canonical_url.in_({s.canonical_url for s in batch if s.canonical_url}),
+        c.key.in_(padded({s.key for s in batch})),
+        c.canonical_url.in_(padded({s.canonical_url for s in batch if s.canonical_url})),
     ]
-    by_feed = _grouped(batch, lambda s: s.feed_id if s.guid else None)
-    criteria += [
-        sa.and_(c.feed_id == feed_id, c.guid.in_({s.guid for s in group}))
-        for feed_id, group in by_feed.items()
-    ]
-    by_publisher = _grouped(batch, lambda s: s.publisher if s.title_key else None)
-    criteria += [
-        sa.and_(
-            c.publisher == publisher,
-            c.title_key.in_({s.title_key for s in group}),
-            c.published.between(
-                min(s.published for s in group) - window, max(s.published for s in group) + window
-            ),
+    if guided:
+        criteria.append(
+            sa.and_(
+                c.feed_id.in_(padded({s.feed_id for s in guided})),
+                c.guid.in_(padded({s.guid for s in guided})),
+            )
         )
-        for publisher, group in by_publisher.items()
-    ]
+    if titled:
+        criteria.append(
+            sa.and_(
+                c.publisher.in_(padded({s.publisher for s in titled})),
+                c.title_key.in_(padded({s.title_key for s in titled})),
+                c.published.between(
+                    min(s.published for s in titled) - window,
+                    max(s.published for s in titled) + window,
+                ),
+            )
+        )
     columns = (c.key, c.canonical_url, c.guid, c.feed_id, c.title_key, c.publisher, c.published)
     return sa.select(*columns).where(sa.or_(*criteria))
 
 
-def _grouped(batch: Sequence[Story], scope: Callable[[Story], K | None]) -> dict[K, list[Story]]:
-    """The stories by `scope` (stories whose scope is None are left out)."""
-    groups: dict[K, list[Story]] = {}
-    for story in batch:
-        key = scope(story)
-        if key is not None:
-            groups.setdefault(key, []).append(story)
-    return groups
+def padded(values: Collection[T]) -> list[T]:
+    """`values` with the last one repeated up to the next power of two (at least 8).
+
+    An IN list is sent as one `?` per value, so every list length is another SQL
+    text, and SQLite keeps up to 128 prepared statements per connection by text:
+    unpadded, a poll's dedup queries (thousands of parameters each) left ~20 MB
+    of statements behind and were prepared afresh every time. Repeats in an IN
+    list change nothing.
+    """
+    items = list(values)
+    if not items:
+        return items
+    size = max(8, 1 << (len(items) - 1).bit_length())
+    return items + [items[-1]] * (size - len(items))
 
 
 class StoryQueries(SqlBase):
