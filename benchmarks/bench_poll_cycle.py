@@ -141,8 +141,9 @@ async def _measure_poll(urls: list[str], semantic: str, profile: Path | None) ->
         )
         figures["rss_after_cold_mb"] = rss_mb()
         clock_now[0] += timedelta(days=1)
+        warm_profile = profile / f"warm-{semantic}.prof" if profile else None
         warm, figures["warm_s"], figures["warm_cpu_s"] = await timed(
-            lambda: poll_once(app.pipeline)
+            lambda: poll_once(app.pipeline), warm_profile
         )
         await app.close()
     figures.update(cold=_report(cold), warm=_report(warm), peak_rss_mb=peak_rss_mb())
@@ -268,7 +269,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--feeds", type=int, default=1000)
     parser.add_argument("--semantic", nargs="+", default=["off", "on"], choices=["off", "on"])
-    parser.add_argument("--profile", help="directory for cProfile dumps of the cold polls")
+    parser.add_argument("--profile", help="directory for cProfile dumps of the polls")
     parser.add_argument("--no-baseline", action="store_true", help="skip the sequential loop")
     args = parser.parse_args()
     main(args.feeds, args.semantic, args.profile, not args.no_baseline)
