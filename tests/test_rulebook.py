@@ -63,8 +63,8 @@ def test_topic_vetoes_a_query_match_off_the_topic(embedder: Embedder) -> None:
     book = RuleBook.from_file(RULES, embedder=embedder)
     story = make_story(
         "k1",
-        title="Drone racing league crashes into new season",
-        summary="Pilots slam their drones through gates at 100 mph.",
+        title="Pentagon unveils plan to buy thousands of cheap attack drones",
+        summary="The program would put low-cost drones in every army unit by 2027.",
     )
     assert [m.rule for m in book.match_query_only(story)] == ["drone_strike"]
     assert book.match_story(story) == []
