@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from bot.errors import ConfigError, NewswatchError, NotFoundError
+from bot.logs import configure_logging
 from bot.settings import Settings, load_settings
 
 T = TypeVar("T")
@@ -56,16 +56,15 @@ def run_async(coro: Coroutine[Any, Any, T]) -> T:
         raise fail(str(err)) from None
 
 
-def settings_from(config: Path | None, **overrides: Any) -> Settings:
+def settings_from(config: Path | None, *, service: bool = False) -> Settings:
+    """The validated settings, and logging set up: the service logs at NEWSWATCH_LOG_LEVEL;
+    one-shot commands only warnings (unless DEBUG), so their output stays their own."""
     try:
-        settings = load_settings(config_file=config, overrides=overrides or None)
+        settings = load_settings(config_file=config)
     except ConfigError as err:
         raise fail(str(err)) from None
-    logging.basicConfig(
-        level=settings.log_level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    quiet = settings.log_level if settings.log_level == "DEBUG" else "WARNING"
+    configure_logging(settings.log_level if service else quiet)
     return settings
 
 
@@ -74,7 +73,7 @@ def run(config: ConfigOption = None) -> None:
     """Start the service: poll feeds, deliver alerts, serve chat commands."""
     from bot.service import serve
 
-    run_async(serve(settings_from(config)))
+    run_async(serve(settings_from(config, service=True)))
 
 
 @app.command()
@@ -87,7 +86,7 @@ def demo(
     """Run the whole pipeline against the bundled replay corpus on loopback and show the alerts."""
     from bot.demo import run_demo
 
-    logging.basicConfig(level=logging.ERROR, stream=sys.stderr)
+    configure_logging("ERROR")
     report = run_async(_demo_with_progress(run_demo, database_url))
     typer.echo(report.summary_line())
 
