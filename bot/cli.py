@@ -42,6 +42,11 @@ ConfigOption = Annotated[
 ]
 
 
+RulesOption = Annotated[
+    Path | None, typer.Option("--rules", help="Rules file (default: the configured one).")
+]
+
+
 def fail(message: str) -> typer.Exit:
     """Print one line to stderr; the caller raises the returned Exit(2)."""
     typer.echo(f"newswatch: error: {message}", err=True)
@@ -111,9 +116,7 @@ async def _demo_with_progress(
 @rules_app.command("test")
 def rules_test(
     input: Annotated[Path, typer.Option("--input", help="JSON lines: id, title, summary[, …].")],
-    rules: Annotated[
-        Path | None, typer.Option("--rules", help="Rules file (default: the configured one).")
-    ] = None,
+    rules: RulesOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON line per item.")] = False,
     config: ConfigOption = None,
 ) -> None:
@@ -143,9 +146,7 @@ def rules_test(
 @rules_app.command("eval")
 def rules_eval(
     input: Annotated[Path, typer.Option("--input", help="JSON lines with 'labels' per item.")],
-    rules: Annotated[
-        Path | None, typer.Option("--rules", help="Rules file (default: the configured one).")
-    ] = None,
+    rules: RulesOption = None,
     confusions: Annotated[bool, typer.Option(help="List false positives and negatives.")] = True,
     config: ConfigOption = None,
 ) -> None:
