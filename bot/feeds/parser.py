@@ -12,7 +12,7 @@ recovers those, so it reads exactly the documents lxml rejects.
 Safety: a DOCTYPE that declares entities is refused before any parser sees
 the bytes (no billion-laughs, quadratic blowup or external-entity reads); the
 lxml parser also runs with entity resolution, DTD loading and network off.
-All text leaves here as clean plain text (see `html_to_text`).
+All text leaves here as clean plain text (see `bot.feeds.text`).
 """
 
 from __future__ import annotations
@@ -29,11 +29,13 @@ from typing import Any
 from urllib.parse import urljoin
 
 import feedparser
-import lxml.html  # type: ignore[import-untyped]
 from lxml import etree  # type: ignore[import-untyped]
 
 from bot.errors import FeedParseError
+from bot.feeds.text import html_to_text
 from bot.model import Entry, ParsedFeed
+
+__all__ = ["html_to_text", "parse_date", "parse_feed", "screen_body"]
 
 _BOMS = ((b"\xff\xfe\x00\x00", "utf-32-le"), (b"\x00\x00\xfe\xff", "utf-32-be"),
          (b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be"))  # fmt: skip
@@ -43,14 +45,6 @@ _PROLOG = re.compile(
 _ENTITY_DECL = re.compile(rb"<!\s*ENTITY", re.I)
 _DOCTYPE = re.compile(rb"<!DOCTYPE", re.I)
 _FEED_ROOTS = frozenset({"rss", "feed", "rdf"})
-_DROPPED = frozenset({"script", "style", "noscript", "template", "head", "title"})
-_BLOCKS = frozenset({
-    "p", "div", "br", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote",
-    "pre", "tr", "table", "section", "article", "header", "footer", "figure", "figcaption",
-    "hr", "dl", "dt", "dd", "aside",
-})  # fmt: skip
-_RAW_TEXT = frozenset({"iframe", "noembed", "noframes", "xmp"})
-_BREAK = "\x00"
 _FUTURE_SLACK = timedelta(days=1)
 
 ATOM, ATOM03 = "http://www.w3.org/2005/Atom", "http://purl.org/atom/ns#"
@@ -116,57 +110,6 @@ def _ascii_view(body: bytes) -> bytes:
         encoding = "utf-16-be" if body[:1] == b"\x00" else "utf-16-le"
         return body.decode(encoding, "replace").encode("utf-8")
     return body.removeprefix(b"\xef\xbb\xbf")
-
-
-# ── text ───────────────────────────────────────────────────────────────────
-
-
-def html_to_text(markup: str | None, *, paragraphs: bool = False) -> str:
-    """Reduce an HTML fragment to plain text: tags stripped, entities decoded,
-    script/style dropped, whitespace collapsed. With `paragraphs`, block
-    boundaries become "\\n\\n"; otherwise everything is one line.
-    """
-    if not markup:
-        return ""
-    if "<" not in markup and "&" not in markup:
-        return _collapse_spaces(markup)
-    try:
-        root = lxml.html.fragment_fromstring(markup, create_parent="div")
-    except (etree.ParserError, ValueError):
-        return _collapse_spaces(markup)
-    pieces = (_collapse_spaces(piece) for piece in "".join(_text_chunks(root)).split(_BREAK))
-    return ("\n\n" if paragraphs else " ").join(piece for piece in pieces if piece)
-
-
-def _collapse_spaces(text: str) -> str:
-    """Runs of whitespace as one space, none at the ends; `str.split` treats exactly
-    the characters regex `\\s` matches as whitespace, and is several times faster."""
-    return " ".join(text.split())
-
-
-def _text_chunks(root: Any) -> Iterator[str]:
-    walker = etree.iterwalk(root, events=("start", "end", "comment", "pi"))
-    for event, element in walker:
-        tag = element.tag if isinstance(element.tag, str) else None
-        visible = tag is not None and tag.lower() not in _DROPPED
-        if event in ("comment", "pi"):
-            if element.tail:
-                yield element.tail
-            continue
-        if event == "start":
-            if not visible:
-                walker.skip_subtree()
-            elif tag is not None and tag.lower() in _BLOCKS:
-                yield _BREAK
-            if visible and element.text:
-                # lxml keeps an iframe's fallback markup as raw text; reduce it too.
-                raw = tag is not None and tag.lower() in _RAW_TEXT
-                yield f" {html_to_text(element.text)} " if raw else element.text
-            continue
-        if visible and tag is not None and tag.lower() in _BLOCKS:
-            yield _BREAK
-        if element.tail and element is not root:
-            yield element.tail
 
 
 # ── dates ──────────────────────────────────────────────────────────────────
