@@ -75,20 +75,9 @@ def make_http_client(
     """
     skip_missing_sniffio()
     transport = httpx.AsyncHTTPTransport(trust_env=False)
-    guard = GuardedNetworkBackend(
-        resolver=resolver,
-        inner=ProbeCachingBackend(network_backend or httpcore.AnyIOBackend()),
-        allow_private_networks=limits.allow_private_networks,
-    )
     # httpx has no public hook for the network backend, so we give the transport
     # its own pool built with the guard; everything else (TLS, limits) is as httpx does it.
-    transport._pool = pool_class()(
-        ssl_context=httpx.create_ssl_context(trust_env=False),
-        max_connections=limits.global_concurrency,
-        max_keepalive_connections=limits.global_concurrency,
-        keepalive_expiry=5.0,
-        network_backend=guard,
-    )
+    transport._pool = _guarded_pool(limits, resolver, network_backend)
     timeout = httpx.Timeout(
         connect=limits.connect_timeout,
         read=limits.read_timeout,
@@ -101,6 +90,25 @@ def make_http_client(
         timeout=timeout,
         headers={"User-Agent": limits.user_agent, "Accept-Encoding": "gzip, deflate"},
         trust_env=False,
+    )
+
+
+def _guarded_pool(
+    limits: FetchLimits, resolver: Resolver, dialler: httpcore.AsyncNetworkBackend | None
+) -> httpcore.AsyncConnectionPool:
+    """A connection pool of `limits.global_concurrency` connections, each dialled
+    through the SSRF guard, whose streams answer keep-alive probes cheaply."""
+    guard = GuardedNetworkBackend(
+        resolver=resolver,
+        inner=ProbeCachingBackend(dialler or httpcore.AnyIOBackend()),
+        allow_private_networks=limits.allow_private_networks,
+    )
+    return pool_class()(
+        ssl_context=httpx.create_ssl_context(trust_env=False),
+        max_connections=limits.global_concurrency,
+        max_keepalive_connections=limits.global_concurrency,
+        keepalive_expiry=5.0,
+        network_backend=guard,
     )
 
 

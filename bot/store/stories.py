@@ -106,37 +106,40 @@ class StoredIdentities:
 def _candidates_query(batch: Sequence[Story], window: timedelta) -> sa.Select[Any]:
     """One query for every stored row that could match any story of the batch.
 
-    GUIDs are looked up only within the batch's feeds (the scope in which a GUID
-    identifies an item; without it every feed's item "1" comes back). Each IN
-    list is padded (`padded`) so the SQL takes few distinct forms.
+    Each IN list is padded (`padded`) so the SQL takes few distinct forms.
     """
     c = stories.c
-    guided = [s for s in batch if s.guid and s.feed_id is not None]
-    titled = [s for s in batch if s.title_key]
     criteria: list[sa.ColumnElement[bool]] = [
         c.key.in_(padded({s.key for s in batch})),
         c.canonical_url.in_(padded({s.canonical_url for s in batch if s.canonical_url})),
     ]
+    guided = [s for s in batch if s.guid and s.feed_id is not None]
     if guided:
+        # A GUID identifies an item only within its feed: without the feed scope,
+        # every feed's item "1" would come back.
         criteria.append(
             sa.and_(
                 c.feed_id.in_(padded({s.feed_id for s in guided})),
                 c.guid.in_(padded({s.guid for s in guided})),
             )
         )
+    titled = [s for s in batch if s.title_key]
     if titled:
-        criteria.append(
-            sa.and_(
-                c.publisher.in_(padded({s.publisher for s in titled})),
-                c.title_key.in_(padded({s.title_key for s in titled})),
-                c.published.between(
-                    min(s.published for s in titled) - window,
-                    max(s.published for s in titled) + window,
-                ),
-            )
-        )
+        criteria.append(_same_titles(titled, window))
     columns = (c.key, c.canonical_url, c.guid, c.feed_id, c.title_key, c.publisher, c.published)
     return sa.select(*columns).where(sa.or_(*criteria))
+
+
+def _same_titles(titled: Sequence[Story], window: timedelta) -> sa.ColumnElement[bool]:
+    """Rows with one of the publishers and title keys, published within the window."""
+    c = stories.c
+    return sa.and_(
+        c.publisher.in_(padded({s.publisher for s in titled})),
+        c.title_key.in_(padded({s.title_key for s in titled})),
+        c.published.between(
+            min(s.published for s in titled) - window, max(s.published for s in titled) + window
+        ),
+    )
 
 
 def padded(values: Collection[T]) -> list[T]:
