@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
 import socket
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -18,7 +16,6 @@ from bot.feeds.pool import (
     LinearConnectionPool,
     ProbeCachingStream,
     pool_class,
-    skip_missing_sniffio,
 )
 
 A = httpcore.URL("http://a.test/feed").origin
@@ -64,7 +61,7 @@ def queue(pool: LinearConnectionPool, *urls: str) -> list[AsyncPoolRequest]:
     return requests
 
 
-def test_an_idle_connection_goes_to_one_queued_request_only() -> None:
+async def test_an_idle_connection_goes_to_one_queued_request_only() -> None:
     idle = FakeConnection(A)
     pool = make_pool([idle], limit=1)
     first, second = queue(pool, "http://a.test/1", "http://a.test/2")
@@ -73,7 +70,7 @@ def test_an_idle_connection_goes_to_one_queued_request_only() -> None:
     assert second.is_queued()
 
 
-def test_new_connections_up_to_the_limit_then_requests_wait() -> None:
+async def test_new_connections_up_to_the_limit_then_requests_wait() -> None:
     pool = make_pool([], limit=2)
     requests = queue(pool, "http://a.test/1", "http://a.test/2", "http://a.test/3")
     pool._assign_requests_to_connections()
@@ -82,7 +79,7 @@ def test_new_connections_up_to_the_limit_then_requests_wait() -> None:
     assert len(pool.connections) == 2
 
 
-def test_closed_are_forgotten_expired_are_closed_reserved_are_left_alone() -> None:
+async def test_closed_are_forgotten_expired_are_closed_reserved_are_left_alone() -> None:
     closed = FakeConnection(A, "closed")
     expired = FakeConnection(A, expired=True)
     reserved = FakeConnection(B, expired=True)
@@ -94,7 +91,7 @@ def test_closed_are_forgotten_expired_are_closed_reserved_are_left_alone() -> No
     assert reserved.probes == 0
 
 
-def test_at_the_limit_an_idle_connection_to_another_host_makes_room() -> None:
+async def test_at_the_limit_an_idle_connection_to_another_host_makes_room() -> None:
     other = FakeConnection(B)
     busy = FakeConnection(A, "active")
     pool = make_pool([busy, other], limit=2)
@@ -104,7 +101,7 @@ def test_at_the_limit_an_idle_connection_to_another_host_makes_room() -> None:
     assert request.connection is not None and request.connection.can_handle_request(A)
 
 
-def test_surplus_idle_connections_are_closed() -> None:
+async def test_surplus_idle_connections_are_closed() -> None:
     connections = [FakeConnection(A) for _ in range(3)]
     pool = LinearConnectionPool(max_connections=3, max_keepalive_connections=1)
     pool._connections = list(connections)
@@ -151,32 +148,3 @@ def test_probe_asks_the_inner_stream_when_it_has_no_socket() -> None:
     stream = ProbeCachingStream(SocketStream(None))
     assert stream.get_extra_info("is_readable") == "inner answer"
     assert stream.get_extra_info("socket") is None
-
-
-@pytest.fixture
-def no_sniffio(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    saved = sys.modules.pop("sniffio", "absent")
-    real_find_spec = importlib.util.find_spec
-    monkeypatch.setattr(
-        importlib.util,
-        "find_spec",
-        lambda name, *args: None if name == "sniffio" else real_find_spec(name, *args),
-    )
-    yield
-    sys.modules.pop("sniffio", None)
-    if saved != "absent":
-        sys.modules["sniffio"] = saved  # type: ignore[assignment]
-
-
-def test_missing_sniffio_fails_to_import_at_once(no_sniffio: None) -> None:
-    skip_missing_sniffio()
-    assert sys.modules["sniffio"] is None
-    with pytest.raises(ImportError):
-        import sniffio  # type: ignore[import-not-found]  # noqa: F401
-
-
-def test_installed_sniffio_is_left_alone(no_sniffio: None) -> None:
-    marker = object()
-    sys.modules["sniffio"] = marker  # type: ignore[assignment]
-    skip_missing_sniffio()
-    assert sys.modules["sniffio"] is marker

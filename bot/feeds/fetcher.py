@@ -23,7 +23,7 @@ import httpcore
 import httpx
 
 from bot.errors import FetchError, ResponseTooLargeError
-from bot.feeds.pool import ProbeCachingBackend, pool_class, skip_missing_sniffio
+from bot.feeds.pool import ProbeCachingBackend, pool_class
 from bot.feeds.ssrf import (
     AddressRefusedError,
     GuardedNetworkBackend,
@@ -73,7 +73,6 @@ def make_http_client(
     because a proxy would make the guard check the proxy instead of the target.
     The pool and streams are httpcore's minus its per-request overheads (`bot.feeds.pool`).
     """
-    skip_missing_sniffio()
     transport = httpx.AsyncHTTPTransport(trust_env=False)
     # httpx has no public hook for the network backend, so we give the transport
     # its own pool built with the guard; everything else (TLS, limits) is as httpx does it.

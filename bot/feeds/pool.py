@@ -23,18 +23,17 @@ here without changing what goes over the wire:
 `_requests`, `create_connection`), so `pool_class` hands it out only for the
 httpcore it was written for. It is HTTP/1.1-only, like the fetcher's client.
 
-`skip_missing_sniffio` removes a fourth cost: without the optional `sniffio`
-package, httpcore re-runs a failing `import sniffio` (a walk of sys.path) each
-time it sets up a lock or an event, several times per request.
+A fourth cost is avoided by a dependency rather than code: without the
+optional `sniffio` package, httpcore re-runs a failing `import sniffio` (a walk
+of sys.path) each time it sets up a lock or an event, several times per
+request, so newswatch depends on sniffio.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import select
 import socket
 import ssl
-import sys
 from collections.abc import Iterable
 from typing import Any
 
@@ -178,16 +177,3 @@ class ProbeCachingBackend(httpcore.AsyncNetworkBackend):
 
     async def sleep(self, seconds: float) -> None:
         await self._inner.sleep(seconds)
-
-
-def skip_missing_sniffio() -> None:
-    """Make `import sniffio` fail at once when sniffio is not installed.
-
-    httpcore imports it inside every lock and event set-up and, when it is
-    missing, each attempt searches sys.path again (Python caches no failed
-    import). A `None` entry in `sys.modules` is Python's documented way to make
-    an import raise ImportError immediately; httpcore then assumes asyncio, as
-    it already does. Nothing changes when sniffio is installed.
-    """
-    if "sniffio" not in sys.modules and importlib.util.find_spec("sniffio") is None:
-        sys.modules["sniffio"] = None  # type: ignore[assignment]
