@@ -152,7 +152,16 @@ class FeedQueries(SqlBase):
         """Store many feeds' states after a poll, releasing their leases, in one transaction."""
         if not states:
             return
+        rows = [
+            {"b_id": feed_id, **state_values(state), "lease_owner": None, "lease_until": None}
+            for feed_id, state in states.items()
+        ]
+        columns = [name for name in rows[0] if name != "b_id"]
+        # One statement, executed for every row (executemany): compiled once, not per feed.
+        statement = (
+            sa.update(feeds)
+            .where(feeds.c.id == sa.bindparam("b_id"))
+            .values({name: sa.bindparam(name) for name in columns})
+        )
         async with self._write() as conn:
-            for feed_id, state in states.items():
-                values = {**state_values(state), "lease_owner": None, "lease_until": None}
-                await conn.execute(sa.update(feeds).where(feeds.c.id == feed_id).values(values))
+            await conn.execute(statement, rows)
