@@ -4,21 +4,24 @@
 in two feeds, a feed listing an item twice, a re-titled item under a new URL
 from the same publisher). `group_near_duplicates` then finds which new stories
 report an event already seen recently, so the poller records them as extra
-sources of the original instead of alerting again. Both are pure.
+sources of the original instead of alerting again. All are pure; the index
+the poller keeps across polls (`bot.near_index`) is a `TwinIndex` of stored
+stories passed to `group_batch`.
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Collection, Hashable, Iterator, Sequence
+from collections.abc import Collection, Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from bot.model import Story
 from filters.fingerprint import (
     MIN_TITLE_TERMS,
-    event_text_terms,
+    EventSignature,
+    event_signature,
     fingerprint_bands,
-    is_near_duplicate,
+    signatures_match,
 )
 
 
@@ -61,7 +64,8 @@ def group_near_duplicates(
 
     Candidates are `recent` stories (already alerted or recorded) and new
     stories earlier in `new`. A story maps to the earliest published candidate
-    it is a near-duplicate of; chains resolve to the root, so five outlets on one
+    it is a near-duplicate of (among equally early ones, the first in `recent`,
+    then the first in `new`); chains resolve to the root, so five outlets on one
     event all point at the first one. Stories with no earlier twin are absent.
     Only stories sharing salient terms or a fingerprint band are compared, so
     this stays near-linear in the number of stories.
@@ -71,54 +75,127 @@ def group_near_duplicates(
     they are absent from the result, and a story whose twin is one of them maps
     to that story rather than to its root.
     """
+    stored = TwinIndex()
+    for position, story in enumerate(recent):
+        stored.add(IndexedStory(story.key, event_signature(story), position - len(recent)))
+    return group_batch(new, stored, index_only=index_only)
+
+
+def group_batch(
+    new: Sequence[Story], stored: TwinIndex, *, index_only: Collection[str] = frozenset()
+) -> dict[str, str]:
+    """`group_near_duplicates` with the recent stories already indexed in `stored`
+    (whose ranks must be negative); `stored` is left unchanged.
+
+    The batch's own stories go into a second, throw-away index, so an index
+    kept across polls (`bot.near_index`) only ever holds stories the store has.
+    """
     groups: dict[str, str] = {}
-    twins = TwinIndex()
-    for story in recent:
-        twins.add(story)
-    for story in sorted(new, key=lambda story: story.published):
-        original = None if story.key in index_only else twins.first_twin(story)
+    batch = TwinIndex()
+    for rank, story in enumerate(sorted(new, key=lambda story: story.published)):
+        item = IndexedStory(story.key, event_signature(story), rank)
+        original = None if story.key in index_only else first_twin(item, (stored, batch))
         if original is not None:
             groups[story.key] = groups.get(original.key, original.key)
-        twins.add(story)
+        batch.add(item)
     return groups
+
+
+@dataclass(frozen=True, slots=True)
+class IndexedStory:
+    """A story as the twin index holds it: its key and signature, no text.
+
+    `rank` decides between equally early twins (the lower wins) and identifies
+    the story in its index. Recent (stored) stories have negative ranks and a
+    batch's new stories count up from 0, so a stored twin beats an equally
+    early one from the batch.
+    """
+
+    key: str
+    signature: EventSignature
+    rank: int
+
+
+def first_twin(story: IndexedStory, indexes: Iterable[TwinIndex]) -> IndexedStory | None:
+    """The earliest published candidate in `indexes` (other than the story itself)
+    that reports the same event; among equally early ones, the lowest rank.
+
+    Candidates are tried earliest first, so the search stops at the first twin
+    instead of comparing the story with every candidate.
+    """
+    found = [c for index in indexes for c in index.candidates(story.signature)]
+    found.sort(key=lambda candidate: (candidate.signature.published, candidate.rank))
+    return next(
+        (c for c in found if c.key != story.key and signatures_match(c.signature, story.signature)),
+        None,
+    )
 
 
 @dataclass
 class TwinIndex:
-    """Stories indexed by salient term and fingerprint band, to find near-duplicates."""
+    """Stories indexed by salient term and fingerprint band, to find near-duplicates.
 
-    stories: list[Story] = field(default_factory=list)
-    by_term: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
-    by_band: dict[int, list[int]] = field(default_factory=lambda: defaultdict(list))
+    `remove` leaves the story's postings behind (skipped by `candidates`) and
+    compacts them once they are half of all postings, so evicting a story is
+    cheap and the lists do not grow without bound.
+    """
 
-    def add(self, story: Story) -> None:
-        position = len(self.stories)
-        self.stories.append(story)
-        for term in event_text_terms(story) or ():
-            self.by_term[term].append(position)
-        if story.fingerprint:
-            for band in fingerprint_bands(story.fingerprint):
-                self.by_band[band].append(position)
+    stories: dict[int, IndexedStory] = field(default_factory=dict)
+    by_term: defaultdict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
+    by_band: defaultdict[int, list[int]] = field(default_factory=lambda: defaultdict(list))
+    postings: int = 0
+    stale: int = 0
 
-    def candidates(self, story: Story) -> list[Story]:
+    def __len__(self) -> int:
+        return len(self.stories)
+
+    def __contains__(self, rank: object) -> bool:
+        return rank in self.stories
+
+    def add(self, story: IndexedStory) -> None:
+        """Index a story (its rank must not be in the index already)."""
+        self.stories[story.rank] = story
+        self._post(story)
+
+    def remove(self, rank: int) -> None:
+        """Forget the story of that rank, if indexed."""
+        story = self.stories.pop(rank, None)
+        if story is None:
+            return
+        self.stale += _posting_count(story.signature)
+        if 2 * self.stale > self.postings:
+            self._compact()
+
+    def candidates(self, signature: EventSignature) -> list[IndexedStory]:
         """Stories that could be near-duplicates: enough shared terms or a shared band."""
         shared: Counter[int] = Counter()
-        for term in event_text_terms(story) or ():
+        for term in signature.terms.text if signature.terms else ():
             shared.update(self.by_term.get(term, ()))
-        positions = {position for position, count in shared.items() if count >= MIN_TITLE_TERMS}
-        if story.fingerprint:
-            for band in fingerprint_bands(story.fingerprint):
-                positions.update(self.by_band.get(band, ()))
-        return [self.stories[position] for position in sorted(positions)]
+        ranks = {rank for rank, count in shared.items() if count >= MIN_TITLE_TERMS}
+        if signature.fingerprint:
+            for band in fingerprint_bands(signature.fingerprint):
+                ranks.update(self.by_band.get(band, ()))
+        return [self.stories[rank] for rank in ranks if rank in self.stories]
 
-    def first_twin(self, story: Story) -> Story | None:
-        """The earliest candidate (other than the story itself) that reports the same
-        event; among equally early ones, the first indexed.
+    def _post(self, story: IndexedStory) -> None:
+        signature = story.signature
+        for term in signature.terms.text if signature.terms else ():
+            self.by_term[term].append(story.rank)
+        if signature.fingerprint:
+            for band in fingerprint_bands(signature.fingerprint):
+                self.by_band[band].append(story.rank)
+        self.postings += _posting_count(signature)
 
-        Candidates are tried earliest first, so the search stops at the first twin
-        instead of comparing the story with every candidate.
-        """
-        by_time = sorted(self.candidates(story), key=lambda candidate: candidate.published)
-        return next(
-            (c for c in by_time if c.key != story.key and is_near_duplicate(c, story)), None
-        )
+    def _compact(self) -> None:
+        """Rebuild the postings from the stories still indexed."""
+        self.by_term.clear()
+        self.by_band.clear()
+        self.postings = self.stale = 0
+        for story in self.stories.values():
+            self._post(story)
+
+
+def _posting_count(signature: EventSignature) -> int:
+    """How many postings `TwinIndex` keeps for a story of this signature."""
+    terms = len(signature.terms.text) if signature.terms else 0
+    return terms + (4 if signature.fingerprint else 0)

@@ -42,8 +42,9 @@ import functools
 import hashlib
 import itertools
 import re
+import sys
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from bot.model import Story
 from filters.text import fold
@@ -146,15 +147,19 @@ def hamming(a: int, b: int) -> int:
 
 
 def salient_terms(text: str) -> frozenset[str]:
-    """The content words and numbers of `text`, stemmed, without stop words or filler."""
+    """The content words and numbers of `text`, stemmed, without stop words or filler.
+
+    Terms are interned: the near-duplicate index holds the terms of every story
+    of the window, and most terms recur across stories.
+    """
     terms = set()
     for word in fold_text(text).split():
         if word in _STOP_WORDS:
             continue
         if word in _NUMBER_WORDS or word.isdigit():
-            terms.add(_NUMBER_WORDS.get(word, word))
+            terms.add(sys.intern(_NUMBER_WORDS.get(word, word)))
         elif len(word) > 1:
-            terms.add(_stem(word))
+            terms.add(sys.intern(_stem(word)))
     return frozenset(terms)
 
 
@@ -183,7 +188,11 @@ def same_event_terms(a: Story, b: Story) -> bool:
     ("What we know…", "Here's what's in…", "Analysis: …") never merge: they are
     separate stories; nor do titles whose numbers all disagree.
     """
-    terms_a, terms_b = _event_terms(a.title, a.summary), _event_terms(b.title, b.summary)
+    return _same_event(event_terms(a.title, a.summary), event_terms(b.title, b.summary))
+
+
+def _same_event(terms_a: EventTerms | None, terms_b: EventTerms | None) -> bool:
+    """`same_event_terms` on terms already extracted (None: an explainer, never merged)."""
     if terms_a is None or terms_b is None or _numbers_conflict(terms_a.title, terms_b.title):
         return False
     titles = overlap(terms_a.title, terms_b.title)
@@ -194,7 +203,7 @@ def same_event_terms(a: Story, b: Story) -> bool:
 
 
 @dataclass(frozen=True, slots=True)
-class _EventTerms:
+class EventTerms:
     """Salient terms of a title, and of title + lead together."""
 
     title: frozenset[str]
@@ -202,15 +211,16 @@ class _EventTerms:
 
 
 @functools.lru_cache(maxsize=16384)
-def _event_terms(title: str, summary: str) -> _EventTerms | None:
+def event_terms(title: str, summary: str) -> EventTerms | None:
     """A story's salient terms, or None for explainers and comment (their own stories).
 
-    Cached because dedup compares every new story with every recent one.
+    Cached because dedup compares every new story with many recent ones, and
+    the near-duplicate index reads back the stories a batch has just saved.
     """
     words = tuple(fold_text(title).split()[:3])
     if any(words[:length] in EXPLAINER_OPENINGS for length in (1, 2, 3)):
         return None
-    return _EventTerms(
+    return EventTerms(
         title=salient_terms(title), text=salient_terms(f"{title} {lead_sentence(summary)}")
     )
 
@@ -221,7 +231,7 @@ def event_text_terms(story: Story) -> frozenset[str] | None:
     Two stories that `same_event_terms` can merge share at least MIN_TITLE_TERMS
     of these, which lets callers index candidates instead of comparing all pairs.
     """
-    terms = _event_terms(story.title, story.summary)
+    terms = event_terms(story.title, story.summary)
     return None if terms is None else terms.text
 
 
@@ -242,14 +252,41 @@ def _numbers_conflict(a: frozenset[str], b: frozenset[str]) -> bool:
     return bool(numbers_a and numbers_b) and not numbers_a & numbers_b
 
 
+@dataclass(frozen=True, slots=True)
+class EventSignature:
+    """All that near-duplicate matching reads of a story: no text, only its
+    publication time, SimHash and salient terms (None for an explainer).
+
+    What the near-duplicate index keeps per story instead of the whole Story.
+    """
+
+    published: datetime
+    fingerprint: int
+    terms: EventTerms | None
+
+
+def event_signature(story: Story) -> EventSignature:
+    """The signature of a story (its terms from the cached `event_terms`)."""
+    return EventSignature(
+        story.published, story.fingerprint, event_terms(story.title, story.summary)
+    )
+
+
 def is_near_duplicate(a: Story, b: Story, max_distance: int = MAX_DISTANCE) -> bool:
     """Whether `a` and `b` report the same event: published within WINDOW of each
     other and either SimHashes within `max_distance` bits or `same_event_terms`."""
+    return signatures_match(event_signature(a), event_signature(b), max_distance)
+
+
+def signatures_match(
+    a: EventSignature, b: EventSignature, max_distance: int = MAX_DISTANCE
+) -> bool:
+    """`is_near_duplicate` on signatures: the same decision from the same fields."""
     if abs(a.published - b.published) > WINDOW:
         return False
     if a.fingerprint and b.fingerprint and hamming(a.fingerprint, b.fingerprint) <= max_distance:
         return True
-    return same_event_terms(a, b)
+    return _same_event(a.terms, b.terms)
 
 
 _LEAD_END = re.compile(r"[.!?][\"”’']?(?=\s+[\"“‘']?[A-Z])")

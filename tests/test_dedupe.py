@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.dedupe import dedupe_batch, group_near_duplicates
+from bot.dedupe import IndexedStory, TwinIndex, dedupe_batch, group_batch, group_near_duplicates
 from bot.model import Entry, Feed, Story
 from bot.stories import story_from_entry
-from filters.fingerprint import is_near_duplicate
+from filters.fingerprint import event_signature, is_near_duplicate
 
 T0 = datetime(2021, 9, 17, 12, tzinfo=UTC)
 
@@ -166,3 +166,41 @@ def test_equally_early_twins_resolve_to_the_first_indexed() -> None:
     assert group_near_duplicates([GREAVES_CNN], [GREAVES_BBC, twin]) == {
         GREAVES_CNN.key: GREAVES_BBC.key
     }
+
+
+def indexed(story: Story, rank: int) -> IndexedStory:
+    return IndexedStory(story.key, event_signature(story), rank)
+
+
+def test_removed_stories_are_no_longer_candidates() -> None:
+    index = TwinIndex()
+    for rank, item in enumerate([GREAVES_BBC, GREAVES_DM, KABUL_CIA_CNN], start=-3):
+        index.add(indexed(item, rank))
+    probe = event_signature(GREAVES_CNN)
+    assert {c.key for c in index.candidates(probe)} == {GREAVES_BBC.key, GREAVES_DM.key}
+    index.remove(-3)
+    index.remove(-3)  # removing twice changes nothing
+    assert [c.key for c in index.candidates(probe)] == [GREAVES_DM.key]
+    assert -3 not in index and len(index) == 2
+    assert group_batch([GREAVES_CNN], index) == {GREAVES_CNN.key: GREAVES_DM.key}
+
+
+def test_postings_of_removed_stories_are_compacted() -> None:
+    stories = [corpus_story(item["title"][:40]) for item in LABELLED["items"]]
+    index = TwinIndex()
+    for rank, item in enumerate(stories, start=-len(stories)):
+        index.add(indexed(item, rank))
+    full = index.postings
+    kept = len(stories) // 3
+    for rank in range(-len(stories), -kept):
+        index.remove(rank)
+    posted = [
+        rank for ranks in (*index.by_term.values(), *index.by_band.values()) for rank in ranks
+    ]
+    assert len(posted) == index.postings < full
+    assert sum(rank not in index for rank in posted) == index.stale <= index.postings / 2
+    remaining = stories[-kept:]
+    new = [replace(item, key=f"copy-{n}") for n, item in enumerate(remaining[:10])] + stories[:10]
+    expected = group_near_duplicates(new, remaining)
+    assert len(expected) >= 10
+    assert group_batch(new, index) == expected
