@@ -195,3 +195,37 @@ def test_in_lists_are_padded_to_few_lengths(count: int, size: int) -> None:
     got = padded(values)
     assert len(got) == size
     assert got[:count] == values and set(got) == set(values)
+
+
+async def test_near_duplicate_candidates_are_the_window_in_id_order(store: SqlStore) -> None:
+    await store.save_stories(
+        [
+            new_story("old", published=T0 - hours(50), fetched_at=T0 - hours(50)),
+            new_story("late-fetch", published=T0 - hours(50), fetched_at=T0, fingerprint=-5),
+            new_story("new", published=T0, fetched_at=T0),
+            new_story("mid", published=T0 - hours(2), fetched_at=T0 - hours(2)),
+        ]
+    )
+    rows = await store.near_duplicate_candidates(T0 - hours(24))
+    assert [row.key for row in rows] == ["late-fetch", "new", "mid"]
+    assert [row.id for row in rows] == sorted(row.id for row in rows)
+    late = rows[0]
+    assert (late.title, late.summary, late.fingerprint) == (
+        "Title of late-fetch",
+        "Summary of late-fetch.",
+        -5,
+    )
+    assert (late.published, late.fetched_at) == (T0 - hours(50), T0)
+
+
+async def test_near_duplicate_candidates_page_by_id(store: SqlStore) -> None:
+    await store.save_stories([new_story(f"s{n}") for n in range(5)])
+    ids = [row.id for row in await store.near_duplicate_candidates(T0 - hours(1))]
+    first = await store.near_duplicate_candidates(T0 - hours(1), limit=2)
+    rest = await store.near_duplicate_candidates(T0 - hours(1), after_id=first[-1].id)
+    assert [row.id for row in first + rest] == ids
+    again = await store.near_duplicate_candidates(
+        T0 - hours(1), after_id=ids[3], also_ids={ids[0], ids[2], 10**9}
+    )
+    assert [row.id for row in again] == [ids[0], ids[2], ids[4]]
+    assert await store.near_duplicate_candidates(T0 + hours(1)) == []

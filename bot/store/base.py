@@ -15,7 +15,7 @@ job only one instance may run, such as the Telegram long poll.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -58,6 +58,23 @@ class SavedStories:
 
     stored_keys: tuple[str, ...]
     outbox_rows: int
+
+
+@dataclass(frozen=True, slots=True)
+class NearDuplicateRow:
+    """What the near-duplicate index reads of a stored story: no content, no URLs.
+
+    The summary is read only to take its lead sentence; the index keeps salient
+    terms, not text.
+    """
+
+    id: int
+    key: str
+    title: str
+    summary: str
+    published: datetime
+    fetched_at: datetime
+    fingerprint: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +138,23 @@ class Store(Protocol):
 
     async def recent_stories(self, since: datetime, *, limit: int = 5000) -> list[Story]:
         """Stories published or fetched since `since`, newest first (for `rule test`)."""
+        ...
+
+    async def near_duplicate_candidates(
+        self,
+        since: datetime,
+        *,
+        after_id: int = 0,
+        also_ids: Collection[int] = (),
+        limit: int = 1000,
+    ) -> list[NearDuplicateRow]:
+        """One page of the stories published or fetched since `since` whose id is
+        above `after_id` or in `also_ids`, in id order, at most `limit`.
+
+        Ids only grow, so the near-duplicate index pages through the window and
+        later asks only for what was stored since (by any instance); `also_ids`
+        re-asks for ids it skipped that a slower transaction may still commit.
+        """
         ...
 
     async def find_near_duplicate(

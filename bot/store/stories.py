@@ -1,4 +1,5 @@
-"""Stories: dedup lookups, atomic recording with outbox rows, recent and near-duplicates."""
+"""Stories: dedup lookups, atomic recording with outbox rows, recent stories, and the
+slim rows the near-duplicate index pages through."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.model import Story
-from bot.store.base import NewStory, SavedStories
+from bot.store.base import NearDuplicateRow, NewStory, SavedStories
 from bot.store.codec import alert_to_dict
 from bot.store.tables import OutboxStatus, outbox, stories
 from bot.store.transactions import InsertFactory, SqlBase, batched, first_per_key
@@ -207,6 +208,32 @@ class StoryQueries(SqlBase):
             rows = (await conn.execute(query)).mappings().all()
         return [story_from_row(r) for r in rows]
 
+    async def near_duplicate_candidates(
+        self,
+        since: datetime,
+        *,
+        after_id: int = 0,
+        also_ids: Collection[int] = (),
+        limit: int = 1000,
+    ) -> list[NearDuplicateRow]:
+        """One page of the window's stories above `after_id` (or in `also_ids`),
+        in id order: only the columns near-duplicate matching needs."""
+        c = stories.c
+        async with self._read() as conn:
+            if after_id == 0:
+                after_id = await _before_window(conn, since)
+            wanted = c.id > after_id
+            if also_ids:
+                wanted = sa.or_(wanted, c.id.in_(padded(set(also_ids))))
+            query = (
+                sa.select(c.id, c.key, c.title, c.summary, c.published, c.fetched_at, c.fingerprint)
+                .where(sa.or_(c.published >= since, c.fetched_at >= since), wanted)
+                .order_by(c.id)
+                .limit(limit)
+            )
+            rows = (await conn.execute(query)).mappings().all()
+        return [NearDuplicateRow(**row) for row in rows]
+
     async def find_near_duplicate(
         self, story: Story, *, since: datetime, max_distance: int
     ) -> Story | None:
@@ -242,6 +269,25 @@ class StoryQueries(SqlBase):
         async with self._read() as conn:
             row = (await conn.execute(query)).mappings().first()
         return story_from_row(row) if row else None
+
+
+async def _before_window(conn: AsyncConnection, since: datetime) -> int:
+    """The id just below the first story published or fetched since `since`.
+
+    Found through the `published` and `fetched_at` indexes; an id-ordered scan
+    from 0 (what SQLite plans for the page query) would read every older row.
+    `min(id + 0)`, not `min(id)`: for the latter SQLite walks the table in id
+    order to the first match (74 ms vs 0.8 ms with 55,000 older rows).
+    """
+    c = stories.c
+    firsts = [
+        await conn.scalar(sa.select(sa.func.min(c.id + 0)).where(column >= since))
+        for column in (c.published, c.fetched_at)
+    ]
+    known = [int(first) for first in firsts if first is not None]
+    if known:
+        return min(known) - 1
+    return int(await conn.scalar(sa.select(sa.func.max(c.id))) or 0)
 
 
 def _outbox(item: NewStory) -> list[dict[str, Any]]:
