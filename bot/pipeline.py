@@ -17,12 +17,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from bot.dedupe import dedupe_batch, group_near_duplicates
+from bot.dedupe import dedupe_batch
 from bot.errors import FeedParseError, FetchError
 from bot.feeds.fetcher import Fetcher
 from bot.feeds.parser import parse_feed
 from bot.feeds.policy import Failed, Fetched, NotModified, plan_next_poll
 from bot.model import Alert, DueFeed, Feed, FeedState, ParsedFeed, PollReport, Story
+from bot.near_index import NearDuplicateIndex
 from bot.rulebook import RuleBook
 from bot.store.base import NewStory, Store
 from bot.stories import story_from_entry, with_fingerprint
@@ -51,6 +52,8 @@ class Pipeline:
     rulebook: RuleBook
     config: PollConfig
     clock: Callable[[], datetime]
+    near_index: NearDuplicateIndex = field(default_factory=NearDuplicateIndex)
+    """The stored stories of the near-duplicate window, kept across polls."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,11 +214,13 @@ async def near_duplicates(
     """Map fresh story keys to the key of an earlier story (stored within the
     window, or earlier in this batch) that reports the same event.
 
+    The stored stories come from the pipeline's index, topped up with what any
+    instance stored since the last batch (this batch's stories once saved).
     Backlog stories are recorded without an alert whatever their twins, so they
     only serve as candidates and are not looked up (most of a cold start's stories).
     """
     if not stories:
         return {}
     since = now - timedelta(hours=pipeline.config.near_duplicate_hours)
-    recent = await pipeline.store.recent_stories(since)
-    return group_near_duplicates(stories, recent, index_only=backlog_keys)
+    await pipeline.near_index.refresh(pipeline.store, since)
+    return pipeline.near_index.group(stories, index_only=backlog_keys)
