@@ -11,9 +11,10 @@ stories passed to `group_batch`.
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Collection, Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 
 from bot.model import Story
 from filters.fingerprint import (
@@ -23,6 +24,8 @@ from filters.fingerprint import (
     fingerprint_bands,
     signatures_match,
 )
+
+K = TypeVar("K")
 
 
 def dedupe_batch(stories: Sequence[Story]) -> tuple[list[Story], list[Story]]:
@@ -131,18 +134,53 @@ def first_twin(story: IndexedStory, indexes: Iterable[TwinIndex]) -> IndexedStor
     )
 
 
+class Postings(Generic[K]):
+    """Ranks of the stories indexed under each key (a term or a fingerprint band).
+
+    A key of one story holds its bare rank rather than a one-item list (88
+    bytes): most fingerprint bands and many rare terms belong to one story.
+    """
+
+    __slots__ = ("_by_key",)
+
+    def __init__(self) -> None:
+        self._by_key: dict[K, int | list[int]] = {}
+
+    def add(self, key: K, rank: int) -> None:
+        found = self._by_key.get(key)
+        if found is None:
+            self._by_key[key] = rank
+        elif isinstance(found, int):
+            self._by_key[key] = [found, rank]
+        else:
+            found.append(rank)
+
+    def get(self, key: K) -> Sequence[int]:
+        """The ranks under `key` (removed stories' ranks included until compacted)."""
+        found = self._by_key.get(key)
+        if found is None:
+            return ()
+        return (found,) if isinstance(found, int) else found
+
+    def __iter__(self) -> Iterator[K]:
+        return iter(self._by_key)
+
+    def clear(self) -> None:
+        self._by_key.clear()
+
+
 @dataclass
 class TwinIndex:
     """Stories indexed by salient term and fingerprint band, to find near-duplicates.
 
     `remove` leaves the story's postings behind (skipped by `candidates`) and
     compacts them once they are half of all postings, so evicting a story is
-    cheap and the lists do not grow without bound.
+    cheap and the postings do not grow without bound.
     """
 
     stories: dict[int, IndexedStory] = field(default_factory=dict)
-    by_term: defaultdict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
-    by_band: defaultdict[int, list[int]] = field(default_factory=lambda: defaultdict(list))
+    by_term: Postings[str] = field(default_factory=Postings)
+    by_band: Postings[int] = field(default_factory=Postings)
     postings: int = 0
     stale: int = 0
 
@@ -170,20 +208,20 @@ class TwinIndex:
         """Stories that could be near-duplicates: enough shared terms or a shared band."""
         shared: Counter[int] = Counter()
         for term in signature.terms.text if signature.terms else ():
-            shared.update(self.by_term.get(term, ()))
+            shared.update(self.by_term.get(term))
         ranks = {rank for rank, count in shared.items() if count >= MIN_TITLE_TERMS}
         if signature.fingerprint:
             for band in fingerprint_bands(signature.fingerprint):
-                ranks.update(self.by_band.get(band, ()))
+                ranks.update(self.by_band.get(band))
         return [self.stories[rank] for rank in ranks if rank in self.stories]
 
     def _post(self, story: IndexedStory) -> None:
         signature = story.signature
         for term in signature.terms.text if signature.terms else ():
-            self.by_term[term].append(story.rank)
+            self.by_term.add(term, story.rank)
         if signature.fingerprint:
             for band in fingerprint_bands(signature.fingerprint):
-                self.by_band[band].append(story.rank)
+                self.by_band.add(band, story.rank)
         self.postings += _posting_count(signature)
 
     def _compact(self) -> None:

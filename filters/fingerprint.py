@@ -43,6 +43,7 @@ import hashlib
 import itertools
 import re
 import sys
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -171,11 +172,12 @@ def _stem(word: str) -> str:
     return word
 
 
-def overlap(a: frozenset[str], b: frozenset[str]) -> tuple[int, float]:
-    """How many terms two sets share, and what share of the smaller set that is."""
+def overlap(a: Collection[str], b: Collection[str]) -> tuple[int, float]:
+    """How many terms two sets of terms (or tuples of distinct terms) share, and
+    what share of the smaller one that is."""
     if not a or not b:
         return 0, 0.0
-    shared = len(a & b)
+    shared = len(set(a).intersection(b))
     return shared, shared / min(len(a), len(b))
 
 
@@ -204,10 +206,16 @@ def _same_event(terms_a: EventTerms | None, terms_b: EventTerms | None) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class EventTerms:
-    """Salient terms of a title, and of title + lead together."""
+    """Salient terms of a title, and of title + lead together (each term once).
 
-    title: frozenset[str]
-    text: frozenset[str]
+    Tuples, not sets: the near-duplicate index keeps these for every story of
+    the window, and a tuple of ten terms is 120 bytes where a frozenset is ~700.
+    Two stories that `same_event_terms` can merge share at least
+    MIN_TITLE_TERMS `text` terms, which lets callers index candidates by term.
+    """
+
+    title: tuple[str, ...]
+    text: tuple[str, ...]
 
 
 @functools.lru_cache(maxsize=16384)
@@ -220,19 +228,8 @@ def event_terms(title: str, summary: str) -> EventTerms | None:
     words = tuple(fold_text(title).split()[:3])
     if any(words[:length] in EXPLAINER_OPENINGS for length in (1, 2, 3)):
         return None
-    return EventTerms(
-        title=salient_terms(title), text=salient_terms(f"{title} {lead_sentence(summary)}")
-    )
-
-
-def event_text_terms(story: Story) -> frozenset[str] | None:
-    """The salient terms of a story's title and lead (None for explainers and comment).
-
-    Two stories that `same_event_terms` can merge share at least MIN_TITLE_TERMS
-    of these, which lets callers index candidates instead of comparing all pairs.
-    """
-    terms = event_terms(story.title, story.summary)
-    return None if terms is None else terms.text
+    text = salient_terms(f"{title} {lead_sentence(summary)}")
+    return EventTerms(title=tuple(salient_terms(title)), text=tuple(text))
 
 
 def fingerprint_bands(value: int) -> tuple[int, ...]:
@@ -245,7 +242,7 @@ def fingerprint_bands(value: int) -> tuple[int, ...]:
     return tuple((band << 16) | (unsigned >> (16 * band) & 0xFFFF) for band in range(4))
 
 
-def _numbers_conflict(a: frozenset[str], b: frozenset[str]) -> bool:
+def _numbers_conflict(a: Collection[str], b: Collection[str]) -> bool:
     """Both titles give numbers and none agree ("part one" vs "part two", "aged 79" vs "81")."""
     numbers_a = {term for term in a if term.isdigit()}
     numbers_b = {term for term in b if term.isdigit()}

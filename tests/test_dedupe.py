@@ -194,8 +194,10 @@ def test_postings_of_removed_stories_are_compacted() -> None:
     kept = len(stories) // 3
     for rank in range(-len(stories), -kept):
         index.remove(rank)
+    terms, bands = index.by_term, index.by_band
     posted = [
-        rank for ranks in (*index.by_term.values(), *index.by_band.values()) for rank in ranks
+        *(rank for term in terms for rank in terms.get(term)),
+        *(rank for band in bands for rank in bands.get(band)),
     ]
     assert len(posted) == index.postings < full
     assert sum(rank not in index for rank in posted) == index.stale <= index.postings / 2
