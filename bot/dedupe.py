@@ -119,14 +119,14 @@ class IndexedStory:
     rank: int
 
 
-def first_twin(story: IndexedStory, indexes: Iterable[TwinIndex]) -> IndexedStory | None:
+def first_twin(story: IndexedStory, indexes: Sequence[TwinIndex]) -> IndexedStory | None:
     """The earliest published candidate in `indexes` (other than the story itself)
     that reports the same event; among equally early ones, the lowest rank.
 
     Candidates are tried earliest first, so the search stops at the first twin
     instead of comparing the story with every candidate.
     """
-    found = [c for index in indexes for c in index.candidates(story.signature)]
+    found = candidates(indexes, story.signature)
     found.sort(key=lambda candidate: (candidate.signature.published, candidate.rank))
     return next(
         (c for c in found if c.key != story.key and signatures_match(c.signature, story.signature)),
@@ -146,21 +146,33 @@ class Postings(Generic[K]):
     def __init__(self) -> None:
         self._by_key: dict[K, int | list[int]] = {}
 
-    def add(self, key: K, rank: int) -> None:
-        found = self._by_key.get(key)
-        if found is None:
-            self._by_key[key] = rank
-        elif isinstance(found, int):
-            self._by_key[key] = [found, rank]
-        else:
-            found.append(rank)
+    def add(self, keys: Iterable[K], rank: int) -> None:
+        """Post `rank` under each of `keys` (one call per story: this runs for
+        every term of every story indexed)."""
+        by_key = self._by_key
+        for key in keys:
+            found = by_key.get(key)
+            if found is None:
+                by_key[key] = rank
+            elif isinstance(found, int):
+                by_key[key] = [found, rank]
+            else:
+                found.append(rank)
 
-    def get(self, key: K) -> Sequence[int]:
-        """The ranks under `key` (removed stories' ranks included until compacted)."""
-        found = self._by_key.get(key)
-        if found is None:
-            return ()
-        return (found,) if isinstance(found, int) else found
+    def ranks(self, keys: Iterable[K]) -> list[int]:
+        """The ranks under each of `keys`, one entry per key a rank is under
+        (removed stories' ranks included until compacted)."""
+        by_key = self._by_key
+        found: list[int] = []
+        for key in keys:
+            posted = by_key.get(key)
+            if posted is None:
+                continue
+            if isinstance(posted, int):
+                found.append(posted)
+            else:
+                found.extend(posted)
+        return found
 
     def __iter__(self) -> Iterator[K]:
         return iter(self._by_key)
@@ -206,22 +218,13 @@ class TwinIndex:
 
     def candidates(self, signature: EventSignature) -> list[IndexedStory]:
         """Stories that could be near-duplicates: enough shared terms or a shared band."""
-        shared: Counter[int] = Counter()
-        for term in signature.terms.text if signature.terms else ():
-            shared.update(self.by_term.get(term))
-        ranks = {rank for rank, count in shared.items() if count >= MIN_TITLE_TERMS}
-        if signature.fingerprint:
-            for band in fingerprint_bands(signature.fingerprint):
-                ranks.update(self.by_band.get(band))
-        return [self.stories[rank] for rank in ranks if rank in self.stories]
+        return candidates((self,), signature)
 
     def _post(self, story: IndexedStory) -> None:
         signature = story.signature
-        for term in signature.terms.text if signature.terms else ():
-            self.by_term.add(term, story.rank)
+        self.by_term.add(signature.terms.text if signature.terms else (), story.rank)
         if signature.fingerprint:
-            for band in fingerprint_bands(signature.fingerprint):
-                self.by_band.add(band, story.rank)
+            self.by_band.add(fingerprint_bands(signature.fingerprint), story.rank)
         self.postings += _posting_count(signature)
 
     def _compact(self) -> None:
@@ -231,6 +234,25 @@ class TwinIndex:
         self.postings = self.stale = 0
         for story in self.stories.values():
             self._post(story)
+
+
+def candidates(indexes: Sequence[TwinIndex], signature: EventSignature) -> list[IndexedStory]:
+    """Stories of `indexes` that could be near-duplicates of `signature`: sharing
+    MIN_TITLE_TERMS salient terms, or a fingerprint band.
+
+    One pass over all the indexes (their ranks never collide): a batch's lookup
+    asks the stored index and the batch's own, and this runs for every story.
+    """
+    terms = signature.terms.text if signature.terms else ()
+    posted: list[int] = []
+    for index in indexes:
+        posted += index.by_term.ranks(terms)
+    ranks = {rank for rank, count in Counter(posted).items() if count >= MIN_TITLE_TERMS}
+    if signature.fingerprint:
+        bands = fingerprint_bands(signature.fingerprint)
+        for index in indexes:
+            ranks.update(index.by_band.ranks(bands))
+    return [index.stories[r] for index in indexes for r in ranks if r in index.stories]
 
 
 def _posting_count(signature: EventSignature) -> int:

@@ -195,8 +195,11 @@ def same_event_terms(a: Story, b: Story) -> bool:
 
 def _same_event(terms_a: EventTerms | None, terms_b: EventTerms | None) -> bool:
     """`same_event_terms` on terms already extracted (None: an explainer, never merged)."""
-    if terms_a is None or terms_b is None or _numbers_conflict(terms_a.title, terms_b.title):
+    if terms_a is None or terms_b is None:
         return False
+    numbers_a, numbers_b = terms_a.numbers, terms_b.numbers
+    if numbers_a and numbers_b and not set(numbers_a).intersection(numbers_b):
+        return False  # both titles give numbers and none agree ("aged 79" vs "81")
     titles = overlap(terms_a.title, terms_b.title)
     texts = overlap(terms_a.text, terms_b.text)
     if titles[0] >= MIN_TITLE_TERMS and titles[1] >= MIN_TITLE_OVERLAP:
@@ -216,6 +219,9 @@ class EventTerms:
 
     title: tuple[str, ...]
     text: tuple[str, ...]
+    numbers: tuple[str, ...] = ()
+    """The title's numbers: when two titles both give some and none agree ("part
+    one" vs "part two", "aged 79" vs "81"), they are different stories."""
 
 
 @functools.lru_cache(maxsize=16384)
@@ -228,8 +234,10 @@ def event_terms(title: str, summary: str) -> EventTerms | None:
     words = tuple(fold_text(title).split()[:3])
     if any(words[:length] in EXPLAINER_OPENINGS for length in (1, 2, 3)):
         return None
-    text = salient_terms(f"{title} {lead_sentence(summary)}")
-    return EventTerms(title=tuple(salient_terms(title)), text=tuple(text))
+    title_terms = tuple(salient_terms(title))
+    text = tuple(salient_terms(f"{title} {lead_sentence(summary)}"))
+    numbers = tuple(term for term in title_terms if term.isdigit())
+    return EventTerms(title=title_terms, text=text, numbers=numbers or ())
 
 
 def fingerprint_bands(value: int) -> tuple[int, ...]:
@@ -240,13 +248,6 @@ def fingerprint_bands(value: int) -> tuple[int, ...]:
     """
     unsigned = value & _MASK
     return tuple((band << 16) | (unsigned >> (16 * band) & 0xFFFF) for band in range(4))
-
-
-def _numbers_conflict(a: Collection[str], b: Collection[str]) -> bool:
-    """Both titles give numbers and none agree ("part one" vs "part two", "aged 79" vs "81")."""
-    numbers_a = {term for term in a if term.isdigit()}
-    numbers_b = {term for term in b if term.isdigit()}
-    return bool(numbers_a and numbers_b) and not numbers_a & numbers_b
 
 
 @dataclass(frozen=True, slots=True)

@@ -195,10 +195,7 @@ def test_postings_of_removed_stories_are_compacted() -> None:
     for rank in range(-len(stories), -kept):
         index.remove(rank)
     terms, bands = index.by_term, index.by_band
-    posted = [
-        *(rank for term in terms for rank in terms.get(term)),
-        *(rank for band in bands for rank in bands.get(band)),
-    ]
+    posted = terms.ranks(terms) + bands.ranks(bands)
     assert len(posted) == index.postings < full
     assert sum(rank not in index for rank in posted) == index.stale <= index.postings / 2
     remaining = stories[-kept:]
