@@ -14,6 +14,10 @@ reports its own wall time, CPU time (process_time: all its threads) and peak
 RSS (ru_maxrss), plus the RSS it had before the first poll.
 
     python benchmarks/bench_poll_cycle.py [--feeds 1000] [--semantic off on] [--profile DIR]
+        [--batch-size 500] [--index-memory 20000]
+
+`--index-memory N` also measures, in one more process, what the near-duplicate
+index holds for a window of N distinct stories (tracemalloc).
 """
 
 from __future__ import annotations
@@ -30,10 +34,14 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Coroutine
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from bot.model import Story
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -116,12 +124,17 @@ async def timed(
     return result, time.perf_counter() - wall, time.process_time() - cpu
 
 
-def measure_poll(urls: list[str], semantic: str, profile: str | None, out: Connection) -> None:
+def measure_poll(
+    urls: list[str], semantic: str, profile: str | None, batch_size: int | None, out: Connection
+) -> None:
     """Process entry: cold and warm `poll_once` over `urls`; sends the figures."""
-    out.send(asyncio.run(_measure_poll(urls, semantic, Path(profile) if profile else None)))
+    profile_dir = Path(profile) if profile else None
+    out.send(asyncio.run(_measure_poll(urls, semantic, profile_dir, batch_size)))
 
 
-async def _measure_poll(urls: list[str], semantic: str, profile: Path | None) -> Figures:
+async def _measure_poll(
+    urls: list[str], semantic: str, profile: Path | None, batch_size: int | None
+) -> Figures:
     from bot.app import build_app
     from bot.model import ALL_RULES, Destination
     from bot.pipeline import poll_once
@@ -131,15 +144,20 @@ async def _measure_poll(urls: list[str], semantic: str, profile: Path | None) ->
     with tempfile.TemporaryDirectory() as tmp:
         settings = load_settings(overrides=_bench_settings(Path(tmp), semantic))
         app = await build_app(settings, clock=lambda: clock_now[0])
+        if batch_size:
+            app.pipeline.config = replace(app.pipeline.config, batch_size=batch_size)
         for n, url in enumerate(urls):
             await app.store.add_feed(url, f"feed{n}", backfill=5)
         await app.store.subscribe(Destination("console", "bench"), [ALL_RULES], actor="bench")
-        figures: Figures = {"semantic": semantic, "rss_before_mb": rss_mb()}
+        figures: Figures = {"semantic": semantic, "batch_size": app.pipeline.config.batch_size}
+        figures["rss_before_mb"] = rss_mb()
         cold_profile = profile / f"cold-{semantic}.prof" if profile else None
         cold, figures["cold_s"], figures["cold_cpu_s"] = await timed(
             lambda: poll_once(app.pipeline), cold_profile
         )
         figures["rss_after_cold_mb"] = rss_mb()
+        if hasattr(app.pipeline, "near_index"):  # (so the script still measures older code)
+            figures["steady"] = await steady_batch(app, clock_now[0])
         clock_now[0] += timedelta(days=1)
         warm_profile = profile / f"warm-{semantic}.prof" if profile else None
         warm, figures["warm_s"], figures["warm_cpu_s"] = await timed(
@@ -148,6 +166,27 @@ async def _measure_poll(urls: list[str], semantic: str, profile: Path | None) ->
         await app.close()
     figures.update(cold=_report(cold), warm=_report(warm), peak_rss_mb=peak_rss_mb())
     return figures
+
+
+async def steady_batch(app: Any, now: datetime) -> Figures:
+    """Wall time of the near-duplicate stage for 50 fresh copies of stored stories
+    after the cold poll: re-reading and indexing the newest 5,000 stored stories
+    (before the index), then the index's top-up and lookup. Saves nothing."""
+    from bot.dedupe import group_near_duplicates
+    from bot.pipeline import near_duplicates
+
+    since = now - timedelta(hours=48)
+    stored = await app.store.recent_stories(since, limit=50)
+    fresh = [replace(s, key=f"fresh-{n}", title=f"{s.title} again") for n, s in enumerate(stored)]
+    # The first lookup tops the index up with the cold poll's last batch.
+    _, catch_up_s, _ = await timed(lambda: near_duplicates(app.pipeline, fresh[:1], set(), now))
+    start = time.perf_counter()
+    old_way = group_near_duplicates(fresh, await app.store.recent_stories(since))
+    old_s = time.perf_counter() - start
+    new_way, new_s, _ = await timed(lambda: near_duplicates(app.pipeline, fresh, set(), now))
+    figures = {"catch_up_s": catch_up_s, "old_s": old_s, "new_s": new_s}
+    indexed = len(app.pipeline.near_index)
+    return {**figures, "old_groups": len(old_way), "new_groups": len(new_way), "indexed": indexed}
 
 
 def _bench_settings(data_dir: Path, semantic: str) -> dict[str, Any]:
@@ -168,6 +207,70 @@ def _report(report: Any) -> Figures:
     """The counts of a PollReport, as plain data to send between processes."""
     fields = ("feeds_polled", "feeds_failed", "not_modified", "entries_seen", "new_stories")
     return {name: getattr(report, name) for name in (*fields, "alerts", "outbox_rows")}
+
+
+def measure_index_memory(count: int, out: Connection) -> None:
+    """Process entry: bytes a loaded NearDuplicateIndex holds for `count` stories."""
+    out.send(asyncio.run(_measure_index_memory(count)))
+
+
+async def _measure_index_memory(count: int) -> Figures:
+    """Store `count` distinct stories and measure a freshly loaded index."""
+    from bot.store import NewStory, open_store
+
+    now = datetime.now(UTC)
+    with tempfile.TemporaryDirectory() as tmp:
+        store = await open_store(f"sqlite:///{Path(tmp) / 'index.db'}")
+        await store.save_stories([NewStory(story, None) for story in corpus_stories(count, now)])
+        await _index_bytes(store, now - timedelta(hours=48))  # warms SQLAlchemy's caches
+        stories, held = await _index_bytes(store, now - timedelta(hours=48))
+        await store.close()
+    return {"stories": stories, "bytes": held}
+
+
+async def _index_bytes(store: Any, since: datetime) -> tuple[int, int]:
+    """(stories, bytes) a NearDuplicateIndex loaded now keeps alive (tracemalloc;
+    the shared `event_terms` cache emptied, so only the index holds terms)."""
+    import gc
+    import tracemalloc
+
+    from bot.near_index import NearDuplicateIndex
+    from filters.fingerprint import event_terms
+
+    event_terms.cache_clear()
+    gc.collect()
+    tracemalloc.start()
+    index = NearDuplicateIndex()
+    await index.refresh(store, since)
+    event_terms.cache_clear()
+    gc.collect()
+    held = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    return len(index), held
+
+
+def corpus_stories(count: int, now: datetime) -> list[Story]:
+    """`count` distinct stories: the corpus's, then copies numbered in the title."""
+    from bot.feeds.parser import parse_feed
+    from bot.model import Feed
+    from bot.replay import BUNDLED_CORPUS
+    from bot.stories import story_from_entry
+
+    entries = {}
+    for path in sorted(p for p in BUNDLED_CORPUS.rglob("*.xml") if "_edge" not in str(p)):
+        parsed = parse_feed(path.read_bytes(), url=f"https://{path.parent.name}.example/rss",
+                            content_type="application/rss+xml", fetched_at=now)  # fmt: skip
+        entries.update({entry.title: entry for entry in parsed.entries})
+    feed = Feed(id=1, url="https://corpus.example/rss", name="corpus")
+    unique = list(entries.values())
+    stories = []
+    for n in range(count):
+        entry, copy = unique[n % len(unique)], n // len(unique)
+        if copy:
+            entry = replace(entry, title=f"{entry.title} {copy}")
+        story = story_from_entry(entry, feed=feed, publisher=f"p{n}", fetched_at=now)
+        stories.append(replace(story, key=f"{n:020d}", canonical_url="", guid=None, feed_id=None))
+    return stories
 
 
 def measure_baseline(urls: list[str], out: Connection) -> None:
@@ -229,6 +332,15 @@ def print_poll(figures: Figures) -> None:
         f"  RSS before first poll {figures['rss_before_mb']:.0f} MB, after cold "
         f"{figures['rss_after_cold_mb']:.0f} MB, peak {figures['peak_rss_mb']:.0f} MB"
     )
+    print(f"  batch size {figures['batch_size']}")
+    if steady := figures.get("steady"):
+        print(
+            f"  near-duplicate stage, 50 fresh stories after the cold poll: "
+            f"{steady['old_s'] * 1000:.0f} ms re-reading the newest 5,000 "
+            f"({steady['old_groups']} twins), {steady['new_s'] * 1000:.1f} ms with the index "
+            f"({steady['indexed']} stories, {steady['new_groups']} twins; its catch-up "
+            f"with the cold poll's last batch {steady['catch_up_s'] * 1000:.0f} ms)"
+        )
 
 
 def print_baseline(base: Figures | None) -> None:
@@ -242,7 +354,8 @@ def print_baseline(base: Figures | None) -> None:
     )
 
 
-def main(count: int, modes: list[str], profile: str | None, baseline: bool) -> None:
+def main(args: argparse.Namespace) -> None:
+    count, profile = args.feeds, args.profile
     print(f"machine: {machine()}")
     print(f"feeds: {count} on 127.0.0.1 (per-host limit raised to the global 64)")
     if profile:
@@ -254,10 +367,16 @@ def main(count: int, modes: list[str], profile: str | None, baseline: bool) -> N
     port = ours.recv()
     urls = [f"http://127.0.0.1:{port}/feed{n}.xml" for n in range(count)]
     try:
-        for mode in modes:
-            print_poll(in_process(measure_poll, urls, mode, profile))
-        base = in_process(measure_baseline, urls) if baseline else None
-        print_baseline(base)
+        for mode in args.semantic:
+            print_poll(in_process(measure_poll, urls, mode, profile, args.batch_size))
+        print_baseline(None if args.no_baseline else in_process(measure_baseline, urls))
+        if args.index_memory:
+            held = in_process(measure_index_memory, args.index_memory)
+            stories, size = held["stories"], held["bytes"]
+            print(
+                f"near-duplicate index: {stories} stories hold {size / 2**20:.1f} MiB "
+                f"({size / max(stories, 1):.0f} bytes a story)"
+            )
     finally:
         ours.send("stop")
         print(f"feed server CPU: {ours.recv():.2f} s (its own process)")
@@ -271,5 +390,9 @@ if __name__ == "__main__":
     parser.add_argument("--semantic", nargs="+", default=["off", "on"], choices=["off", "on"])
     parser.add_argument("--profile", help="directory for cProfile dumps of the polls")
     parser.add_argument("--no-baseline", action="store_true", help="skip the sequential loop")
-    args = parser.parse_args()
-    main(args.feeds, args.semantic, args.profile, not args.no_baseline)
+    parser.add_argument("--batch-size", type=int, help="feeds per poll batch (default: the app's)")
+    parser.add_argument(
+        "--index-memory", type=int, default=0, metavar="N",
+        help="also measure the near-duplicate index's memory for N distinct stories",
+    )  # fmt: skip
+    main(parser.parse_args())
