@@ -198,6 +198,8 @@ async def route_stories(
             batch.new_story_rows.append(NewStory(story=story, alert=None))
             continue
         matches = pipeline.rulebook.match_story(story)
+        if matches:  # the optional LLM check (rules with llm_check); fail-open
+            matches = await pipeline.rulebook.confirm_matches(story, matches)
         if not matches:
             batch.new_story_rows.append(NewStory(story=story, alert=None))
             continue

@@ -281,3 +281,69 @@ def test_llm_check_round_trips_through_the_rules_file_and_the_store_codec(tmp_pa
     path.write_text(dump_rules(rules))
     assert load_rules(path) == rules
     assert [rule_from_dict(rule_to_dict(rule)) for rule in rules] == rules
+
+
+async def test_pipeline_drops_what_the_model_rejects_and_alerts_the_rest(tmp_path: Any) -> None:
+    """The real pipeline (build_app, a loopback feed, poll_once) with the check configured."""
+    from bot.app import build_app
+    from bot.model import ALL_RULES, Destination
+    from bot.pipeline import poll_once
+    from bot.settings import load_settings
+    from tests.support.feed_server import FeedServer
+
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(LLM_RULES)
+    item = "<item><title>{0}</title><link>https://news.example/{1}</link><guid>{1}</guid></item>"
+    titles = ["Drones strike Kyiv overnight", "Drone light show at the festival"]
+    body = "".join(item.format(title, n) for n, title in enumerate(titles))
+
+    def answer(stand_in: StandIn) -> Handler:
+        async def handle(request: web.Request) -> web.Response:
+            prompt = (await request.json())["messages"][1]["content"]
+            relevant = "light show" not in prompt
+            stand_in.requests.append({"relevant": relevant})
+            reason = "an attack" if relevant else "a show, not an attack"
+            return web.json_response(
+                completion(json.dumps({"relevant": relevant, "reason": reason}))
+            )
+
+        return handle
+
+    async def drain_outbox(store: Any) -> list[Any]:
+        """Every queued row, oldest first (a chat gets its next row once its head is sent)."""
+        rows: list[Any] = []
+        while batch := await store.claim_outbox(
+            datetime.now(UTC), limit=10, owner="t", lease_seconds=60
+        ):
+            for row in batch:
+                await store.mark_sent(row.id, message_id=None, at=datetime.now(UTC))
+            rows += batch
+        return rows
+
+    async with serve(answer) as stand_in, FeedServer() as feeds:
+        settings = load_settings(
+            overrides={
+                "data_dir": tmp_path, "rules_file": rules, "feeds_file": None,
+                "allow_private_networks": True, "semantic": "off",
+                "llm_url": stand_in.base_url, "llm_model": "stand-in",
+            }
+        )  # fmt: skip
+        app = await build_app(settings)
+        try:
+            feeds.serve_bytes(
+                "/rss", f"<rss><channel><title>t</title>{body}</channel></rss>".encode()
+            )
+            await app.store.add_feed(feeds.url("/rss"), "news", backfill=10)
+            await app.store.subscribe(Destination("console", "c"), [ALL_RULES], actor="t")
+            await poll_once(app.pipeline)
+            queued = await drain_outbox(app.store)
+        finally:
+            await app.close()
+    rules_by_title = {i.alert.story.title: {m.rule for m in i.alert.matches} for i in queued}
+    assert rules_by_title == {
+        "Drones strike Kyiv overnight": {"drone_strike", "drones_any"},
+        "Drone light show at the festival": {"drones_any"},  # the model said no
+    }
+    assert sorted(r["relevant"] for r in stand_in.requests) == [False, True]
+    (confirmed,) = [m for i in queued for m in i.alert.matches if m.rule == "drone_strike"]
+    assert confirmed.why.endswith("· model: an attack")
