@@ -1,15 +1,16 @@
 """What every chat front-end shares: the handler context built from the running app.
 
 The Telegram and Slack front-ends (bot/platforms/) turn platform updates into
-`handlers.Command` / `handlers.ActionCommand`, call `answer_chat`, and render
-the `Reply`. They differ only in how they ask "is this user an admin of this
-chat?", which each passes in as its `ChatAdminCheck`.
+`handlers.Command` / `handlers.ActionCommand`, call `handlers.dispatch`
+(which never raises), and render the `Reply`. They differ only in how they
+ask "is this user an admin of this chat?", which each passes in as its
+`ChatAdminCheck`.
 """
 
 from __future__ import annotations
 
 from bot.app import App
-from handlers import ActionCommand, Command, HandlerContext, Reply, dispatch
+from handlers import HandlerContext
 from handlers.command import ChatAdminCheck
 
 
@@ -40,8 +41,3 @@ def handler_context(app: App, chat_admin_check: ChatAdminCheck) -> HandlerContex
         on_rules_changed=rules_changed,
         topics_active=app.rulebook.topics_active,
     )
-
-
-async def answer_chat(ctx: HandlerContext, command: Command | ActionCommand) -> Reply:
-    """One command or button click answered; never raises (see handlers.dispatch)."""
-    return await dispatch(ctx, command)

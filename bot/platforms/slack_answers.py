@@ -1,7 +1,7 @@
 """The slack-bolt listeners: people's commands and clicks answered.
 
 Every request is acknowledged at once; the command then runs
-(`bot.chat.answer_chat`, which never raises) and the answer goes back:
+(`handlers.dispatch`, which never raises) and the answer goes back:
 
 - `/newswatch …`: through the response_url, only to the user, except a
   successful subscribe, unsubscribe, mute or unmute, which the channel sees;
@@ -33,7 +33,6 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook import WebhookResponse
 
-from bot.chat import answer_chat
 from bot.errors import CommandError
 from bot.platforms.slack_intake import (
     answered_alert_blocks,
@@ -45,7 +44,7 @@ from bot.platforms.slack_intake import (
     slash_command,
 )
 from bot.ratelimit import RateLimiter
-from handlers import Command, HandlerContext, Reply
+from handlers import Command, HandlerContext, Reply, dispatch
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +124,7 @@ class SlackAnswers:
             command = slash_command(body, in_own_dm=await self._in_own_dm(body))
             if command is None:
                 return
-            reply = await answer_chat(self._ctx, command)
+            reply = await dispatch(self._ctx, command)
             text, blocks = reply_blocks(reply)
             shown = "in_channel" if shown_in_channel(command, reply) else "ephemeral"
             answer = await respond(text=text, blocks=blocks, response_type=shown)
@@ -171,7 +170,7 @@ class SlackAnswers:
             return
         mention = event.get("type") == "app_mention"
         async with self._answering(str(event.get("type")), command.chat_id, command.user_id):
-            reply = await answer_chat(self._ctx, command)
+            reply = await dispatch(self._ctx, command)
             await self._post_reply(command, reply, reply_thread(event), private=mention)
 
     def _already_seen(self, event_id: str) -> bool:
@@ -242,7 +241,7 @@ class SlackAnswers:
             click = button_click(body, rules)
         except CommandError as error:
             return Reply(str(error), ok=False, ephemeral=True)
-        return await answer_chat(self._ctx, click)
+        return await dispatch(self._ctx, click)
 
 
 def _check_webhook(answer: WebhookResponse, what: str, chat_id: object, user_id: object) -> None:

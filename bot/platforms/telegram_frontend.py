@@ -1,6 +1,6 @@
 """What the Telegram bot does with each update (wired up in bot.platforms.telegram_bot).
 
-- Text messages and channel posts → `Command` → `answer_chat` → an HTML reply
+- Text messages and channel posts → `Command` → `handlers.dispatch` → an HTML reply
   (bot.platforms.telegram_replies), sent within the bot's rate limiter (the
   one alerts use, so replies and alerts never together break Telegram's
   limits), as a reply to the command in groups and channels.
@@ -30,14 +30,13 @@ from telegram.constants import ChatMemberStatus, ParseMode
 from telegram.error import BadRequest, RetryAfter, TelegramError
 from telegram.ext import BaseUpdateProcessor, ContextTypes
 
-from bot.chat import answer_chat
 from bot.errors import CommandError, RateLimitedError
 from bot.model import Destination
 from bot.platforms.telegram import map_telegram_error
 from bot.platforms.telegram_intake import PLATFORM, click_from_callback, command_from_message
 from bot.platforms.telegram_replies import alert_with_outcome, callback_answer, render_reply
 from bot.ratelimit import RateLimiter
-from handlers import ChatKind, HandlerContext, Reply
+from handlers import ChatKind, HandlerContext, Reply, dispatch
 from handlers.dispatch import GENERIC_FAILURE
 
 log = logging.getLogger(__name__)
@@ -147,7 +146,7 @@ class TelegramFrontEnd:
         command = command_from_message(message, self._bot.username)
         if command is None:
             return
-        reply = await answer_chat(self._ctx, command)
+        reply = await dispatch(self._ctx, command)
         in_thread = command.chat_kind != ChatKind.PRIVATE or reply.ephemeral
         await self.send_reply(message, reply, in_thread=in_thread)
 
@@ -180,7 +179,7 @@ class TelegramFrontEnd:
             log.exception("telegram button not decoded", extra=update_fields(update))
             await query.answer(GENERIC_FAILURE, show_alert=True)
             return
-        reply = await answer_chat(self._ctx, click)
+        reply = await dispatch(self._ctx, click)
         await query.answer(callback_answer(reply), show_alert=not reply.ok)
         if reply.replace_original:
             await self.show_outcome(query, reply)
