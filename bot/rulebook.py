@@ -16,14 +16,13 @@ Matching is a cascade:
 
 Without the semantic tier (the `semantic` extra not installed, or turned
 off), rules with a query and a topic match on their query alone, and
-topic-only rules are inactive; `inactive_rules` lists them for `rules` and
-`status`.
+topic-only rules are inactive; `inactive_rules` lists them.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -117,7 +116,7 @@ class RuleBook:
         matches = {match.rule: match for match in self.index.match(story)}
         if self.scorer is not None:
             matches = self._confirm_topics(story, matches)
-        return sorted(matches.values(), key=lambda match: (-match.score, match.rule))
+        return strongest_first(matches.values())
 
     async def confirm_matches(self, story: Story, matches: Sequence[Match]) -> list[Match]:
         """The matches after the optional LLM check (the cascade's last, slowest step).
@@ -147,7 +146,7 @@ class RuleBook:
 
     def match_query_only(self, story: Story) -> list[Match]:
         """The first tier alone (for evaluation and `rule test`)."""
-        return sorted(self.index.match(story), key=lambda match: (-match.score, match.rule))
+        return strongest_first(self.index.match(story))
 
     def _confirm_topics(self, story: Story, matches: dict[str, Match]) -> dict[str, Match]:
         assert self.scorer is not None
@@ -201,6 +200,11 @@ def hit_sentences(story: Story, match: Match, limit: int = FOCUS_SENTENCES) -> l
                 seen[sentence] = count
     best = sorted(seen, key=lambda sentence: -seen[sentence])[:limit]
     return [sentence for sentence in seen if sentence in best]
+
+
+def strongest_first(matches: Iterable[Match]) -> list[Match]:
+    """Highest score first; rule name breaks ties, so the order is stable."""
+    return sorted(matches, key=lambda match: (-match.score, match.rule))
 
 
 def with_topic_evidence(rule: str, match: Match | None, verdict: TopicVerdict) -> Match:
