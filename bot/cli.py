@@ -10,13 +10,16 @@ import json
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
 from bot.errors import ConfigError, NewswatchError, NotFoundError
 from bot.logs import configure_logging
 from bot.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from bot.rulebook import RuleBook
 
 T = TypeVar("T")
 
@@ -113,6 +116,15 @@ async def _demo_with_progress(
 # ── rules ───────────────────────────────────────────────────────────────────
 
 
+def _file_rulebook(settings: Settings, rules: Path | None) -> RuleBook:
+    """The rules of `--rules` (or the configured file) alone, with the configured semantic tier."""
+    from bot.app import load_semantic
+    from bot.rulebook import RuleBook
+
+    path = rules or settings.rules_file
+    return RuleBook.from_file(path, embedder=load_semantic(settings.semantic))
+
+
 @rules_app.command("test")
 def rules_test(
     input: Annotated[Path, typer.Option("--input", help="JSON lines: id, title, summary[, …].")],
@@ -121,14 +133,10 @@ def rules_test(
     config: ConfigOption = None,
 ) -> None:
     """Show which rules match each input item, and why."""
-    from bot.app import load_semantic
     from bot.items import read_items
-    from bot.rulebook import RuleBook
 
-    settings = settings_from(config)
-    path = rules or settings.rules_file
     try:
-        book = RuleBook.from_file(path, embedder=load_semantic(settings.semantic))
+        book = _file_rulebook(settings_from(config), rules)
         for item in read_items(input):
             matches = book.match_story(item.story)
             if as_json:
@@ -151,19 +159,14 @@ def rules_eval(
     config: ConfigOption = None,
 ) -> None:
     """Precision, recall and F1 per rule on labelled items: query only, then with topics."""
-    from bot.app import load_semantic
-    from bot.evaluate import evaluate_rules, report_lines, unlabelled_message
+    from bot.evaluate import evaluate_rules, report_lines, require_labels
     from bot.items import read_items
-    from bot.rulebook import RuleBook
 
     settings = settings_from(config)
-    path = rules or settings.rules_file
     try:
         items = list(read_items(input))
-        unlabelled = next((item for item in items if item.labels is None), None)
-        if unlabelled is not None:
-            raise ConfigError(unlabelled_message(unlabelled))
-        book = RuleBook.from_file(path, embedder=load_semantic(settings.semantic))
+        require_labels(items)
+        book = _file_rulebook(settings, rules)
     except NewswatchError as err:
         raise fail(str(err)) from None
     names = [rule.name for rule in book.rules if rule.enabled]
@@ -173,7 +176,7 @@ def rules_eval(
     else:
         typer.echo("semantic tier off (install newswatch[semantic]); topic rules use their query")
     for label, match in tiers:
-        typer.echo(f"== {label}: {len(items)} items, rules from {path}")
+        typer.echo(f"== {label}: {len(items)} items, rules from {book.rules_file}")
         scores = evaluate_rules(items, names, match)
         for line in report_lines(scores, confusions=confusions):
             typer.echo(line)

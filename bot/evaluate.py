@@ -48,18 +48,21 @@ class RuleScore:
         return 2 * p * r / (p + r) if p + r else 0.0
 
 
-def unlabelled_message(item: Item) -> str:
-    return f"item {item.id} has no 'labels' — evaluation needs labelled items"
+def require_labels(items: Sequence[Item]) -> None:
+    """ConfigError naming the first item without `labels` (before anything is scored)."""
+    for item in items:
+        if item.labels is None:
+            raise ConfigError(f"item {item.id} has no 'labels' — evaluation needs labelled items")
 
 
 def evaluate_rules(
     items: Sequence[Item], rule_names: Sequence[str], match: Callable[[Item], list[Match]]
 ) -> list[RuleScore]:
     """Score every rule in `rule_names` over labelled items."""
+    require_labels(items)
     scores = {name: RuleScore(name) for name in rule_names}
     for item in items:
-        if item.labels is None:
-            raise ConfigError(unlabelled_message(item))
+        assert item.labels is not None  # checked above
         matched = {m.rule: m for m in match(item)}
         for name, score in scores.items():
             expected, got = name in item.labels, name in matched
