@@ -10,7 +10,7 @@ Precedence, tightest first: field scope, NEAR, NOT / `-`, AND (or
 adjacency), OR — so `a OR b c` is `a OR (b AND c)` and `NOT a NEAR b` is
 `NOT (a NEAR b)`. Keywords are upper case; `and` is an ordinary word.
 
-Terms fold like story text (see `filters.text`): a word that tokenises into
+Terms fold like story text (see `bot.core.text`): a word that tokenises into
 several tokens (`drone-strike`, `$2.6`) is a phrase. A trailing `*` makes a
 token a prefix of at least `query_ast.MIN_PREFIX` (3) characters. `NEAR/n`
 (default 10, 1 ≤ n ≤ `MAX_NEAR`) holds when the two operands lie at most n
@@ -30,7 +30,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.errors import RuleSyntaxError
+from bot.core.errors import RuleSyntaxError
+from bot.core.text import DEFAULT_FIELDS, FIELDS
 from filters.query_ast import (
     And,
     Near,
@@ -42,7 +43,6 @@ from filters.query_ast import (
     build_term,
     compile_regex,
 )
-from filters.text import DEFAULT_FIELDS, FIELDS
 
 DEFAULT_NEAR = 10
 MAX_NEAR = 100

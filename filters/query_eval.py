@@ -19,9 +19,9 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from bot.model import Hit, Match
+from bot.core.model import Hit, Match
+from bot.core.text import FieldTokens, StoryText, fold
 from filters.query_ast import And, Near, Node, Not, Regex, Term
-from filters.text import FieldTokens, StoryText, fold
 
 FIELD_WEIGHTS: dict[str, float] = {
     "title": 0.5,

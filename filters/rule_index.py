@@ -30,12 +30,12 @@ from typing import Any
 
 import re2
 
-from bot.errors import RuleSyntaxError
-from bot.model import Hit, Match, Rule, Story
+from bot.core.errors import RuleSyntaxError
+from bot.core.model import Hit, Match, Rule, Story
+from bot.core.text import StoryText
 from filters.query import parse_query
 from filters.query_ast import MIN_PREFIX, And, Near, Node, Not, Regex, Term, strip_accents
 from filters.query_eval import build_match, evaluate
-from filters.text import StoryText
 
 GROUPS = 2
 """Anchor groups kept per rule: a rule is evaluated only if all are present."""
