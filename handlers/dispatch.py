@@ -19,6 +19,7 @@ from bot.core.errors import NewswatchError, RuleSyntaxError
 from handlers import (
     backtest,
     feed_commands,
+    feedback,
     info,
     rule_commands,
     rule_history,
@@ -148,6 +149,7 @@ COMMANDS: dict[str, CommandSpec] = {
         *rule_commands.SPECS,
         *backtest.SPECS,
         *rule_history.SPECS,
+        *feedback.SPECS,
         *topic_commands.SPECS,
         *feed_commands.SPECS,
     )

@@ -18,11 +18,14 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.store.engine import connect_error, create_engine, database_url
+from bot.store.feedback import FeedbackQueries
 from bot.store.feeds import FeedQueries
 from bot.store.leases import LeaseQueries
 from bot.store.lookup import StoryLookupQueries
 from bot.store.migrate import require_head, upgrade_engine
+from bot.store.notices import NoticeQueries
 from bot.store.outbox import OutboxQueries
+from bot.store.retention import RetentionQueries
 from bot.store.rules import RuleQueries
 from bot.store.stories import StoryQueries
 from bot.store.subscriptions import SubscriptionQueries
@@ -43,6 +46,9 @@ class SqlStore(
     SubscriptionQueries,
     OutboxQueries,
     LeaseQueries,
+    FeedbackQueries,
+    NoticeQueries,
+    RetentionQueries,
 ):
     """Everything newswatch persists, in one SQL database (see `bot.store.base.Store`)."""
 

@@ -10,8 +10,9 @@ does I/O.
 - `slash_command`, `event_command`, `button_click`: payloads → `Command` /
   `ActionCommand`. A DM between the bot and its user is PRIVATE (they manage
   their own alerts); channels, private channels and group DMs are GROUP, where
-  only SLACK_ADMIN_IDS change subscriptions (Slack has no per-channel admins
-  the bot can see).
+  any member changes the channel's subscriptions, as with Slack's `/feed`
+  (NEWSWATCH_CHANNEL_SUBSCRIBE=admins keeps that to SLACK_ADMIN_IDS: Slack has
+  no per-channel admins the bot can see).
 - `reply_blocks`, `answered_alert_blocks`: a `Reply` as mrkdwn sections with
   `&`, `<`, `>` escaped (no pings, no links), each ≤ 3000 characters, the
   `code` in a ``` block; an alert whose buttons give way to the answer.
@@ -25,7 +26,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from bot.platforms.render import fit_text, rule_ref_matches, utf16_len
-from bot.platforms.slack.render import parse_slack_button, slack_escape
+from bot.platforms.slack.render import decision_actions, parse_slack_button, slack_escape
 from handlers import ActionCommand, ButtonAction, ChatKind, Command, Reply
 from handlers.dispatch import find_command
 
@@ -131,8 +132,9 @@ def button_click(body: Mapping[str, Any], rule_names: Iterable[str]) -> ActionCo
         user_name=name,
         chat_kind=chat_kind(channel),
         action=ButtonAction(decoded.action),
-        rule=rule,
+        rule=rule if decoded.rule_ref else "",
         story_key=decoded.story_key or "",
+        feedback_id=decoded.feedback_id,
     )
 
 
@@ -169,7 +171,10 @@ def reply_blocks(reply: Reply) -> tuple[str, list[Block]]:
         code = reply.code.replace("`", "ˋ")  # a ``` inside would end the block
         texts += [f"```\n{chunk}\n```" for chunk in _chunks(code, SECTION_LIMIT - 8)]
     texts = texts[:MAX_SECTIONS] or ["done"]
-    blocks = [{"type": "section", "text": _mrkdwn(text)} for text in texts]
+    blocks: list[Block] = [{"type": "section", "text": _mrkdwn(text)} for text in texts]
+    if reply.buttons:
+        buttons = [(b.label, b.action.value, b.feedback_id) for b in reply.buttons]
+        blocks.append(decision_actions(buttons))
     fallback = _fit(" ".join(reply.text.split()) or "done", FALLBACK_LIMIT)
     return fallback, blocks
 

@@ -34,7 +34,8 @@ from bot.core.errors import CommandError, RateLimitedError
 from bot.core.model import Destination
 from bot.delivery.ratelimit import RateLimiter
 from bot.platforms.telegram.intake import PLATFORM, click_from_callback, command_from_message
-from bot.platforms.telegram.notifier import map_telegram_error
+from bot.platforms.telegram.notifier import map_telegram_error, telegram_markup
+from bot.platforms.telegram.render import decision_keyboard
 from bot.platforms.telegram.replies import alert_with_outcome, callback_answer, render_reply
 from handlers import ChatKind, HandlerContext, Reply, dispatch
 from handlers.dispatch import GENERIC_FAILURE
@@ -154,6 +155,9 @@ class TelegramFrontEnd:
         """Send the rendered reply to the message's chat (as a reply to it if `in_thread`)."""
         quote = ReplyParameters(message.message_id, allow_sending_without_reply=True)
 
+        buttons = [(b.label, b.action.value, b.feedback_id) for b in reply.buttons]
+        markup = telegram_markup(decision_keyboard(buttons)) if buttons else None
+
         async def send() -> Message:
             return await self._bot.send_message(
                 message.chat.id,
@@ -161,6 +165,7 @@ class TelegramFrontEnd:
                 parse_mode=ParseMode.HTML,
                 link_preview_options=NO_PREVIEW,
                 reply_parameters=quote if in_thread else None,
+                reply_markup=markup,
             )
 
         await self.limited(message.chat.id, send)
@@ -183,6 +188,8 @@ class TelegramFrontEnd:
         await query.answer(callback_answer(reply), show_alert=not reply.ok)
         if reply.replace_original:
             await self.show_outcome(query, reply)
+        if reply.buttons and isinstance(query.message, Message):
+            await self.send_reply(query.message, reply, in_thread=True)
 
     async def show_outcome(self, query: CallbackQuery, reply: Reply) -> None:
         """Replace the alert's buttons by the outcome line, keeping its text."""
