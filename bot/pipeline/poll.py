@@ -34,6 +34,9 @@ class PollConfig:
     batch_size: int = 500
     lease_seconds: float = 120.0
     near_duplicate_hours: float = 48.0
+    max_story_age_days: float | None = None
+    """Stories published longer ago are recorded as seen, never alerted: retention
+    (NEWSWATCH_RETENTION_DAYS) may have pruned their first sighting."""
 
 
 @dataclass
@@ -91,7 +94,7 @@ async def poll_batch(pipeline: Pipeline, now: datetime) -> PollReport:
     results = await asyncio.gather(*(fetch_and_parse(pipeline, item, now) for item in due))
     candidates = [story for result in results for story in result.stories]
     backlog = [story for result in results for story in result.backlog]
-    fresh = await fresh_stories(pipeline.store, candidates + backlog)
+    fresh = await fresh_stories(pipeline.store, candidates + backlog, now)
     backlog_keys = {story.key for story in backlog}
     batch = await route_stories(pipeline, fresh, backlog_keys, now)
     saved = await pipeline.store.save_stories(batch.new_story_rows)
@@ -150,7 +153,8 @@ async def fetch_and_parse(pipeline: Pipeline, due: DueFeed, now: datetime) -> Fe
         state, now=now, floor_seconds=floor, outcome=fetch.Fetched(response, parsed)
     )
     stories, backlog = normalize_entries(feed, state, parsed, now)
-    return FeedResult(feed, new_state, stories=stories, backlog=backlog)
+    stories, stale = too_old(stories, pipeline.config.max_story_age_days, now)
+    return FeedResult(feed, new_state, stories=stories, backlog=backlog + stale)
 
 
 def normalize_entries(
@@ -172,11 +176,25 @@ def normalize_entries(
     return tuple(keep), tuple(newest_first[feed.backfill :])
 
 
-async def fresh_stories(store: Store, stories: Sequence[Story]) -> list[Story]:
+def too_old(
+    stories: tuple[Story, ...], max_age_days: float | None, now: datetime
+) -> tuple[tuple[Story, ...], tuple[Story, ...]]:
+    """(stories that may alert, stories published more than `max_age_days` ago)."""
+    if max_age_days is None:
+        return stories, ()
+    cutoff = now - timedelta(days=max_age_days)
+    return (
+        tuple(s for s in stories if s.published >= cutoff),
+        tuple(s for s in stories if s.published < cutoff),
+    )
+
+
+async def fresh_stories(store: Store, stories: Sequence[Story], now: datetime) -> list[Story]:
     """Stories neither repeated within this batch nor already stored, oldest first,
-    with their near-duplicate fingerprints (computed only now, for new stories)."""
+    with their near-duplicate fingerprints (computed only now, for new stories).
+    The stored ones count as listed by their feed `now` (what retention keeps)."""
     unique, _ = dedupe.dedupe_batch(stories)
-    known = await store.known_story_keys(unique)
+    known = await store.known_story_keys(unique, seen_at=now)
     fresh = [normalize.with_fingerprint(story) for story in unique if story.key not in known]
     return sorted(fresh, key=lambda story: story.published)
 
