@@ -167,7 +167,7 @@ async def _weigh_change(
 
 def _backtest_line(result: TopicBacktest) -> str:
     return (
-        f"over the last {result.days} days ({counted(result.stories, 'stored story')}) "
+        f"over the last {result.days} days ({result.stories} stored stories) "
         f"it matched {len(result.now)}"
     )
 
@@ -175,7 +175,7 @@ def _backtest_line(result: TopicBacktest) -> str:
 def _applied_text(rule: Rule, kind: str, text: str, result: TopicBacktest, story: Story) -> str:
     changes = f"no longer matched: {len(result.lost)}, newly matched: {len(result.gained)}"
     itself = ""
-    if kind == "negative" and not result.loses(story.key):
+    if kind == "negative" and result.matches(story.key) and not result.loses(story.key):
         itself = "; this story itself still scores above the threshold"
     return (
         f"added “{shorten(text, 80)}” as a {kind} example of {rule.name}: "

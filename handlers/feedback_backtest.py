@@ -44,7 +44,12 @@ class TopicBacktest:
         return sum(1 for story in (*self.lost, *self.gained) if story.key != key)
 
     def loses(self, key: str) -> bool:
+        """Whether the story would stop matching."""
         return any(story.key == key for story in self.lost)
+
+    def matches(self, key: str) -> bool:
+        """Whether the rule as it is matches the story."""
+        return any(story.key == key for story in self.now)
 
     def figures(self) -> dict[str, object]:
         """The figures kept with the feedback (for `rule feedback` and the audit)."""
