@@ -8,7 +8,7 @@ import pytest
 
 from bot.core.model import Destination
 from handlers import ButtonAction, ChatKind
-from tests.test_handlers_env import ADMIN, GROUP, MEMBER, NOW, Env, env, story
+from tests.test_handlers_env import GROUP, MEMBER, NOW, Env, env, story
 
 __all__ = ["env"]
 
