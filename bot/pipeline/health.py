@@ -137,13 +137,13 @@ def feed_conditions(health: FeedHealth, limits: HealthLimits, now: datetime) -> 
 
 
 def _span(length: timedelta) -> str:
-    """`3 days`, `5 h` or `20 min`."""
-    hours = length.total_seconds() / 3600
-    if hours >= 48:
-        return f"{hours / 24:.0f} days"
-    if hours >= 1:
-        return f"{hours:.0f} h"
-    return f"{length.total_seconds() / 60:.0f} min"
+    """`3 days`, `5 h` or `20 min` (rounded to the minute first)."""
+    minutes = round(length.total_seconds() / 60)
+    if minutes >= 48 * 60:
+        return f"{minutes / 1440:.0f} days"
+    if minutes >= 60:
+        return f"{minutes / 60:.0f} h"
+    return f"{minutes} min"
 
 
 def notice_text(health: FeedHealth, kind: str, raised: bool, now: datetime) -> str:
