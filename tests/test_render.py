@@ -266,8 +266,9 @@ def test_decision_buttons_carry_the_feedback_id() -> None:
     with pytest.raises(CommandError, match="feedback id"):
         parse_telegram_callback("fa:seven")
     block = decision_actions([("Apply", APPLY_FEEDBACK, 7)])
-    [button] = block["elements"]  # type: ignore[misc]
-    decoded = parse_slack_button(button["action_id"], button["value"])
+    elements = block["elements"]
+    assert isinstance(elements, list) and len(elements) == 1
+    decoded = parse_slack_button(elements[0]["action_id"], elements[0]["value"])
     assert (decoded.action, decoded.feedback_id) == (APPLY_FEEDBACK, 7)
 
 
