@@ -178,3 +178,22 @@ async def test_sent_notices_are_pruned_with_sent_alerts(store: SqlStore) -> None
     assert report.notices == 1
     [pending] = await store.claim_notices(T0 + hours(2), limit=10, owner="x", lease_seconds=60)
     assert pending.text == "two"
+
+
+async def test_a_feed_silent_longer_than_the_retention_keeps_its_last_listing(
+    store: SqlStore,
+) -> None:
+    feed = await store.add_feed("https://a.example/rss", "a")
+    day = hours(24)
+    stories = [
+        make_story("dropped", feed_id=feed.id, fetched_at=T0, published=T0),
+        make_story("listed", feed_id=feed.id, fetched_at=T0, published=T0),
+        make_story("last", feed_id=feed.id, fetched_at=T0 + day * 10, published=T0 + day * 10),
+    ]
+    await store.save_stories([NewStory(s, None) for s in stories])
+    await store.known_story_keys([stories[1]], seen_at=T0 + day * 10)  # its last listing
+    # then the feed fails (or answers 304) for 60 days: nothing is listed or fetched
+    report = await store.prune(stories_before=T0 + day * 70 - day * 30, sent_before=T0)
+    assert report.stories == 1
+    left = {s.key for s in await store.recent_stories(T0 - day)}
+    assert left == {"listed", "last"}

@@ -34,9 +34,6 @@ class PollConfig:
     batch_size: int = 500
     lease_seconds: float = 120.0
     near_duplicate_hours: float = 48.0
-    max_story_age_days: float | None = None
-    """Stories published longer ago are recorded as seen, never alerted: retention
-    (NEWSWATCH_RETENTION_DAYS) may have pruned their first sighting."""
 
 
 @dataclass
@@ -153,8 +150,7 @@ async def fetch_and_parse(pipeline: Pipeline, due: DueFeed, now: datetime) -> Fe
         state, now=now, floor_seconds=floor, outcome=fetch.Fetched(response, parsed)
     )
     stories, backlog = normalize_entries(feed, state, parsed, now)
-    stories, stale = too_old(stories, pipeline.config.max_story_age_days, now)
-    return FeedResult(feed, new_state, stories=stories, backlog=backlog + stale)
+    return FeedResult(feed, new_state, stories=stories, backlog=backlog)
 
 
 def normalize_entries(
@@ -174,19 +170,6 @@ def normalize_entries(
     newest_first = sorted(stories, key=lambda story: story.published, reverse=True)
     keep = newest_first[: feed.backfill]
     return tuple(keep), tuple(newest_first[feed.backfill :])
-
-
-def too_old(
-    stories: tuple[Story, ...], max_age_days: float | None, now: datetime
-) -> tuple[tuple[Story, ...], tuple[Story, ...]]:
-    """(stories that may alert, stories published more than `max_age_days` ago)."""
-    if max_age_days is None:
-        return stories, ()
-    cutoff = now - timedelta(days=max_age_days)
-    return (
-        tuple(s for s in stories if s.published >= cutoff),
-        tuple(s for s in stories if s.published < cutoff),
-    )
 
 
 async def fresh_stories(store: Store, stories: Sequence[Story], now: datetime) -> list[Story]:

@@ -129,11 +129,7 @@ async def build_app(
         store=store,
         fetcher=Fetcher(http, limits),
         rulebook=rulebook,
-        config=PollConfig(
-            floor_seconds=settings.poll_interval,
-            owner=owner,
-            max_story_age_days=settings.retention_days,
-        ),
+        config=PollConfig(floor_seconds=settings.poll_interval, owner=owner),
         clock=clock,
     )
     registry = dict(notifiers or {})

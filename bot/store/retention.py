@@ -2,12 +2,20 @@
 
 What dedup needs is kept. The dedup lookup (`known_story_keys`) reads a story's
 key, canonical URL, (feed, GUID) and, within 48 hours, its title key; a story
-a feed still lists has its `last_seen_at` refreshed (daily) by that lookup, so
-a story is only deleted once it is older than the cutoff by both its fetch time
-and the last time any feed listed it. A story that still has an outbox row
-(pending, or sent more recently than the outbox cutoff) is kept too: the row
-needs it and deleting it would cascade to the row. Feedback rows copy the title
-and URL they show, and topic examples are text, so neither holds a story back.
+a feed still lists has its `last_seen_at` refreshed (daily) by that lookup. A
+story goes only when both hold:
+
+- it was neither fetched nor listed since the cutoff;
+- it was not in its feed's latest listing: its last sighting is more than
+  LISTING_SLACK older than the newest sighting of any story of that feed. A
+  feed that has been failing, or answering 304 Not Modified, for longer than the
+  retention still carries what it listed last; those stories stay until the
+  feed lists something else, so they cannot alert again when it comes back.
+
+A story that still has an outbox row (pending, or sent more recently than the
+outbox cutoff) is kept too: the row needs it and deleting the story would
+cascade to it. Feedback rows copy the title and URL they show, and topic
+examples are text, so neither holds a story back.
 
 Each batch is its own short transaction, so the poller and the delivery loop
 are never blocked for long (SQLite has one writer).
@@ -16,16 +24,19 @@ are never blocked for long (SQLite has one writer).
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.core.model import PruneReport
-from bot.store.tables import OutboxStatus, notices, outbox, stories
+from bot.store.tables import OutboxStatus, UtcDateTime, notices, outbox, stories
 from bot.store.transactions import SqlBase
 
 PRUNE_BATCH = 2000
+LISTING_SLACK = timedelta(days=2)
+"""Sightings are refreshed at most daily (`SEEN_EVERY`), so a story of a feed's latest
+listing may look up to a day older than the newest one; two days is safe."""
 _s, _o, _n = stories.c, outbox.c, notices.c
 
 _Found = tuple[sa.Table, list[int]]
@@ -41,7 +52,8 @@ class RetentionQueries(SqlBase):
         that no outbox row needs; returns how many of each went."""
         outbox_rows = await self._delete_batches(self._old_outbox_ids, sent_before)
         sent_notices = await self._delete_batches(self._old_notice_ids, sent_before)
-        old_stories = await self._delete_batches(self._old_story_ids, stories_before)
+        stale = await self._stale_feeds(stories_before)
+        old_stories = await self._delete_batches(self._story_ids(stale), stories_before)
         return PruneReport(stories=old_stories, outbox_rows=outbox_rows, notices=sent_notices)
 
     async def _delete_batches(self, ids_of: _IdQuery, before: datetime) -> int:
@@ -71,15 +83,40 @@ class RetentionQueries(SqlBase):
         )
         return notices, list((await conn.execute(query)).scalars())
 
-    async def _old_story_ids(self, conn: AsyncConnection, before: datetime) -> _Found:
-        needed = sa.select(_o.id).where(_o.story_key == _s.key).exists()
+    async def _stale_feeds(self, before: datetime) -> dict[int, datetime]:
+        """Feeds whose latest listing is older than the cutoff (failing, or 304 for
+        longer than the retention) → the sighting below which a story of theirs goes."""
+        seen = sa.func.coalesce(_s.last_seen_at, _s.fetched_at)
         query = (
-            sa.select(_s.id)
-            .where(
-                _s.fetched_at < before,
-                sa.or_(_s.last_seen_at.is_(None), _s.last_seen_at < before),
-                sa.not_(needed),
-            )
-            .limit(PRUNE_BATCH)
+            sa.select(_s.feed_id, sa.func.max(seen).label("listed"))
+            .where(_s.feed_id.is_not(None))
+            .group_by(_s.feed_id)
+            .having(sa.func.max(seen) < before + LISTING_SLACK)
         )
-        return stories, list((await conn.execute(query)).scalars())
+        async with self._read() as conn:
+            rows = (await conn.execute(query)).all()
+        listed = {int(feed): _utc(value) for feed, value in rows}
+        return {feed: min(before, at - LISTING_SLACK) for feed, at in listed.items()}
+
+    def _story_ids(self, stale: dict[int, datetime]) -> _IdQuery:
+        async def ids(conn: AsyncConnection, before: datetime) -> _Found:
+            seen = sa.func.coalesce(_s.last_seen_at, _s.fetched_at)
+            limit: sa.ColumnElement[datetime] = sa.literal(before, UtcDateTime())
+            if stale:
+                whens = {feed: sa.literal(at, UtcDateTime()) for feed, at in stale.items()}
+                limit = sa.case(whens, value=_s.feed_id, else_=limit)
+            needed = sa.select(_o.id).where(_o.story_key == _s.key).exists()
+            query = (
+                sa.select(_s.id)
+                .where(_s.fetched_at < before, seen < limit, sa.not_(needed))
+                .limit(PRUNE_BATCH)
+            )
+            return stories, list((await conn.execute(query)).scalars())
+
+        return ids
+
+
+def _utc(value: datetime | str) -> datetime:
+    """A max() of a time column: SQLite gives its stored text back, not a datetime."""
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
