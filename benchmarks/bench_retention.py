@@ -134,9 +134,13 @@ async def sizes(store: SqlStore, path: Path, day: int) -> Sizes:
         free = await conn.scalar(sa.text("PRAGMA freelist_count"))
         size = await conn.scalar(sa.text("PRAGMA page_size"))
         count = await conn.scalar(sa.text("SELECT count(*) FROM stories"))
+    return Sizes(day, int(count), file_bytes(path), (int(pages) - int(free)) * int(size))
+
+
+def file_bytes(path: Path) -> int:
+    """The database file and its write-ahead log, on disk."""
     wal = path.with_name(path.name + "-wal")
-    on_disk = path.stat().st_size + (wal.stat().st_size if wal.exists() else 0)
-    return Sizes(day, int(count), on_disk, (int(pages) - int(free)) * int(size))
+    return path.stat().st_size + (wal.stat().st_size if wal.exists() else 0)
 
 
 async def simulate(args: argparse.Namespace, directory: Path) -> dict[str, list[Sizes]]:

@@ -244,7 +244,7 @@ async def test_pruning_keeps_what_the_feed_still_carries_so_nothing_alerts_twice
         for _ in range(5):  # 35 days on: the feed lists its items at every poll
             service.clock.offset += timedelta(days=7)
             await service.publish()
-        dropped = service.newsroom.items.pop()  # the port story leaves the feed
+        service.newsroom.items.pop()  # the port story leaves the feed
         service.newsroom.serve()
         for _ in range(5):
             service.clock.offset += timedelta(days=7)
