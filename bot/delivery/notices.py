@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.core.errors import PermanentDeliveryError, RateLimitedError, RetryableDeliveryError
+from bot.core.metrics import NOTICES
 from bot.core.model import Notice
 from bot.delivery.loop import DeliveryPolicy
 from bot.delivery.notifier import Notifier
@@ -79,6 +80,7 @@ class NoticeSender:
             await self._retry(notice, repr(err), self._backoff(notice))
             return 0
         await self.store.mark_notice_sent(notice.id, at=self.clock())
+        NOTICES.labels(notice.destination.platform, "sent").inc()
         return 1
 
     def _backoff(self, notice: Notice) -> float:
@@ -88,9 +90,11 @@ class NoticeSender:
         )
 
     async def _retry(self, notice: Notice, error: str, delay: float) -> None:
+        NOTICES.labels(notice.destination.platform, "retry").inc()
         when = self.clock() + timedelta(seconds=delay)
         await self.store.mark_notice_retry(notice.id, error=error, next_attempt_at=when)
 
     async def _dead(self, notice: Notice, error: str) -> None:
         log.error("admin notice %s to %s given up: %s", notice.id, notice.destination, error)
+        NOTICES.labels(notice.destination.platform, "dead").inc()
         await self.store.mark_notice_dead(notice.id, error=error)

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import httpx
 
 from bot.core.errors import DuplicateError
+from bot.core.metrics import PRUNED
 from bot.core.model import Destination, PruneReport
 from bot.core.settings import Settings
 from bot.delivery.loop import Deliverer, DeliveryPolicy
@@ -150,6 +151,9 @@ async def prune_store(store: Store, settings: Settings, now: datetime) -> PruneR
         stories_before=now - timedelta(days=settings.retention_days),
         sent_before=now - SENT_RETENTION,
     )
+    PRUNED.labels("stories").inc(report.stories)
+    PRUNED.labels("outbox").inc(report.outbox_rows)
+    PRUNED.labels("notices").inc(report.notices)
     log.info(
         "pruned %d stories, %d sent alerts, %d notices",
         report.stories,
