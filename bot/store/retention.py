@@ -85,15 +85,27 @@ class RetentionQueries(SqlBase):
 
     async def _stale_feeds(self, before: datetime) -> dict[int, datetime]:
         """Feeds whose latest listing is older than the cutoff (failing, or 304 for
-        longer than the retention) → the sighting below which a story of theirs goes."""
-        seen = sa.func.coalesce(_s.last_seen_at, _s.fetched_at)
-        query = (
-            sa.select(_s.feed_id, sa.func.max(seen).label("listed"))
-            .where(_s.feed_id.is_not(None))
-            .group_by(_s.feed_id)
-            .having(sa.func.max(seen) < before + LISTING_SLACK)
-        )
+        longer than the retention) → the sighting below which a story of theirs goes.
+
+        Only feeds with stories old enough to prune and none seen lately are looked
+        at (index range scans over the old and the recent rows), so a pass does not
+        read every story."""
+        recent = before + LISTING_SLACK
         async with self._read() as conn:
+            old = await _feed_ids(conn, _s.fetched_at < before)
+            if not old:
+                return {}
+            active = await _feed_ids(conn, _s.fetched_at >= recent)
+            active |= await _feed_ids(conn, _s.last_seen_at >= recent)
+            quiet = sorted(old - active)
+            if not quiet:
+                return {}
+            seen = sa.func.coalesce(_s.last_seen_at, _s.fetched_at)
+            query = (
+                sa.select(_s.feed_id, sa.func.max(seen))
+                .where(_s.feed_id.in_(quiet))
+                .group_by(_s.feed_id)
+            )
             rows = (await conn.execute(query)).all()
         listed = {int(feed): _utc(value) for feed, value in rows}
         return {feed: min(before, at - LISTING_SLACK) for feed, at in listed.items()}
@@ -114,6 +126,11 @@ class RetentionQueries(SqlBase):
             return stories, list((await conn.execute(query)).scalars())
 
         return ids
+
+
+async def _feed_ids(conn: AsyncConnection, where: sa.ColumnElement[bool]) -> set[int]:
+    query = sa.select(_s.feed_id).where(where, _s.feed_id.is_not(None)).distinct()
+    return {int(feed) for feed in (await conn.execute(query)).scalars()}
 
 
 def _utc(value: datetime | str) -> datetime:

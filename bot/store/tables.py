@@ -112,6 +112,7 @@ stories = sa.Table(
     sa.Index(None, "publisher", "title_key", "published"),
     sa.Index(None, "published"),
     sa.Index(None, "fetched_at"),
+    sa.Index(None, "last_seen_at"),
 )
 
 rules = sa.Table(

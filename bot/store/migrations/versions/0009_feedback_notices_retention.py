@@ -81,11 +81,13 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("stories") as batch:
         batch.add_column(sa.Column("last_seen_at", TIME))
+    op.create_index(op.f("ix_stories_last_seen_at"), "stories", ["last_seen_at"])
     op.create_index(op.f("ix_outbox_status_sent_at"), "outbox", ["status", "sent_at"])
 
 
 def downgrade() -> None:
     op.drop_index(op.f("ix_outbox_status_sent_at"), table_name="outbox")
+    op.drop_index(op.f("ix_stories_last_seen_at"), table_name="stories")
     with op.batch_alter_table("stories") as batch:
         batch.drop_column("last_seen_at")
     op.drop_table("feed_alarms")
