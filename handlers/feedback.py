@@ -225,7 +225,9 @@ async def decide_change(ctx: HandlerContext, click: ActionCommand) -> Reply:
         return Reply(f"skipped: {rule.name} is unchanged", replace_original=True)
     assert rule.topic is not None
     kind, text = str(item.proposal["example"]), str(item.proposal["text"])
-    await store_rule(ctx, click, replace(rule, topic=with_example(rule.topic, kind, text)))
+    topic = with_example(rule.topic, kind, text)
+    if topic != rule.topic:  # an admin may have added it by hand meanwhile
+        await store_rule(ctx, click, replace(rule, topic=topic))
     return Reply(
         f"applied: “{shorten(text, 80)}” is now a {kind} example of {rule.name} "
         f"(undo with `rule undo {rule.name}`)",
