@@ -16,6 +16,7 @@ are never kept. `build_match` turns the hits into a `Match`:
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections.abc import Sequence
 
@@ -82,31 +83,81 @@ def _evaluate_regex(regex: Regex, text: StoryText, hits: list[Hit]) -> bool:
     return found
 
 
+LabelledSpan = tuple[int, int, Term]
+"""(first, last, term): one occurrence of a NEAR operand's term."""
+
+
 def _labelled_spans(
-    terms: tuple[Term, ...], name: str, field: FieldTokens
-) -> list[tuple[int, int, Term]]:
-    return [
-        (first, last, term)
+    terms: tuple[Term, ...], name: str, field: FieldTokens, *, by_last: bool
+) -> list[LabelledSpan]:
+    """Every occurrence of any of `terms` in the field, sorted by first (or last) position.
+
+    Each term's own spans come sorted by both (a term has one length), so a
+    k-way merge orders them without a sort.
+    """
+    per_term = [
+        [(first, last, term) for first, last in term_spans(term, field)]
         for term in terms
         if name in term.fields
-        for first, last in term_spans(term, field)
     ]
+    key = 1 if by_last else 0
+    return list(heapq.merge(*per_term, key=lambda span: span[key]))
+
+
+def _pair_in_order(
+    before: list[LabelledSpan], after: list[LabelledSpan], distance: int
+) -> tuple[LabelledSpan, LabelledSpan] | None:
+    """The first `after` span that starts 1..distance tokens after some `before` span ends.
+
+    `before` is sorted by last position, `after` by first: one merge pass.
+    For each `after` span, the `before` span ending latest before it starts
+    is the only one worth checking, and the pointer to it only moves forward.
+    """
+    latest: LabelledSpan | None = None
+    index = 0
+    for span in after:
+        while index < len(before) and before[index][1] < span[0]:
+            latest = before[index]
+            index += 1
+        if latest is not None and span[0] - latest[1] <= distance:
+            return latest, span
+    return None
 
 
 def _near_pair(near: Near, name: str, field: FieldTokens) -> list[Hit]:
-    """Hits for the first left/right pair within the distance in this field, if any."""
-    right = _labelled_spans(near.right, name, field)
+    """Hits for a left/right pair within the distance in this field, if any.
+
+    Linear in the field's length (for a fixed query): one left-before-right
+    and one right-before-left merge pass over the sorted occurrences, never
+    every left occurrence against every right one. Of the pairs found, the
+    one that starts earlier is shown, left operand first.
+    """
+    right = _labelled_spans(near.right, name, field, by_last=False)
     if not right:
         return []
-    for l_first, l_last, l_term in _labelled_spans(near.left, name, field):
-        for r_first, r_last, r_term in right:
-            gap = r_first - l_last if l_last < r_first else l_first - r_last
-            if 0 < gap <= near.distance:
-                return [
-                    Hit(l_term.label, name, field.original(l_first, l_last)),
-                    Hit(r_term.label, name, field.original(r_first, r_last)),
-                ]
-    return []
+    left = _labelled_spans(near.left, name, field, by_last=False)
+    if not left:
+        return []
+    pairs: list[tuple[LabelledSpan, LabelledSpan]] = []
+    forward = _pair_in_order(
+        _labelled_spans(near.left, name, field, by_last=True), right, near.distance
+    )
+    if forward is not None:
+        pairs.append(forward)
+    backward = _pair_in_order(
+        _labelled_spans(near.right, name, field, by_last=True), left, near.distance
+    )
+    if backward is not None:
+        pairs.append((backward[1], backward[0]))
+    if not pairs:
+        return []
+    (l_first, l_last, l_term), (r_first, r_last, r_term) = min(
+        pairs, key=lambda pair: min(pair[0][0], pair[1][0])
+    )
+    return [
+        Hit(l_term.label, name, field.original(l_first, l_last)),
+        Hit(r_term.label, name, field.original(r_first, r_last)),
+    ]
 
 
 def _evaluate_near(near: Near, text: StoryText, hits: list[Hit]) -> bool:
