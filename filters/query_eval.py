@@ -100,8 +100,9 @@ def _labelled_spans(
         for term in terms
         if name in term.fields
     ]
-    key = 1 if by_last else 0
-    return list(heapq.merge(*per_term, key=lambda span: span[key]))
+    if by_last:
+        return list(heapq.merge(*per_term, key=lambda span: span[1]))
+    return list(heapq.merge(*per_term, key=lambda span: span[0]))
 
 
 def _pair_in_order(
