@@ -19,7 +19,7 @@ from bot.rulebook import RuleBook
 
 ROOT = Path(__file__).resolve().parents[1]
 SETS = {
-    "dev": ROOT.parent / "shared" / "eval" / "dev.jsonl",
+    "dev": ROOT / "tests" / "data" / "dev.jsonl",
     "probe": ROOT / "tests" / "data" / "guideline_probe.jsonl",
 }
 SEED_RULES = ("drone_strike", "accusation_us", "aid_package")
