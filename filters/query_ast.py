@@ -16,6 +16,8 @@ from typing import Any
 import re2
 
 from bot.errors import RuleSyntaxError
+from filters.entities import EntityCatalogue, EntityClass
+from filters.morphology import stem
 from filters.text import DEFAULT_FIELDS, Token, iter_tokens
 
 MIN_PREFIX = 3
@@ -24,13 +26,17 @@ MIN_PREFIX = 3
 
 @dataclass(frozen=True, slots=True)
 class TokenPattern:
-    """One folded query token; `prefix` for a trailing wildcard (`strike*`)."""
+    """One folded query token; `prefix` for a trailing wildcard (`strike*`),
+    `stem` for a `~word` (then `text` is the word's stem)."""
 
     text: str
     prefix: bool = False
+    stem: bool = False
 
     def matches(self, token: str) -> bool:
         """Whether a folded story token satisfies this pattern."""
+        if self.stem:
+            return stem(token) == self.text
         return token.startswith(self.text) if self.prefix else token == self.text
 
 
@@ -63,11 +69,30 @@ class Regex:
 
 
 @dataclass(frozen=True, slots=True)
-class Near:
-    """Some `left` term within `distance` tokens of some `right` term, same field."""
+class Entity:
+    """Any member of an entity class (`@country`, `@money`) in one of `fields`."""
 
-    left: tuple[Term, ...]
-    right: tuple[Term, ...]
+    name: str
+    fields: tuple[str, ...]
+    column: int
+    entity_class: EntityClass = field(compare=False, repr=False)
+
+    @property
+    def label(self) -> str:
+        """The class as the user wrote it."""
+        return f"@{self.name}"
+
+
+Operand = Term | Entity
+"""What NEAR joins: a term, phrase, wildcard, stem or entity class."""
+
+
+@dataclass(frozen=True, slots=True)
+class Near:
+    """Some `left` operand within `distance` tokens of some `right` operand, same field."""
+
+    left: tuple[Operand, ...]
+    right: tuple[Operand, ...]
     distance: int
     column: int
 
@@ -96,7 +121,7 @@ class Or:
     column: int
 
 
-Node = Term | Regex | Near | Not | And | Or
+Node = Term | Regex | Entity | Near | Not | And | Or
 
 
 def _scope(fields: tuple[str, ...]) -> str:
@@ -105,7 +130,7 @@ def _scope(fields: tuple[str, ...]) -> str:
     return "|".join(fields) + ":"
 
 
-def _describe_terms(terms: tuple[Term, ...]) -> str:
+def _describe_terms(terms: tuple[Operand, ...]) -> str:
     if len(terms) == 1:
         return describe(terms[0])
     return "(OR " + " ".join(describe(term) for term in terms) + ")"
@@ -113,9 +138,7 @@ def _describe_terms(terms: tuple[Term, ...]) -> str:
 
 def describe(node: Node) -> str:
     """A compact, unambiguous rendering: `(AND title:drone (OR strike* "air raid"))`."""
-    if isinstance(node, Term):
-        return _scope(node.fields) + node.label
-    if isinstance(node, Regex):
+    if isinstance(node, Term | Regex | Entity):
         return _scope(node.fields) + node.label
     if isinstance(node, Near):
         return f"(NEAR/{node.distance} {_describe_terms(node.left)} {_describe_terms(node.right)})"
@@ -165,8 +188,28 @@ def compile_regex(pattern: str, *, query: str, column: int) -> Any:
     return compiled
 
 
-def build_term(raw: str, *, quoted: bool, fields: tuple[str, ...], query: str, column: int) -> Term:
-    """Turn a word or phrase as written into a Term of folded token patterns."""
+def build_term(
+    raw: str,
+    *,
+    quoted: bool,
+    fields: tuple[str, ...],
+    query: str,
+    column: int,
+    stemmed: bool = False,
+) -> Term:
+    """Turn a word or phrase as written into a Term of folded token patterns.
+
+    `stemmed` (a `~word`, `raw` without the `~`): every token matches by its stem.
+    """
+    if stemmed:
+        return _stemmed_term(raw, fields=fields, query=query, column=column)
+    if quoted and "~" in raw:
+        raise RuleSyntaxError(
+            "a ~ inside quotes",
+            query=query,
+            column=column + raw.index("~"),
+            hint="stems work on single words: ~launch NEAR/1 ~attack",
+        )
     found = list(iter_tokens(raw))
     if not found:
         what = "an empty phrase" if quoted else f'"{raw}" has no letters or digits'
@@ -211,3 +254,35 @@ def _check_prefix(token: Token, raw: str, *, query: str, column: int) -> None:
             column=column + token.start,
             hint=f"use at least {MIN_PREFIX} letters before *, or the whole word",
         )
+
+
+def _stemmed_term(raw: str, *, fields: tuple[str, ...], query: str, column: int) -> Term:
+    found = list(iter_tokens(raw))
+    if not found:
+        raise RuleSyntaxError(
+            f'"~{raw}" has no word to stem', query=query, column=column, hint="write ~accuse"
+        )
+    star = raw.find("*")
+    if star >= 0:
+        raise RuleSyntaxError(
+            "a ~word cannot also end in *",
+            query=query,
+            column=column + 1 + star,
+            hint="use one: ~strike matches strikes, striking; strike* matches any ending",
+        )
+    patterns = tuple(TokenPattern(stem(token.text), stem=True) for token in found)
+    return Term(patterns, fields, f"~{raw}", column)
+
+
+def build_entity(
+    name: str, *, fields: tuple[str, ...], catalogue: EntityCatalogue, query: str, column: int
+) -> Entity:
+    """The Entity node for `@name`, or RuleSyntaxError naming the known classes."""
+    found = catalogue.get(name)
+    if found is None:
+        known = ", ".join(f"@{known}" for known in catalogue.names)
+        what = f'unknown entity class "@{name}"' if name else 'a lone "@"'
+        raise RuleSyntaxError(
+            what, query=query, column=column, hint=f"use one of {known}, or quote the text"
+        )
+    return Entity(name, fields, column, found)

@@ -21,7 +21,8 @@ import math
 from collections.abc import Sequence
 
 from bot.model import Hit, Match
-from filters.query_ast import And, Near, Node, Not, Regex, Term
+from filters.morphology import stem_positions
+from filters.query_ast import And, Entity, Near, Node, Not, Operand, Regex, Term, TokenPattern
 from filters.text import FieldTokens, StoryText, fold
 
 FIELD_WEIGHTS: dict[str, float] = {
@@ -37,10 +38,15 @@ MAX_HITS = 20
 _HIT_TEXT_LIMIT = 60
 
 
+def _positions(pattern: TokenPattern, field: FieldTokens) -> list[int]:
+    if pattern.stem:
+        return stem_positions(field, pattern.text)
+    return field.positions_of(pattern.text, prefix=pattern.prefix)
+
+
 def term_spans(term: Term, field: FieldTokens) -> list[tuple[int, int]]:
     """(first, last) token positions of every occurrence of `term` in `field`."""
-    first = term.tokens[0]
-    starts = field.positions_of(first.text, prefix=first.prefix)
+    starts = _positions(term.tokens[0], field)
     if len(term.tokens) == 1:
         return [(start, start) for start in starts]
     length = len(term.tokens)
@@ -67,6 +73,39 @@ def _evaluate_term(term: Term, text: StoryText, hits: list[Hit]) -> bool:
     return found
 
 
+def operand_spans(operand: Operand, field: FieldTokens) -> list[tuple[int, int]]:
+    """(first, last) positions of every occurrence of a term or class, sorted, in `field`."""
+    if isinstance(operand, Term):
+        return term_spans(operand, field)
+    return [(span.first, span.last) for span in operand.entity_class.spans(field)]
+
+
+def entity_hit(entity: Entity, name: str, field: FieldTokens) -> Hit | None:
+    """The first member of the class in the field, as a Hit, if any."""
+    spans = entity.entity_class.spans(field)
+    if not spans:
+        return None
+    return _entity_hit(entity, name, field, spans[0].first, spans[0].last)
+
+
+def _entity_hit(entity: Entity, name: str, field: FieldTokens, first: int, last: int) -> Hit:
+    """A Hit naming the class; money shows the amount as written (with its symbol)."""
+    found = next((s for s in entity.entity_class.spans(field) if s.first == first), None)
+    if entity.name == "money" and found is not None:
+        return Hit(entity.label, name, found.entity)
+    return Hit(entity.label, name, field.original(first, last))
+
+
+def _evaluate_entity(entity: Entity, text: StoryText, hits: list[Hit]) -> bool:
+    found = False
+    for name in entity.fields:
+        hit = entity_hit(entity, name, text.fields[name])
+        if hit is not None:
+            hits.append(hit)
+            found = True
+    return found
+
+
 def _evaluate_regex(regex: Regex, text: StoryText, hits: list[Hit]) -> bool:
     found = False
     for name in regex.fields:
@@ -83,20 +122,21 @@ def _evaluate_regex(regex: Regex, text: StoryText, hits: list[Hit]) -> bool:
     return found
 
 
-LabelledSpan = tuple[int, int, Term]
-"""(first, last, term): one occurrence of a NEAR operand's term."""
+LabelledSpan = tuple[int, int, Operand]
+"""(first, last, operand): one occurrence of a NEAR operand's term or class."""
 
 
 def _labelled_spans(
-    terms: tuple[Term, ...], name: str, field: FieldTokens, *, by_last: bool
+    terms: tuple[Operand, ...], name: str, field: FieldTokens, *, by_last: bool
 ) -> list[LabelledSpan]:
     """Every occurrence of any of `terms` in the field, sorted by first (or last) position.
 
-    Each term's own spans come sorted by both (a term has one length), so a
-    k-way merge orders them without a sort.
+    Each term's own spans come sorted by both (a term has one length; a
+    class's occurrences never overlap), so a k-way merge orders them
+    without a sort.
     """
     per_term = [
-        [(first, last, term) for first, last in term_spans(term, field)]
+        [(first, last, term) for first, last in operand_spans(term, field)]
         for term in terms
         if name in term.fields
     ]
@@ -152,13 +192,15 @@ def _near_pair(near: Near, name: str, field: FieldTokens) -> list[Hit]:
         pairs.append((backward[1], backward[0]))
     if not pairs:
         return []
-    (l_first, l_last, l_term), (r_first, r_last, r_term) = min(
-        pairs, key=lambda pair: min(pair[0][0], pair[1][0])
-    )
-    return [
-        Hit(l_term.label, name, field.original(l_first, l_last)),
-        Hit(r_term.label, name, field.original(r_first, r_last)),
-    ]
+    left_span, right_span = min(pairs, key=lambda pair: min(pair[0][0], pair[1][0]))
+    return [_operand_hit(left_span, name, field), _operand_hit(right_span, name, field)]
+
+
+def _operand_hit(span: LabelledSpan, name: str, field: FieldTokens) -> Hit:
+    first, last, operand = span
+    if isinstance(operand, Entity):
+        return _entity_hit(operand, name, field, first, last)
+    return Hit(operand.label, name, field.original(first, last))
 
 
 def _evaluate_near(near: Near, text: StoryText, hits: list[Hit]) -> bool:
@@ -177,6 +219,8 @@ def evaluate(node: Node, text: StoryText, hits: list[Hit]) -> bool:
         return _evaluate_term(node, text, hits)
     if isinstance(node, Regex):
         return _evaluate_regex(node, text, hits)
+    if isinstance(node, Entity):
+        return _evaluate_entity(node, text, hits)
     if isinstance(node, Near):
         return _evaluate_near(node, text, hits)
     mark = len(hits)
@@ -225,7 +269,10 @@ def explain_hits(hits: Sequence[Hit], limit: int = WHY_LIMIT) -> str:
     """
     by_field: dict[str, list[str]] = {}
     for hit in _distinct(hits):
-        by_field.setdefault(hit.field, []).append(_quoted(hit.text))
+        shown = _quoted(hit.text)
+        if hit.term.startswith("@"):
+            shown = f"{hit.term}: {shown[1:-1]}"
+        by_field.setdefault(hit.field, []).append(shown)
     parts = []
     for name, texts in by_field.items():
         more = len(texts) - WHY_PER_FIELD
