@@ -34,11 +34,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.delivery import Deliverer, DeliveryPolicy  # noqa: E402
-from bot.errors import RateLimitedError  # noqa: E402
-from bot.model import Alert, Destination, Hit, Match, Story  # noqa: E402
-from bot.platforms.telegram import TelegramNotifier  # noqa: E402
-from bot.ratelimit import telegram_limiter  # noqa: E402
+from bot.core.errors import RateLimitedError  # noqa: E402
+from bot.core.model import Alert, Destination, Hit, Match, Story  # noqa: E402
+from bot.delivery.loop import Deliverer, DeliveryPolicy  # noqa: E402
+from bot.delivery.ratelimit import telegram_limiter  # noqa: E402
+from bot.platforms.telegram.notifier import TelegramNotifier  # noqa: E402
 from bot.store import NewStory, open_store  # noqa: E402
 from tests.support.fake_telegram import FakeTelegramApi  # noqa: E402
 

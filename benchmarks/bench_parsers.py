@@ -26,17 +26,18 @@ from typing import Any
 
 import fastfeedparser
 
-from bot.feeds.parser import (
+from bot.core.model import Entry, ParsedFeed
+from bot.pipeline.parse.parser import (
     html_to_text,
     parse_date,
     parse_feed,
     read_xml_with_feedparser,
     read_xml_with_lxml,
 )
-from bot.model import Entry, ParsedFeed
 
-FEEDS = Path("/work/shared/corpus/feeds")
-FP_TESTS = Path("/work/shared/corpus/feedparser-tests")
+ROOT = Path(__file__).resolve().parents[1]
+FEEDS = ROOT / "bot" / "cli" / "corpus"
+FP_TESTS = ROOT / "tests" / "data" / "feedparser"
 URL = "https://news.test/feed"
 Reader = Callable[[bytes], ParsedFeed]
 

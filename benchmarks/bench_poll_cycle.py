@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from bot.model import Story
+    from bot.core.model import Story
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -55,7 +55,7 @@ Figures = dict[str, Any]
 def feed_bodies(count: int) -> dict[str, bytes]:
     """1,000 distinct feeds from the real snapshots (the two non-feeds skipped):
     each copy's links get a `?feed=n` suffix so 1,000 feeds are 1,000 sources."""
-    from bot.replay import BUNDLED_CORPUS
+    from bot.cli.replay import BUNDLED_CORPUS
 
     files = sorted(p for p in BUNDLED_CORPUS.rglob("*.xml") if "_edge" not in str(p))
     corpus = [p.read_bytes() for p in files]
@@ -135,10 +135,10 @@ def measure_poll(
 async def _measure_poll(
     urls: list[str], semantic: str, profile: Path | None, batch_size: int | None
 ) -> Figures:
-    from bot.app import build_app
-    from bot.model import ALL_RULES, Destination
-    from bot.pipeline import poll_once
-    from bot.settings import load_settings
+    from bot.core.model import ALL_RULES, Destination
+    from bot.core.settings import load_settings
+    from bot.pipeline.poll import poll_once
+    from bot.service.app import build_app
 
     clock_now = [datetime.now(UTC)]
     with tempfile.TemporaryDirectory() as tmp:
@@ -172,8 +172,8 @@ async def steady_batch(app: Any, now: datetime) -> Figures:
     """Wall time of the near-duplicate stage for 50 fresh copies of stored stories
     after the cold poll: re-reading and indexing the newest 5,000 stored stories
     (before the index), then the index's top-up and lookup. Saves nothing."""
-    from bot.dedupe import group_near_duplicates
-    from bot.pipeline import near_duplicates
+    from bot.pipeline.dedupe.batch import group_near_duplicates
+    from bot.pipeline.poll import near_duplicates
 
     since = now - timedelta(hours=48)
     stored = await app.store.recent_stories(since, limit=50)
@@ -234,8 +234,8 @@ async def _index_bytes(store: Any, since: datetime) -> tuple[int, int]:
     import gc
     import tracemalloc
 
-    from bot.near_index import NearDuplicateIndex
-    from filters.fingerprint import event_terms
+    from bot.pipeline.dedupe.fingerprint import event_terms
+    from bot.pipeline.dedupe.index import NearDuplicateIndex
 
     event_terms.cache_clear()
     gc.collect()
@@ -251,10 +251,10 @@ async def _index_bytes(store: Any, since: datetime) -> tuple[int, int]:
 
 def corpus_stories(count: int, now: datetime) -> list[Story]:
     """`count` distinct stories: the corpus's, then copies numbered in the title."""
-    from bot.feeds.parser import parse_feed
-    from bot.model import Feed
-    from bot.replay import BUNDLED_CORPUS
-    from bot.stories import story_from_entry
+    from bot.cli.replay import BUNDLED_CORPUS
+    from bot.core.model import Feed
+    from bot.pipeline.normalize import story_from_entry
+    from bot.pipeline.parse.parser import parse_feed
 
     entries = {}
     for path in sorted(p for p in BUNDLED_CORPUS.rglob("*.xml") if "_edge" not in str(p)):

@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/bench_rule_index.py [--markdown benchmarks/rule_index.md]
 
 Stories are the titles and descriptions of every item in the replay corpus
-(/work/shared/corpus/feeds, parsed with feedparser, HTML stripped, duplicates
+(the demo's corpus in bot/cli/corpus, parsed with feedparser, HTML stripped, duplicates
 dropped). Rules are generated from the corpus vocabulary (content words of
 mid document frequency, real bigrams for phrases) in a realistic mix: AND of
 terms, phrases, wildcards, NEAR, field scopes, NOT, OR groups and a few
@@ -32,11 +32,11 @@ from pathlib import Path
 import feedparser
 import lxml.html  # type: ignore[import-untyped]
 
-from bot.model import Rule, Story
+from bot.core.model import Rule, Story
+from bot.core.text import StoryText, iter_tokens
 from filters.rule_index import RuleIndex
-from filters.text import StoryText, iter_tokens
 
-CORPUS = Path("/work/shared/corpus/feeds")
+CORPUS = Path(__file__).resolve().parents[1] / "bot" / "cli" / "corpus"
 SIZES = (100, 1_000, 10_000)
 SEED = 20240413
 REPEATS = 3

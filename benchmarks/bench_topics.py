@@ -44,13 +44,13 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bot.model import Rule, Story  # noqa: E402
-from bot.rulebook import RuleBook  # noqa: E402
+from bot.core.model import Rule, Story  # noqa: E402
+from bot.pipeline.match import RuleBook  # noqa: E402
 from filters.rules_file import load_rules  # noqa: E402
 from filters.semantic import DEFAULT_MODEL_DIR, Embedder, load_embedder  # noqa: E402
 from filters.topics import TopicScorer  # noqa: E402
 
-DEV_SET = ROOT.parent / "shared" / "eval" / "dev.jsonl"
+DEV_SET = ROOT / "tests" / "data" / "eval" / "dev.jsonl"
 RULES_FILE = ROOT / "config" / "rules.yaml"
 LATENCY_RULES = 100
 LATENCY_PASSES = 3

@@ -1,5 +1,5 @@
 """`python -m bot` runs the `newswatch` command line."""
 
-from bot.cli import main
+from bot.cli.commands import main
 
 main()

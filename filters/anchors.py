@@ -27,6 +27,7 @@ from typing import Any
 
 import re2
 
+from bot.core.text import StoryText
 from filters.entities import EntityClass
 from filters.morphology import stems
 from filters.query_ast import (
@@ -42,7 +43,6 @@ from filters.query_ast import (
     TokenPattern,
     strip_accents,
 )
-from filters.text import StoryText
 
 GROUPS = 2
 """Anchor groups kept per rule: a rule is evaluated only if all are present."""

@@ -30,7 +30,7 @@ from typing import Any, Protocol
 
 import re2
 
-from filters.text import FieldTokens, iter_tokens
+from bot.core.text import FieldTokens, iter_tokens
 
 ANY_CASE, CAPITALISED, ALL_CAPITALS = 0, 1, 2
 """What a story word must look like to match a name's word written a certain way."""

@@ -31,7 +31,7 @@ from typing import Any
 
 import yaml
 
-from bot.errors import ConfigError
+from bot.core.errors import ConfigError
 from filters.entities import EntityCatalogue, EntityClass, MoneyClass, name_class
 
 CLASS_KEYS = ("description", "iso3166", "exclude", "entries")

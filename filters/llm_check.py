@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 
-from bot.model import Rule, Story
+from bot.core.model import Rule, Story
 
 log = logging.getLogger(__name__)
 

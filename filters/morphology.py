@@ -18,7 +18,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from filters.text import FieldTokens
+from bot.core.text import FieldTokens
 
 STEMMER_ALGORITHM = "english"
 """Snowball's English stemmer (Porter2); chosen over the original Porter one by measurement."""

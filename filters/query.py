@@ -11,7 +11,7 @@ Precedence, tightest first: field scope, NEAR, NOT / `-`, AND (or
 adjacency), OR — so `a OR b c` is `a OR (b AND c)` and `NOT a NEAR b` is
 `NOT (a NEAR b)`. Keywords are upper case; `and` is an ordinary word.
 
-Terms fold like story text (see `filters.text`): a word that tokenises into
+Terms fold like story text (see `bot.core.text`): a word that tokenises into
 several tokens (`drone-strike`, `$2.6`) is a phrase. A trailing `*` makes a
 token a prefix of at least `query_ast.MIN_PREFIX` (3) characters. A leading
 `~` matches by English stem (`filters.morphology`): `~pledge` is pledge,
@@ -32,7 +32,8 @@ Every error is a `RuleSyntaxError` with the 1-based column and a hint.
 
 from __future__ import annotations
 
-from bot.errors import RuleSyntaxError
+from bot.core.errors import RuleSyntaxError
+from bot.core.text import DEFAULT_FIELDS
 from filters.entities import EntityCatalogue
 from filters.entities_file import default_catalogue
 from filters.query_ast import (
@@ -50,7 +51,6 @@ from filters.query_ast import (
     compile_regex,
 )
 from filters.query_lexer import DEFAULT_NEAR, MAX_NEAR, Lexeme, lex_query
-from filters.text import DEFAULT_FIELDS
 
 __all__ = ["DEFAULT_NEAR", "MAX_DEPTH", "MAX_NEAR", "lex_query", "parse_query"]
 

@@ -15,10 +15,10 @@ from typing import Any
 
 import re2
 
-from bot.errors import RuleSyntaxError
+from bot.core.errors import RuleSyntaxError
+from bot.core.text import DEFAULT_FIELDS, Token, iter_tokens
 from filters.entities import EntityCatalogue, EntityClass
 from filters.morphology import stem
-from filters.text import DEFAULT_FIELDS, Token, iter_tokens
 
 MIN_PREFIX = 3
 """Characters a wildcard needs before its `*`."""

@@ -20,10 +20,10 @@ import heapq
 import math
 from collections.abc import Sequence
 
-from bot.model import Hit, Match
+from bot.core.model import Hit, Match
+from bot.core.text import FieldTokens, StoryText, fold
 from filters.morphology import stem_positions
 from filters.query_ast import And, Entity, Near, Node, Not, Operand, Regex, Term, TokenPattern
-from filters.text import FieldTokens, StoryText, fold
 
 FIELD_WEIGHTS: dict[str, float] = {
     "title": 0.5,

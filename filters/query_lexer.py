@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.errors import RuleSyntaxError
-from filters.text import FIELDS
+from bot.core.errors import RuleSyntaxError
+from bot.core.text import FIELDS
 
 DEFAULT_NEAR = 10
 MAX_NEAR = 100

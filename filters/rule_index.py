@@ -25,8 +25,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bot.errors import RuleSyntaxError
-from bot.model import Hit, Match, Rule, Story
+from bot.core.errors import RuleSyntaxError
+from bot.core.model import Hit, Match, Rule, Story
+from bot.core.text import StoryText
 from filters.anchors import (
     Group,
     GroupCheck,
@@ -39,7 +40,6 @@ from filters.entities import EntityCatalogue
 from filters.query import parse_query
 from filters.query_ast import MIN_PREFIX, Node
 from filters.query_eval import build_match, evaluate
-from filters.text import StoryText
 
 __all__ = ["CompiledRule", "RuleIndex", "anchor_groups", "match_query"]
 

@@ -26,8 +26,8 @@ from typing import Any
 
 import yaml
 
-from bot.errors import ConfigError, RuleSyntaxError
-from bot.model import Rule, Topic
+from bot.core.errors import ConfigError, RuleSyntaxError
+from bot.core.model import Rule, Topic
 from filters.query import parse_query
 
 RULE_KEYS = ("name", "description", "query", "enabled", "topic")

@@ -38,8 +38,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bot.model import Rule, Story
-from bot.summarize import split_sentences
+from bot.core.model import Rule, Story
+from bot.core.sentences import split_sentences
 from filters.semantic import Embedder
 
 TOP_K = 2

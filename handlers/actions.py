@@ -14,8 +14,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import timedelta
 
-from bot.errors import CommandError, NotFoundError
-from bot.model import ALL_RULES, Change, Story
+from bot.core.errors import CommandError, NotFoundError
+from bot.core.model import ALL_RULES, Change, Story
 from handlers.command import ActionCommand, ButtonAction, Reply
 from handlers.context import HandlerContext
 from handlers.permissions import require_chat_manager

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from bot.errors import CommandError
+from bot.core.errors import CommandError
 
 RULE_NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
 DESCRIPTION_SEPARATORS = (" -- ", " — ", " –– ")

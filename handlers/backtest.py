@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
-from bot.errors import RuleSyntaxError
-from bot.model import Match, Rule, Story
+from bot.core.errors import RuleSyntaxError
+from bot.core.model import Match, Rule, Story
 from filters.rule_index import RuleIndex
 from handlers.arguments import RULE_NAME, BadArgumentsError, split_first, take_days
 from handlers.command import Command, Reply

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
-from bot.model import Destination
+from bot.core.model import Destination
 
 
 class ChatKind(StrEnum):
@@ -36,7 +36,7 @@ class ChatOrigin:
     """Who acted, in which chat, on which platform."""
 
     platform: str
-    """A `bot.model.Platform` value: `telegram`, `slack` or `console`."""
+    """A `bot.core.model.Platform` value: `telegram`, `slack` or `console`."""
     chat_id: str
     user_id: str
     user_name: str

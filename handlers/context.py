@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.rulebook import RuleBook
+from bot.pipeline.match import RuleBook
 from bot.store.base import Store
 from handlers.command import ChatAdminCheck, ChatOrigin
 

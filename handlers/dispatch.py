@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 
-from bot.errors import NewswatchError, RuleSyntaxError
+from bot.core.errors import NewswatchError, RuleSyntaxError
 from handlers import (
     backtest,
     feed_commands,

@@ -5,10 +5,10 @@ Each change is audited as a `feed` Change named by the feed's URL.
 
 from __future__ import annotations
 
-from bot.errors import NotFoundError
-from bot.feedlist import check_feed_url, default_name
-from bot.model import Change, Feed
-from bot.status import feed_health_lines
+from bot.core.errors import NotFoundError
+from bot.core.model import Change, Feed
+from bot.pipeline.feedlist import check_feed_url, default_name
+from bot.pipeline.health import feed_health_lines
 from handlers.arguments import BadArgumentsError, split_first
 from handlers.command import ChatOrigin, Command, Reply
 from handlers.context import HandlerContext

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bot.model import Destination
-from bot.status import StatusReport, collect_status
+from bot.core.model import Destination
+from bot.pipeline.health import StatusReport, collect_status
 from handlers.command import Command, Reply
 from handlers.context import HandlerContext
 from handlers.phrasing import counted

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.errors import NotAuthorizedError
+from bot.core.errors import NotAuthorizedError
 from handlers.command import ChatKind, ChatOrigin
 from handlers.context import HandlerContext
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from bot.model import ALL_RULES
+from bot.core.model import ALL_RULES
 
 
 def utc_time(moment: datetime) -> str:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from bot.errors import DuplicateError
-from bot.model import Rule
+from bot.core.errors import DuplicateError
+from bot.core.model import Rule
 from handlers.arguments import BadArgumentsError, rule_name, split_description, split_first
 from handlers.command import Command, Reply
 from handlers.context import HandlerContext

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bot.errors import RuleSyntaxError, UnknownRuleError
-from bot.model import Rule
+from bot.core.errors import RuleSyntaxError, UnknownRuleError
+from bot.core.model import Rule
 from filters.query import parse_query
 from handlers.arguments import BadArgumentsError, rule_name
 from handlers.command import ChatOrigin

@@ -8,8 +8,8 @@ second undo redoes.
 
 from __future__ import annotations
 
-from bot.errors import NotFoundError
-from bot.model import Change, Rule
+from bot.core.errors import NotFoundError
+from bot.core.model import Change, Rule
 from bot.store.codec import rule_from_dict
 from filters.rules_file import load_rules
 from handlers.arguments import BadArgumentsError, rule_name, split_first

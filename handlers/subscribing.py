@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from bot.errors import UnknownRuleError
-from bot.model import ALL_RULES, Change, Subscription
+from bot.core.errors import UnknownRuleError
+from bot.core.model import ALL_RULES, Change, Subscription
 from handlers.arguments import BadArgumentsError, parse_duration, rule_name
 from handlers.command import ChatOrigin, Command, Reply
 from handlers.context import HandlerContext

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from bot.errors import NotFoundError
-from bot.model import Rule, Topic
+from bot.core.errors import NotFoundError
+from bot.core.model import Rule, Topic
 from handlers.arguments import BadArgumentsError, parse_threshold, split_first
 from handlers.command import ChatOrigin, Command, Reply
 from handlers.context import HandlerContext

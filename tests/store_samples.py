@@ -6,7 +6,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bot.model import Alert, Destination, Hit, Match, Story
+from bot.core.model import Alert, Destination, Hit, Match, Story
 from bot.store import NewStory
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import main
+from bot.cli.commands import main
+from tests.support.data import DEV_SET, SEED_STORY_JSONL
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-SEED = SHARED / "fixtures" / "seed-story.jsonl"
-DEV = SHARED / "eval" / "dev.jsonl"
+SEED = SEED_STORY_JSONL
+DEV = DEV_SET
 SEED_RULES = {"drone_strike", "accusation_us", "aid_package"}
 
 

@@ -9,10 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from bot.dedupe import IndexedStory, TwinIndex, dedupe_batch, group_batch, group_near_duplicates
-from bot.model import Entry, Feed, Story
-from bot.stories import story_from_entry
-from filters.fingerprint import event_signature, is_near_duplicate
+from bot.core.model import Entry, Feed, Story
+from bot.pipeline.dedupe.batch import (
+    IndexedStory,
+    TwinIndex,
+    dedupe_batch,
+    group_batch,
+    group_near_duplicates,
+)
+from bot.pipeline.dedupe.fingerprint import event_signature, is_near_duplicate
+from bot.pipeline.normalize import story_from_entry
 
 T0 = datetime(2021, 9, 17, 12, tzinfo=UTC)
 

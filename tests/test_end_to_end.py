@@ -21,16 +21,16 @@ from pathlib import Path
 import feedparser
 import pytest
 
-from bot.app import App, build_app
-from bot.model import ALL_RULES, Destination
-from bot.pipeline import poll_once
+from bot.core.model import ALL_RULES, Destination
+from bot.core.settings import Settings, load_settings
+from bot.pipeline.poll import poll_once
 from bot.platforms.console import ConsoleNotifier
-from bot.settings import Settings, load_settings
+from bot.service.app import App, build_app
+from tests.support.data import FEEDS
 from tests.support.feed_server import FeedServer
 
 HERE = Path(__file__).resolve().parent
-SHARED_CORPUS = HERE.parent.parent / "shared" / "corpus" / "feeds"
-CORPUS = SHARED_CORPUS if SHARED_CORPUS.is_dir() else HERE.parent / "bot" / "replay" / "corpus"
+CORPUS = FEEDS
 RULES = HERE / "data" / "e2e-rules.yaml"
 ORACLE = {
     "iran": re.compile(r"\biran\b", re.IGNORECASE),

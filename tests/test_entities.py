@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from bot.errors import ConfigError, RuleSyntaxError
+from bot.core.errors import ConfigError, RuleSyntaxError
+from bot.core.text import FieldTokens
 from filters.entities import MoneyClass, NameClass, name_class, name_shapes
 from filters.entities_file import default_catalogue, iso_short_names, load_catalogue
 from filters.query import parse_query
 from filters.query_ast import describe
-from filters.text import FieldTokens
 
 
 def found(class_name: str, text: str) -> list[tuple[str, str]]:

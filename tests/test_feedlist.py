@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.errors import ConfigError, OpmlError
-from bot.feedlist import FeedSpec, load_feed_list, parse_opml, render_opml
-from bot.model import Feed
+from bot.core.errors import ConfigError, OpmlError
+from bot.core.model import Feed
+from bot.pipeline.feedlist import FeedSpec, load_feed_list, parse_opml, render_opml
 
 OPML = b"""<?xml version="1.0" encoding="UTF-8"?>
 <opml version="2.0"><head><title>My feeds</title></head><body>
@@ -91,6 +91,6 @@ def test_bad_yaml_feed_list(tmp_path: Path, content: str, expected: str) -> None
 
 
 def test_packaged_feed_list_is_valid() -> None:
-    from bot.settings import PACKAGED_CONFIG_DIR
+    from bot.core.settings import PACKAGED_CONFIG_DIR
 
     assert len(load_feed_list(PACKAGED_CONFIG_DIR / "feeds.yaml")) >= 3

@@ -15,19 +15,20 @@ from typing import Any
 import httpcore
 import pytest
 
-from bot.errors import FetchError, ResponseTooLargeError
-from bot.feeds.fetcher import (
+from bot.core.errors import FetchError, ResponseTooLargeError
+from bot.core.model import FeedState
+from bot.pipeline.fetch.fetcher import (
     Fetcher,
     FetchLimits,
     make_http_client,
     parse_max_age,
     parse_retry_after,
 )
-from bot.model import FeedState
+from tests.support.data import FEEDS
 from tests.support.feed_server import FeedServer, Route, StaticResolver
 
 NOW = datetime(2024, 4, 20, 12, 0, tzinfo=UTC)
-CORPUS = Path("/work/shared/corpus/feeds")
+CORPUS = FEEDS
 NPR = CORPUS / "npr" / "npr-news-2024-04-20T1232Z.xml"
 LOCAL = FetchLimits(allow_private_networks=True)
 

@@ -23,15 +23,16 @@ from pathlib import Path
 
 import pytest
 
-from bot.model import Story
-from filters.fingerprint import fingerprint, fold_text, hamming, is_near_duplicate
+from bot.core.model import Story
+from bot.core.text import fold_text
+from bot.pipeline.dedupe.fingerprint import fingerprint, hamming, is_near_duplicate
 
 LABELLED = Path(__file__).parent / "data" / "near_duplicates.json"
 T0 = datetime(2021, 9, 18, 12, tzinfo=UTC)
 
 
 def make_story(title: str, lead: str = "", *, published: datetime = T0, key: str = "") -> Story:
-    """A Story as bot.stories would build it from a title and a summary lead."""
+    """A Story as bot.pipeline.normalize would build it from a title and a summary lead."""
     return Story(
         key=key or title,
         title=title,

@@ -12,8 +12,8 @@ import httpx
 import pytest
 from aiohttp import web
 
-from bot.errors import ConfigError, FetchError, ResponseTooLargeError
-from bot.fulltext import TEASER_CHARS, extract_full_text, is_teaser, require_fulltext
+from bot.core.errors import ConfigError, FetchError, ResponseTooLargeError
+from bot.pipeline.fetch.fulltext import TEASER_CHARS, extract_full_text, is_teaser, require_fulltext
 
 ARTICLE = (Path(__file__).parent / "data" / "article.html").read_bytes()
 MB = 1 << 20

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 
-from bot.model import ALL_RULES, Destination, FeedState, Subscription
+from bot.core.model import ALL_RULES, Destination, FeedState, Subscription
 from handlers import COMMANDS, ChatKind, Reply
 from handlers.dispatch import GENERIC_FAILURE
 from tests.store_samples import new_story

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from bot.model import Destination
+from bot.core.model import Destination
 from handlers import ButtonAction, ChatKind
 from tests.test_handlers_env import ADMIN, GROUP, MEMBER, NOW, Env, env, story
 

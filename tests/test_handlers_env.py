@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from bot.model import Story
-from bot.rulebook import RuleBook
+from bot.core.model import Story
+from bot.pipeline.match import RuleBook
 from bot.store import NewStory, SqlStore
 from bot.store.tables import metadata
 from handlers import ActionCommand, ButtonAction, ChatKind, Command, HandlerContext, Reply, dispatch

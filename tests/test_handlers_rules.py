@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 
-from bot.model import Rule, Topic
+from bot.core.model import Rule, Topic
 from tests.test_handlers_env import ADMIN, MEMBER, NOW, Env, env, story
 
 __all__ = ["env"]

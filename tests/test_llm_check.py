@@ -14,7 +14,7 @@ import httpx
 import pytest
 from aiohttp import web
 
-from bot.model import Rule, Story, Topic
+from bot.core.model import Rule, Story, Topic
 from filters.llm_check import LlmVerdict, chat_completions_url, confirm, parse_answer
 
 RULE = Rule(
@@ -237,7 +237,7 @@ rules:
 
 
 async def cascade(tmp_path: Any, stand_in: StandIn, limit: float = 5.0) -> list[Any]:
-    from bot.rulebook import RuleBook
+    from bot.pipeline.match import RuleBook
     from filters.llm_check import LlmChecker
 
     path = tmp_path / "rules.yaml"
@@ -285,10 +285,10 @@ def test_llm_check_round_trips_through_the_rules_file_and_the_store_codec(tmp_pa
 
 async def test_pipeline_drops_what_the_model_rejects_and_alerts_the_rest(tmp_path: Any) -> None:
     """The real pipeline (build_app, a loopback feed, poll_once) with the check configured."""
-    from bot.app import build_app
-    from bot.model import ALL_RULES, Destination
-    from bot.pipeline import poll_once
-    from bot.settings import load_settings
+    from bot.core.model import ALL_RULES, Destination
+    from bot.core.settings import load_settings
+    from bot.pipeline.poll import poll_once
+    from bot.service.app import build_app
     from tests.support.feed_server import FeedServer
 
     rules = tmp_path / "rules.yaml"

@@ -1,4 +1,4 @@
-"""No secret reaches the logs (bot.logs)."""
+"""No secret reaches the logs (bot.service.logs)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from bot.logs import configure_logging, redact
+from bot.service.logs import configure_logging, redact
 
 TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
 

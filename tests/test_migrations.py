@@ -12,7 +12,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
 from sqlalchemy.engine import Connection
 
-from bot.errors import StoreError
+from bot.core.errors import StoreError
 from bot.store import upgrade
 from bot.store.migrate import MIGRATIONS_DIR, alembic_config, current_revision, head_revision
 from bot.store.tables import metadata

@@ -17,12 +17,12 @@ from pathlib import Path
 
 import httpx
 
-from bot.dedupe import group_near_duplicates
-from bot.feeds.fetcher import Fetcher
-from bot.model import Story
-from bot.near_index import NearDuplicateIndex
-from bot.pipeline import Pipeline, PollConfig, near_duplicates
-from bot.rulebook import RuleBook
+from bot.core.model import Story
+from bot.pipeline.dedupe.batch import group_near_duplicates
+from bot.pipeline.dedupe.index import NearDuplicateIndex
+from bot.pipeline.fetch.fetcher import Fetcher
+from bot.pipeline.match import RuleBook
+from bot.pipeline.poll import Pipeline, PollConfig, near_duplicates
 from bot.store import NewStory, SqlStore
 from bot.store.stories import story_values
 from bot.store.tables import stories

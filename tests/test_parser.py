@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from bot.errors import FeedParseError
-from bot.feeds.parser import html_to_text, parse_date, parse_feed
-from bot.model import ParsedFeed
+from bot.core.errors import FeedParseError
+from bot.core.model import ParsedFeed
+from bot.pipeline.parse.parser import html_to_text, parse_date, parse_feed
+from tests.support.data import FEEDPARSER_TESTS, FEEDS
 
-FEEDS = Path("/work/shared/corpus/feeds")
-FP_TESTS = Path("/work/shared/corpus/feedparser-tests")
+FP_TESTS = FEEDPARSER_TESTS
 FETCHED = datetime(2026, 1, 1, tzinfo=UTC)
 ENTITY_REFUSAL = "feed declares XML entities (possible entity-expansion attack); refused"
 

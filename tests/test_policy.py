@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
-from bot.errors import FeedParseError, FetchError
-from bot.feeds.policy import (
+from bot.core.errors import FeedParseError, FetchError
+from bot.core.model import Entry, FeedResponse, FeedState, ParsedFeed
+from bot.pipeline.fetch.schedule import (
     Failed,
     Fetched,
     NotModified,
@@ -17,7 +18,6 @@ from bot.feeds.policy import (
     backoff_seconds,
     plan_next_poll,
 )
-from bot.model import Entry, FeedResponse, FeedState, ParsedFeed
 
 NOW = datetime(2024, 4, 20, 12, 0, tzinfo=UTC)
 FLOOR = 300.0

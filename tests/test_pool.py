@@ -1,4 +1,4 @@
-"""The fetcher's connection pool and stream wrappers (bot.feeds.pool), without a network."""
+"""The fetcher's connection pool and stream wrappers (bot.pipeline.fetch.transport)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 from httpcore._async.connection_pool import AsyncPoolRequest
 from httpcore._async.interfaces import AsyncConnectionInterface
 
-from bot.feeds.pool import (
+from bot.pipeline.fetch.transport import (
     LinearConnectionPool,
     ProbeCachingStream,
     pool_class,

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from bot.errors import RuleSyntaxError
+from bot.core.errors import RuleSyntaxError
+from bot.core.text import fold, fold_with_offsets, iter_tokens
 from filters.query import lex_query, parse_query
 from filters.query_ast import Regex, Term, describe
-from filters.text import fold, fold_with_offsets, iter_tokens
 
 
 @pytest.mark.parametrize(

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.errors import RuleSyntaxError
-from bot.model import Rule
+from bot.core.errors import RuleSyntaxError
+from bot.core.model import Rule
 from filters.morphology import expansions, stem
 from filters.query import parse_query
 from filters.query_ast import describe

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import random
 
-from bot.model import Hit
+from bot.core.model import Hit
+from bot.core.text import StoryText
 from filters.query import parse_query
 from filters.query_ast import Near
 from filters.query_eval import evaluate, term_spans
-from filters.text import StoryText
 
 
 def _near(query: str) -> Near:

@@ -10,8 +10,8 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
-from bot.errors import ConfigError
-from bot.ratelimit import Policy, RateLimiter, Window, slack_limiter, telegram_limiter
+from bot.core.errors import ConfigError
+from bot.delivery.ratelimit import Policy, RateLimiter, Window, slack_limiter, telegram_limiter
 
 
 class VirtualClock:

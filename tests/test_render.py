@@ -9,26 +9,25 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from bot.errors import CommandError
-from bot.model import Alert, Destination, Hit, Match, Story
-from bot.platforms.console import ConsoleNotifier
-from bot.render import (
+from bot.core.errors import CommandError
+from bot.core.model import Alert, Destination, Hit, Match, Story
+from bot.platforms.console import ConsoleNotifier, render_console
+from bot.platforms.render import (
     MUTE,
     NOT_RELEVANT,
-    SLACK_ACTION_IDS,
     UNSUBSCRIBE,
     AlertAction,
     clean_text,
     fit_text,
-    parse_slack_button,
-    parse_telegram_callback,
-    render_console,
-    render_slack,
     render_sources_note,
-    render_telegram,
     rule_ref_matches,
-    telegram_keyboard,
     utf16_len,
+)
+from bot.platforms.slack.render import SLACK_ACTION_IDS, parse_slack_button, render_slack
+from bot.platforms.telegram.render import (
+    parse_telegram_callback,
+    render_telegram,
+    telegram_keyboard,
 )
 from tests.support.fake_telegram import parse_telegram_html
 

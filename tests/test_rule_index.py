@@ -7,13 +7,13 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.errors import RuleSyntaxError
-from bot.model import Hit, Match, Rule, Story
+from bot.core.errors import RuleSyntaxError
+from bot.core.model import Hit, Match, Rule, Story
+from bot.core.text import StoryText
 from filters.query import parse_query
 from filters.query_ast import Not
 from filters.query_eval import WHY_LIMIT, build_match, evaluate
 from filters.rule_index import CompiledRule, RuleIndex, anchor_groups, match_query
-from filters.text import StoryText
 
 NOW = datetime(2024, 4, 13, 12, 0, tzinfo=UTC)
 

@@ -1,4 +1,4 @@
-"""The match cascade in bot.rulebook: query index first, then the topics confirm.
+"""The match cascade in bot.pipeline.match: query index first, then the topics confirm.
 
 These run the shipped ONNX model (the `semantic` extra the README's test
 command installs), so CI exercises the semantic tier for real.
@@ -11,14 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import load_semantic
-from bot.items import read_items
-from bot.model import Hit, Match, Story
-from bot.rulebook import RuleBook, hit_sentences
+from bot.cli.items import read_items
+from bot.core.model import Hit, Match, Story
+from bot.pipeline.match import RuleBook, hit_sentences
+from bot.service.app import load_semantic
 from filters.semantic import Embedder, SemanticUnavailableError
 from tests.store_samples import make_story
+from tests.support.data import SEED_STORY_JSONL
 
-SEED = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "seed-story.jsonl"
+SEED = SEED_STORY_JSONL
 RULES = Path(__file__).resolve().parents[1] / "config" / "rules.yaml"
 
 

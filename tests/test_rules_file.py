@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.errors import ConfigError
-from bot.model import Rule, Topic
+from bot.core.errors import ConfigError
+from bot.core.model import Rule, Topic
 from filters.rules_file import check_rules, dump_rules, load_rules
 
 GOOD = """\

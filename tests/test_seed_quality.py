@@ -1,7 +1,7 @@
 """The seed rules' quality targets, with the real model, as `newswatch rules eval` computes them.
 
 Issue targets, per seed rule: F1 ≥ 0.85 with the query alone and ≥ 0.92 with
-the semantic tier, on the labelled dev set (shared/eval/dev.jsonl) and on
+the semantic tier, on the labelled dev set (tests/data/eval/dev.jsonl) and on
 tests/data/guideline_probe.jsonl, 30 headlines written from the labelling
 guidelines alone (not from dev items), so a change that only fits dev shows.
 """
@@ -12,16 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import load_semantic
-from bot.evaluate import evaluate_rules
-from bot.items import read_items
-from bot.rulebook import RuleBook
+from bot.cli.evaluate import evaluate_rules
+from bot.cli.items import read_items
+from bot.pipeline.match import RuleBook
+from bot.service.app import load_semantic
+from tests.support.data import DEV_SET, GUIDELINE_PROBE
 
 ROOT = Path(__file__).resolve().parents[1]
-SETS = {
-    "dev": ROOT / "tests" / "data" / "dev.jsonl",
-    "probe": ROOT / "tests" / "data" / "guideline_probe.jsonl",
-}
+SETS = {"dev": DEV_SET, "probe": GUIDELINE_PROBE}
 SEED_RULES = ("drone_strike", "accusation_us", "aid_package")
 
 

@@ -26,14 +26,14 @@ import feedparser
 import httpx
 import pytest
 
-from bot.model import ALL_RULES, Destination
+from bot.core.model import ALL_RULES, Destination
 from bot.store import open_store
+from tests.support.data import FEEDS
 from tests.support.feed_server import FeedServer
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-SHARED_CORPUS = ROOT.parent / "shared" / "corpus" / "feeds"
-CORPUS = SHARED_CORPUS if SHARED_CORPUS.is_dir() else ROOT / "bot" / "replay" / "corpus"
+CORPUS = FEEDS
 NPR = sorted((CORPUS / "npr").glob("npr-news-2024-04-*.xml"))
 RULES = HERE / "data" / "e2e-rules.yaml"
 TITLE_RULE = re.compile(r"\b(iran|ukraine|ukrainian|kyiv)\b", re.IGNORECASE)

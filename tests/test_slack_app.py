@@ -26,12 +26,11 @@ from xml.sax.saxutils import escape
 import pytest
 import yaml
 
-from bot.app import App, build_app
-from bot.errors import ConfigError
-from bot.http import HttpServer
-from bot.model import Destination
-from bot.pipeline import poll_once
-from bot.platforms.slack_app import (
+from bot.core.errors import ConfigError
+from bot.core.model import Destination
+from bot.core.settings import PACKAGED_CONFIG_DIR, Settings, load_settings
+from bot.pipeline.poll import poll_once
+from bot.platforms.slack.app import (
     BOT_EVENTS,
     BOT_SCOPES,
     EVENTS_PATH,
@@ -39,8 +38,10 @@ from bot.platforms.slack_app import (
     slack_config,
     start_slack,
 )
-from bot.service import serve
-from bot.settings import PACKAGED_CONFIG_DIR, Settings, load_settings
+from bot.service.app import App, build_app
+from bot.service.http import HttpServer
+from bot.service.platforms import frontend_deps
+from bot.service.run import serve
 from handlers.rule_history import FEEDBACK_KIND
 from tests.support.fake_slack import FakeSlackApi, HookPost, SlackMessage
 from tests.support.feed_server import FeedServer
@@ -156,7 +157,7 @@ async def slack_world(tmp_path: Path, **fake: Any) -> AsyncIterator[World]:
         app = await build_app(settings_for(tmp_path, api), clock=clock)
         try:
             http = HttpServer(app)
-            stop = await start_slack(app, http)
+            stop = await start_slack(frontend_deps(app, http))
             await http.start("127.0.0.1", 0)
             slack = SlackCaller(api, f"http://127.0.0.1:{http.port}{EVENTS_PATH}")
             try:
@@ -369,7 +370,7 @@ async def test_an_answer_slack_refuses_is_logged_and_the_app_goes_on(
     world: World, caplog: pytest.LogCaptureFixture
 ) -> None:
     world.api.outside_channels.add(OTHER)
-    with caplog.at_level(logging.WARNING, logger="bot.platforms.slack_answers"):
+    with caplog.at_level(logging.WARNING, logger="bot.platforms.slack.answers"):
         await world.slack.mention("help", user=MEMBER, channel=OTHER)
         await world.api.wait_for(lambda: caplog.records)
         await world.slack.dm("help", user=MEMBER, channel=DM)
@@ -530,7 +531,7 @@ async def test_start_up_refuses_settings_that_cannot_work(
         http = HttpServer(app)
         try:
             with pytest.raises(ConfigError, match=says):
-                await start_slack(app, http)
+                await start_slack(frontend_deps(app, http))
         finally:
             await app.close()
     assert "slack" not in app.notifiers
@@ -544,7 +545,7 @@ async def test_socket_mode_connects_out_and_answers_on_our_base_url(tmp_path: Pa
         app = await build_app(settings_for(tmp_path, api, **extra))
         http = HttpServer(app)
         try:
-            stop = await start_slack(app, http)
+            stop = await start_slack(frontend_deps(app, http))
             try:
                 form = SlackCaller(api, "").slash_body("help", user=MEMBER, channel=NEWS)
                 envelope = await api.socket_send("slash_commands", dict(parse_qsl(form.decode())))

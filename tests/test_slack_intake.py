@@ -1,4 +1,4 @@
-"""Slack payloads in, Block Kit out (bot.platforms.slack_intake): table tests.
+"""Slack payloads in, Block Kit out (bot.platforms.slack.intake): table tests.
 
 The same code runs end to end against the loopback Slack in tests/test_slack_app.py.
 """
@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from bot.platforms.slack_intake import (
+from bot.platforms.render import rule_ref
+from bot.platforms.slack.intake import (
     SECTION_LIMIT,
     answered_alert_blocks,
     button_click,
@@ -20,7 +21,7 @@ from bot.platforms.slack_intake import (
     shown_in_channel,
     slash_command,
 )
-from bot.render import render_slack, rule_ref
+from bot.platforms.slack.render import render_slack
 from handlers import ButtonAction, ChatKind, Command, Reply
 from tests.test_render import make_alert, slack_unescape
 

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 
-from bot.errors import (
+from bot.core.errors import (
     ConfigError,
     DeliveryError,
     DestinationGoneError,
@@ -17,10 +17,11 @@ from bot.errors import (
     RateLimitedError,
     RetryableDeliveryError,
 )
-from bot.model import Destination
-from bot.platforms.slack import SlackNotifier
-from bot.ratelimit import slack_limiter
-from bot.render import clean_text, render_slack
+from bot.core.model import Destination
+from bot.delivery.ratelimit import slack_limiter
+from bot.platforms.render import clean_text
+from bot.platforms.slack.notifier import SlackNotifier
+from bot.platforms.slack.render import render_slack
 from tests.support.fake_slack import FakeSlackApi
 from tests.test_render import HOSTILE, make_alert, other_story, slack_unescape
 

@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.errors import BlockedAddressError, FetchError
-from bot.feeds.fetcher import Fetcher, FetchLimits, make_http_client
-from bot.feeds.ssrf import blocked_reason, literal_address
-from bot.model import FeedState
+from bot.core.errors import BlockedAddressError, FetchError
+from bot.core.model import FeedState
+from bot.pipeline.fetch.fetcher import Fetcher, FetchLimits, make_http_client
+from bot.pipeline.fetch.ssrf import blocked_reason, literal_address
 from tests.support.feed_server import FeedServer, LoopbackDialer, StaticResolver
 
 NOW = datetime(2024, 4, 20, 12, 0, tzinfo=UTC)

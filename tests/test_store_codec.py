@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from bot.errors import StoreError
-from bot.model import Alert, Hit, Match, Rule, Topic
+from bot.core.errors import StoreError
+from bot.core.model import Alert, Hit, Match, Rule, Topic
 from bot.store.codec import (
     alert_from_dict,
     alert_to_dict,

@@ -13,8 +13,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.errors import DuplicateError, NotFoundError, StoreError
-from bot.model import ALL_RULES, Change, FeedState, Rule, Topic
+from bot.core.errors import DuplicateError, NotFoundError, StoreError
+from bot.core.model import ALL_RULES, Change, FeedState, Rule, Topic
 from bot.store import SqlStore
 from tests.conftest import StoreTarget
 from tests.store_samples import T0, chat, hours, new_story

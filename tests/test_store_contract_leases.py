@@ -7,7 +7,7 @@ from datetime import datetime
 
 import pytest
 
-from bot.errors import StoreError
+from bot.core.errors import StoreError
 from bot.store import SqlStore
 from tests.conftest import StoreTarget
 from tests.store_samples import T0, hours

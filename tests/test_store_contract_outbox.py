@@ -8,8 +8,8 @@ from datetime import datetime
 
 import pytest
 
-from bot.errors import NotFoundError
-from bot.model import Destination, OutboxItem
+from bot.core.errors import NotFoundError
+from bot.core.model import Destination, OutboxItem
 from bot.store import SqlStore
 from tests.conftest import StoreTarget
 from tests.store_samples import T0, chat, hours, make_alert, make_story, new_story

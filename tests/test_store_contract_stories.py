@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from bot.model import Story
+from bot.core.model import Story
 from bot.store import SqlStore
 from bot.store.stories import padded
 from tests.store_samples import T0, chat, hours, make_story, new_story

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.errors import StoreError
-from bot.model import ALL_RULES
+from bot.core.errors import StoreError
+from bot.core.model import ALL_RULES
 from bot.store import SqlStore
 from tests.store_samples import T0, chat, hours, new_story
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from bot.errors import ConfigError, StoreError
+from bot.core.errors import ConfigError, StoreError
 from bot.store import open_store
 from bot.store.engine import database_url
 

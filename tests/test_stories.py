@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.model import Entry, Feed
-from bot.stories import canonical_url, normalize_title, story_from_entry
-from filters.fingerprint import fingerprint
+from bot.core.model import Entry, Feed
+from bot.pipeline.dedupe.fingerprint import fingerprint
+from bot.pipeline.normalize import canonical_url, normalize_title, story_from_entry
 
 FETCHED = datetime(2021, 9, 19, 7, 13, tzinfo=UTC)
 FEED = Feed(id=7, url="https://feeds.bbci.co.uk/news/rss.xml", name="BBC News")

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
-from bot.model import Hit, Match, Story
-from bot.summarize import split_sentences, summarize
+from bot.core.model import Hit, Match, Story
+from bot.core.sentences import split_sentences
+from bot.pipeline.summarize import summarize
+from tests.support.data import SEED_STORY_JSON
 
-SEED = json.loads((Path(__file__).parents[2] / "shared/fixtures/seed-story.json").read_text())
+SEED = json.loads(SEED_STORY_JSON.read_text())
 NOW = datetime(2023, 5, 4, 12, tzinfo=UTC)
 
 

@@ -24,16 +24,18 @@ from xml.sax.saxutils import escape
 
 import pytest
 
-from bot.app import App, build_app
-from bot.errors import ConfigError, PermanentDeliveryError, StoreError
-from bot.http import HttpServer
-from bot.model import Destination
-from bot.pipeline import poll_once
-from bot.platforms.registry import RunningPlatforms, Stopper, start_platforms
-from bot.platforms.telegram_bot import SECRET_HEADER, WEBHOOK_PATH, start_telegram
-from bot.platforms.telegram_poll import POLL_LEASE, PollLease
-from bot.render import clean_text, parse_telegram_callback
-from bot.settings import Settings, load_settings
+from bot.core.errors import ConfigError, PermanentDeliveryError, StoreError
+from bot.core.model import Destination
+from bot.core.settings import Settings, load_settings
+from bot.pipeline.poll import poll_once
+from bot.platforms.frontend import Stopper
+from bot.platforms.render import clean_text
+from bot.platforms.telegram.app import SECRET_HEADER, WEBHOOK_PATH, start_telegram
+from bot.platforms.telegram.poll import POLL_LEASE, PollLease
+from bot.platforms.telegram.render import parse_telegram_callback
+from bot.service.app import App, build_app
+from bot.service.http import HttpServer
+from bot.service.platforms import RunningPlatforms, frontend_deps, start_platforms
 from bot.store import open_store
 from tests.support.fake_telegram import FakeTelegramApi, PostedMessage, parse_telegram_html
 from tests.support.feed_server import FeedServer
@@ -612,7 +614,9 @@ async def start_front_end(tmp_path: Path, api: FakeTelegramApi, name: str) -> tu
     settings = settings_for(tmp_path, api, telegram_api_base_url=api.base_url_for(name))
     app = await build_app(settings)
     try:
-        return app, await start_telegram(app, HttpServer(app), poll_lease_seconds=LEASE_SECONDS)
+        return app, await start_telegram(
+            frontend_deps(app, HttpServer(app)), poll_lease_seconds=LEASE_SECONDS
+        )
     except BaseException:
         await app.close()
         raise
@@ -725,7 +729,7 @@ async def test_poll_lease_rides_out_a_short_store_outage_only(
 async def test_serve_runs_the_bot_from_feed_add_to_alert(
     tmp_path: Path, api: FakeTelegramApi, feeds: FeedServer
 ) -> None:
-    from bot.service import serve
+    from bot.service.run import serve
 
     newsroom = Newsroom(feeds)
     start = datetime.now(UTC)

@@ -18,7 +18,7 @@ from telegram.error import (
     TimedOut,
 )
 
-from bot.errors import (
+from bot.core.errors import (
     ChatMigratedError,
     ConfigError,
     DeliveryError,
@@ -27,10 +27,11 @@ from bot.errors import (
     RateLimitedError,
     RetryableDeliveryError,
 )
-from bot.model import Alert, Destination
-from bot.platforms.telegram import TelegramNotifier, map_telegram_error
-from bot.ratelimit import telegram_limiter
-from bot.render import clean_text, render_telegram, telegram_keyboard
+from bot.core.model import Alert, Destination
+from bot.delivery.ratelimit import telegram_limiter
+from bot.platforms.render import clean_text
+from bot.platforms.telegram.notifier import TelegramNotifier, map_telegram_error
+from bot.platforms.telegram.render import render_telegram, telegram_keyboard
 from tests.support.fake_telegram import FakeTelegramApi, parse_telegram_html
 from tests.test_render import HOSTILE, make_alert, other_story
 

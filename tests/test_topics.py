@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 from safetensors.numpy import save_file
 
-from bot.errors import NewswatchError
-from bot.model import Rule, Story, Topic
+from bot.core.errors import NewswatchError
+from bot.core.model import Rule, Story, Topic
 from filters.rules_file import load_rules
 from filters.semantic import (
     DEFAULT_MODEL_DIR,

@@ -9,8 +9,39 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TextIO
 
-from bot.model import Alert, Destination, Story
-from bot.render import render_console
+from bot.core.model import Alert, Destination, Story
+from bot.platforms.render import (
+    clean_text,
+    fit_text,
+    published_label,
+    render_sources_note,
+    rule_lines,
+    safe_url,
+)
+
+
+def render_console(alert: Alert, extra_sources: Sequence[Story] = ()) -> str:
+    """The alert as plain text for a terminal: what a person would read in chat."""
+    story = alert.story
+    lines = [
+        fit_text(clean_text(story.title) or "Untitled", 300),
+        f"{fit_text(clean_text(story.publisher), 120)} · {published_label(story.published)}",
+    ]
+    link = safe_url(story.url)
+    if link:
+        lines.append(link)
+    summary = fit_text(clean_text(alert.summary), 2000)
+    if summary:
+        lines += ["", summary]
+    rules = rule_lines(alert.matches)
+    if rules:
+        lines.append("")
+    for rule, reason in rules:
+        lines.append(f"Matched {rule}: {fit_text(reason, 300)}" if reason else f"Matched {rule}")
+    note = render_sources_note(extra_sources)
+    if note:
+        lines += ["", note]
+    return "\n".join(lines)
 
 
 class ConsoleNotifier:

@@ -2,7 +2,7 @@
 
 Implemented by `bot.store.sql.SqlStore` on SQLite (embedded default) and
 PostgreSQL (scale-out). The same contract test suite runs against both.
-Only dataclasses from `bot.model` cross this boundary; ORM rows never leave
+Only dataclasses from `bot.core.model` cross this boundary; ORM rows never leave
 the store. Times are timezone-aware UTC datetimes.
 
 Claims (`claim_due_feeds`, `claim_outbox`) are safe with several instances on
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from bot.model import (
+from bot.core.model import (
     Alert,
     Change,
     Destination,

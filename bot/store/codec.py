@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.errors import StoreError
-from bot.model import Alert, Hit, Match, Rule, Story, Topic
+from bot.core.errors import StoreError
+from bot.core.model import Alert, Hit, Match, Rule, Story, Topic
 
 JsonObject = dict[str, Any]
 

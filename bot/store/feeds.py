@@ -9,8 +9,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import RowMapping
 
-from bot.errors import DuplicateError, NotFoundError, StoreError
-from bot.model import DueFeed, Feed, FeedState
+from bot.core.errors import DuplicateError, NotFoundError, StoreError
+from bot.core.model import DueFeed, Feed, FeedState
 from bot.store.base import FeedHealth
 from bot.store.codec import decode_time, encode_time
 from bot.store.tables import feeds

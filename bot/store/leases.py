@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
-from bot.errors import StoreError
+from bot.core.errors import StoreError
 from bot.store.tables import leases
 from bot.store.transactions import SqlBase
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from bot.model import Story
+from bot.core.model import Story
 from bot.store.stories import story_from_row
 from bot.store.tables import stories
 from bot.store.transactions import SqlBase

@@ -6,8 +6,6 @@ the Alembic Config is built here, so no alembic.ini is needed at run time.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
@@ -17,10 +15,11 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.errors import StoreError
+from bot.core.errors import StoreError
+from bot.core.resources import package_path
 from bot.store.engine import driver_reason
 
-MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+MIGRATIONS_DIR = package_path("bot.store", "migrations")
 
 # Any constant works; it only has to be the same for every newswatch instance.
 _POSTGRES_MIGRATION_LOCK = 0x6E657773

@@ -9,8 +9,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import RowMapping
 
-from bot.errors import NotFoundError
-from bot.model import Destination, OutboxItem
+from bot.core.errors import NotFoundError
+from bot.core.model import Destination, OutboxItem
 from bot.store.base import DeadLetter
 from bot.store.codec import alert_from_dict
 from bot.store.tables import OutboxStatus, outbox, stories, subscriptions

@@ -9,8 +9,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.errors import NotFoundError, StoreError
-from bot.model import Change, Rule
+from bot.core.errors import NotFoundError, StoreError
+from bot.core.model import Change, Rule
 from bot.store.codec import rule_to_dict, topic_from_dict, topic_to_dict
 from bot.store.tables import changes, rules
 from bot.store.transactions import SqlBase

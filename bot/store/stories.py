@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.model import Story
+from bot.core.model import Story
 from bot.store.base import NearDuplicateRow, NewStory, SavedStories
 from bot.store.codec import alert_to_dict
 from bot.store.tables import OutboxStatus, outbox, stories

@@ -14,8 +14,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.errors import StoreError
-from bot.model import ALL_RULES, Destination, Subscription
+from bot.core.errors import StoreError
+from bot.core.model import ALL_RULES, Destination, Subscription
 from bot.store.tables import OutboxStatus, outbox, rule_mutes, subscriptions
 from bot.store.transactions import SqlBase, first_per_key
 

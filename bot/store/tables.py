@@ -2,7 +2,7 @@
 
 These tables describe the schema the Alembic migrations build; they are never
 used to create it (`tests/test_migrations.py` asserts the two agree). Rows stay
-inside `bot.store`: the query modules turn them into `bot.model` dataclasses.
+inside `bot.store`: the query modules turn them into `bot.core.model` dataclasses.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from bot.errors import StoreError
+from bot.core.errors import StoreError
 from bot.store.engine import READ_ONLY_OPTION, driver_reason
 
 Clock = Callable[[], datetime]

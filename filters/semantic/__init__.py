@@ -23,12 +23,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from bot.errors import NewswatchError
+from bot.core.errors import NewswatchError
+from bot.core.resources import package_path
 
 if TYPE_CHECKING:
     import numpy as np
 
-DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "models" / "minilm-l6-int8"
+DEFAULT_MODEL_DIR = package_path("filters.semantic", "models", "minilm-l6-int8")
 """The shipped model: all-MiniLM-L6-v2 exported to ONNX with int8 weights."""
 
 INSTALL_HINT = "install the semantic extra: pip install 'newswatch[semantic]'"

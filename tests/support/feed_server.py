@@ -117,7 +117,7 @@ class FeedServer:
         return self.route(path, Route(body=body, **options))
 
     def serve_file(self, path: str, file: Path | str, **options: Any) -> Route:
-        """Serve a file's bytes at `path` (e.g. one from /work/shared/corpus/feeds)."""
+        """Serve a file's bytes at `path` (e.g. one of the demo corpus's feeds)."""
         return self.serve_bytes(path, Path(file).read_bytes(), **options)
 
     def redirect(self, path: str, to: str, *, status: int = 302) -> Route:

@@ -1,0 +1,78 @@
+"""Stories from JSON lines, the input of `newswatch rules test` and `rules eval`.
+
+Each line is an object with `id`, `title`, `summary` and optionally `link`,
+`published` (ISO 8601), `publisher`, `content` and `labels` (rule names that
+should match, for evaluation).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bot.core.errors import ConfigError
+from bot.core.model import Story
+from bot.pipeline.normalize import canonical_url, normalize_title
+from bot.pipeline.parse.parser import html_to_text
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """One input line: its id, the story built from it and its expected labels."""
+
+    id: str
+    story: Story
+    labels: frozenset[str] | None
+
+
+def read_items(path: Path) -> Iterator[Item]:
+    """Items of a JSON-lines file; ConfigError naming the line on a bad one."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as err:
+        raise ConfigError(f"cannot read {path}: {err.strerror}") from None
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            yield item_from_json(json.loads(line))
+        except (json.JSONDecodeError, ValueError, TypeError) as err:
+            raise ConfigError(f"{path}:{number}: {err}") from None
+
+
+def item_from_json(data: Any) -> Item:
+    """Build an Item from one decoded JSON object; ValueError says what is missing."""
+    if not isinstance(data, dict):
+        raise ValueError("each line must be a JSON object")
+    if "id" not in data or "title" not in data:
+        raise ValueError("each item needs 'id' and 'title' (and usually 'summary')")
+    link = str(data.get("link") or "")
+    published = _parse_time(data.get("published"))
+    title = html_to_text(str(data["title"]))
+    story = Story(
+        key=hashlib.sha1(f"item:{data['id']}".encode()).hexdigest()[:20],
+        title=title,
+        summary=html_to_text(str(data.get("summary") or "")),
+        content=html_to_text(str(data.get("content") or "")),
+        url=link,
+        canonical_url=canonical_url(link) if link else "",
+        publisher=str(data.get("publisher") or ""),
+        published=published,
+        fetched_at=published,
+        guid=str(data["id"]),
+        title_key=normalize_title(title),
+    )
+    labels = data.get("labels")
+    return Item(str(data["id"]), story, frozenset(labels) if labels is not None else None)
+
+
+def _parse_time(value: Any) -> datetime:
+    if not value:
+        return datetime.now(UTC)
+    parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)

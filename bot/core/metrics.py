@@ -1,0 +1,76 @@
+"""Prometheus metrics (prometheus-client), served at `/metrics` by the service.
+
+Every metric lives in this one module, on one `REGISTRY` (not the library's
+global default, so tests and several apps in one process never collide on
+names), and every stage records into it through the objects below. Names
+follow Prometheus conventions: `newswatch_` prefix, `_total` counters,
+`_seconds` histograms, labels of bounded cardinality only (outcomes, platforms,
+never a feed URL or a chat id).
+
+The current gauges (feeds, failing feeds, outbox length, rules) are read from
+the store when `/metrics` is scraped (`bot.service.http`), not kept here.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.process_collector import ProcessCollector
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+ProcessCollector(registry=REGISTRY)
+
+_FAST = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+_SLOW = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0)
+
+FETCHES = Counter(
+    "newswatch_fetches",
+    "Feed fetches by outcome: fetched, not_modified, failed.",
+    ["outcome"],
+    registry=REGISTRY,
+)
+STORIES = Counter(
+    "newswatch_stories",
+    "New stories stored (after dedupe), alerting or not.",
+    registry=REGISTRY,
+)
+ALERTS = Counter(
+    "newswatch_alerts",
+    "Stories that matched at least one rule and were queued as alerts.",
+    registry=REGISTRY,
+)
+DELIVERIES = Counter(
+    "newswatch_deliveries",
+    "Outbox sends by platform and outcome: sent, retry, rate_limited, gone, failed.",
+    ["platform", "outcome"],
+    registry=REGISTRY,
+)
+RATE_LIMITED = Counter(
+    "newswatch_rate_limited",
+    "429 / retry_after answers from a chat platform.",
+    ["platform"],
+    registry=REGISTRY,
+)
+FETCH_SECONDS = Histogram(
+    "newswatch_fetch_seconds",
+    "Time to fetch one feed (request to last byte).",
+    buckets=_SLOW,
+    registry=REGISTRY,
+)
+POLL_SECONDS = Histogram(
+    "newswatch_poll_seconds",
+    "Time of one poll pass over the due feeds.",
+    buckets=_SLOW,
+    registry=REGISTRY,
+)
+MATCH_SECONDS = Histogram(
+    "newswatch_match_seconds",
+    "Time to match one story against every rule (query index and topics).",
+    buckets=_FAST,
+    registry=REGISTRY,
+)
+DELIVERY_SECONDS = Histogram(
+    "newswatch_delivery_seconds",
+    "Time of one send to a chat platform (one attempt).",
+    buckets=(*_FAST, 10.0, 30.0),
+    registry=REGISTRY,
+)

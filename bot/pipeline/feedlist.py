@@ -1,0 +1,121 @@
+"""Feed lists in and out: `config/feeds.yaml`, OPML import and export.
+
+Every list is validated whole before anything is written, so a bad entry
+leaves the database untouched and the error names the entry and the fix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+from xml.sax.saxutils import quoteattr
+
+import yaml
+from lxml import etree
+
+from bot.core.errors import ConfigError, OpmlError
+from bot.core.model import Feed
+
+
+@dataclass(frozen=True, slots=True)
+class FeedSpec:
+    """A feed to add: its URL and a display name."""
+
+    url: str
+    name: str
+    backfill: int = 0
+
+
+def check_feed_url(url: str) -> str:
+    """The URL stripped, or ValueError saying what is wrong with it."""
+    url = url.strip()
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        raise ValueError(f"{url!r} is not an http(s) URL — use e.g. https://example.com/rss.xml")
+    if not parts.hostname:
+        raise ValueError(f"{url!r} has no host name")
+    return url
+
+
+def default_name(url: str) -> str:
+    """A readable name for a feed added without one: its host."""
+    host = urlsplit(url).hostname or url
+    return host.removeprefix("www.").removeprefix("feeds.")
+
+
+def load_feed_list(path: Path) -> list[FeedSpec]:
+    """Read a YAML feed list (`feeds: [{url, name, backfill}]`); ConfigError on any problem."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as err:
+        reason = str(err).splitlines()[0]
+        raise ConfigError(f"{path}: cannot read the feed list: {reason}") from None
+    entries = data.get("feeds", []) if isinstance(data, dict) else None
+    if not isinstance(entries, list):
+        raise ConfigError(f"{path}: expected a top-level 'feeds:' list")
+    specs = []
+    for number, entry in enumerate(entries, start=1):
+        if not isinstance(entry, dict) or "url" not in entry:
+            raise ConfigError(f"{path}: feed #{number}: needs at least 'url:'")
+        try:
+            url = check_feed_url(str(entry["url"]))
+            backfill = int(entry.get("backfill", 0))
+        except ValueError as err:
+            raise ConfigError(f"{path}: feed #{number}: {err}") from None
+        specs.append(FeedSpec(url, str(entry.get("name") or default_name(url)), backfill))
+    return specs
+
+
+_OPML_PARSER = etree.XMLParser(
+    resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False
+)
+
+
+def parse_opml(data: bytes, *, source: str = "OPML file") -> list[FeedSpec]:
+    """Feeds from an OPML document (every outline with an xmlUrl, nested or not)."""
+    if b"<!ENTITY" in data:
+        raise OpmlError(f"{source}: declares XML entities; refused — export it again without a DTD")
+    try:
+        root = etree.fromstring(data, _OPML_PARSER)
+    except etree.XMLSyntaxError as err:
+        raise OpmlError(f"{source}: not well-formed XML ({err.msg}, line {err.lineno})") from None
+    if root.tag != "opml":
+        raise OpmlError(f"{source}: root element is <{root.tag}>, expected <opml>")
+    specs: list[FeedSpec] = []
+    for number, outline in enumerate(root.iter("outline"), start=1):
+        url = outline.get("xmlUrl") or outline.get("xmlurl")
+        if url is None:
+            continue
+        try:
+            url = check_feed_url(url)
+        except ValueError as err:
+            title = outline.get("title") or outline.get("text") or f"outline #{number}"
+            raise OpmlError(f"{source}: {title}: {err}") from None
+        name = outline.get("title") or outline.get("text") or default_name(url)
+        specs.append(FeedSpec(url, name.strip()))
+    if not specs:
+        raise OpmlError(f"{source}: no <outline xmlUrl=…> entries found")
+    return specs
+
+
+def render_opml(feeds: Sequence[Feed], *, title: str = "newswatch feeds") -> str:
+    """An OPML 2.0 document listing the feeds."""
+    lines = [
+        '<?xml version="1.0" encoding="UTF-8"?>',
+        '<opml version="2.0">',
+        f"  <head><title>{_text(title)}</title></head>",
+        "  <body>",
+    ]
+    for feed in feeds:
+        name = quoteattr(feed.name)
+        lines.append(
+            f'    <outline type="rss" text={name} title={name} xmlUrl={quoteattr(feed.url)}/>'
+        )
+    lines += ["  </body>", "</opml>", ""]
+    return "\n".join(lines)
+
+
+def _text(value: str) -> str:
+    return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

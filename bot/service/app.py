@@ -1,0 +1,171 @@
+"""The composition root: builds every part from one Settings object.
+
+Nothing else constructs stores, HTTP clients or notifiers; tests and the demo
+build an `App` here with their own settings, clock and notifiers.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+import httpx
+
+from bot.core.errors import DuplicateError
+from bot.core.settings import Settings
+from bot.delivery.loop import Deliverer, DeliveryPolicy
+from bot.delivery.notifier import Notifier
+from bot.pipeline.feedlist import FeedSpec, load_feed_list
+from bot.pipeline.fetch.fetcher import Fetcher, FetchLimits, make_http_client
+from bot.pipeline.match import RuleBook
+from bot.pipeline.poll import Pipeline, PollConfig
+from bot.store import open_store
+from bot.store.base import Store
+
+if TYPE_CHECKING:
+    from filters.llm_check import LlmChecker
+    from filters.semantic import Embedder
+
+log = logging.getLogger(__name__)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def instance_name() -> str:
+    """A name for this process in leases: host and pid."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+@dataclass
+class App:
+    """Everything a running newswatch needs, wired together."""
+
+    settings: Settings
+    store: Store
+    http: httpx.AsyncClient
+    rulebook: RuleBook
+    pipeline: Pipeline
+    deliverer: Deliverer
+    notifiers: dict[str, Notifier] = field(default_factory=dict)
+
+    async def close(self) -> None:
+        for notifier in self.notifiers.values():
+            await notifier.close()
+        await self.http.aclose()
+        await self.store.close()
+
+
+def load_semantic(mode: str) -> Embedder | None:
+    """The semantic tier's model per the `semantic` setting (auto, on, off).
+
+    `auto` quietly goes without when the extra is not installed; `on` raises
+    SemanticUnavailableError (one line with the fix) instead.
+    """
+    if mode == "off":
+        return None
+    from filters.semantic import load_embedder, semantic_available
+
+    if mode == "auto" and not semantic_available():
+        log.info("semantic tier off: install newswatch[semantic] to use topic rules")
+        return None
+    return load_embedder()
+
+
+def llm_checker(settings: Settings, http: httpx.AsyncClient) -> LlmChecker | None:
+    """The chat model that confirms `llm_check` rules, when NEWSWATCH_LLM_URL is set.
+
+    It shares the feed client's SSRF guard: a model on loopback or a private
+    network (a local llama.cpp or Ollama) needs NEWSWATCH_ALLOW_PRIVATE_NETWORKS.
+    """
+    if settings.llm_url is None:
+        return None
+    from filters.llm_check import LlmChecker
+
+    key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
+    return LlmChecker(http, settings.llm_url, settings.llm_model, key, settings.llm_timeout)
+
+
+def fetch_limits(settings: Settings) -> FetchLimits:
+    return FetchLimits(
+        total_timeout=settings.fetch_timeout,
+        max_bytes=settings.max_feed_bytes,
+        per_host_concurrency=settings.per_host_concurrency,
+        global_concurrency=settings.fetch_concurrency,
+        allow_private_networks=settings.allow_private_networks,
+    )
+
+
+async def build_app(
+    settings: Settings,
+    *,
+    notifiers: Mapping[str, Notifier] | None = None,
+    clock: Callable[[], datetime] = utc_now,
+) -> App:
+    """Open the store (migrating it), compile the rules and wire the pipeline."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    store = await open_store(settings.effective_database_url)
+    limits = fetch_limits(settings)
+    http = make_http_client(limits)
+    rulebook = RuleBook(
+        settings.rules_file,
+        embedder=load_semantic(settings.semantic),
+        llm=llm_checker(settings, http),
+    )
+    await rulebook.reload(store)
+    owner = instance_name()
+    pipeline = Pipeline(
+        store=store,
+        fetcher=Fetcher(http, limits),
+        rulebook=rulebook,
+        config=PollConfig(floor_seconds=settings.poll_interval, owner=owner),
+        clock=clock,
+    )
+    registry = dict(notifiers or {})
+    policy = DeliveryPolicy(owner=owner, max_attempts=settings.max_delivery_attempts)
+    deliverer = Deliverer(store=store, notifiers=registry, policy=policy, clock=clock)
+    return App(settings, store, http, rulebook, pipeline, deliverer, registry)
+
+
+@asynccontextmanager
+async def running_app(
+    settings: Settings,
+    *,
+    notifiers: Mapping[str, Notifier] | None = None,
+    clock: Callable[[], datetime] = utc_now,
+) -> AsyncIterator[App]:
+    """`build_app` as a context manager that always closes what it opened."""
+    app = await build_app(settings, notifiers=notifiers, clock=clock)
+    try:
+        yield app
+    finally:
+        await app.close()
+
+
+async def add_feeds(store: Store, specs: list[FeedSpec]) -> tuple[list[str], list[str]]:
+    """Add feeds, skipping known URLs; returns (added names, skipped URLs)."""
+    added, skipped = [], []
+    for spec in specs:
+        try:
+            feed = await store.add_feed(spec.url, spec.name, backfill=spec.backfill)
+        except DuplicateError:
+            skipped.append(spec.url)
+            continue
+        added.append(feed.name)
+    return added, skipped
+
+
+async def seed_feeds(app: App) -> None:
+    """On an empty database, add the feeds of the configured feeds file."""
+    path = app.settings.feeds_file
+    if path is None or await app.store.list_feeds():
+        return
+    added, _ = await add_feeds(app.store, load_feed_list(path))
+    log.info("seeded %d feeds from %s", len(added), path)

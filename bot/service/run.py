@@ -1,0 +1,128 @@
+"""`newswatch run`: the scheduler, the HTTP server and the chat platforms.
+
+APScheduler 3 (AsyncIOScheduler) runs two jobs: the poll tick (`poll_once`)
+and the delivery loop (`Deliverer.deliver_once`), each never overlapping
+itself. SIGINT/SIGTERM stop new runs, let in-flight runs finish (up to a
+grace period) and close everything; a send interrupted past the grace period
+stays leased in the outbox and is sent after the lease expires, never lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from bot.core.settings import Settings
+from bot.pipeline.poll import poll_once
+from bot.service.app import App, build_app, seed_feeds
+from bot.service.http import HttpServer
+from bot.service.platforms import start_platforms
+
+log = logging.getLogger(__name__)
+
+POLL_TICK_MAX_SECONDS = 30.0
+"""Check for due feeds at least this often, so a new story alerts within a minute."""
+DELIVERY_TICK_SECONDS = 1.0
+GRACE_SECONDS = 20.0
+
+
+@dataclass
+class InFlight:
+    """Tracks running job coroutines so shutdown can wait for them."""
+
+    tasks: set[asyncio.Task[object]] = field(default_factory=set)
+
+    def wrap(self, job: Callable[[], Awaitable[object]]) -> Callable[[], Awaitable[None]]:
+        async def tracked() -> None:
+            task = asyncio.current_task()
+            assert task is not None
+            self.tasks.add(task)
+            try:
+                await job()
+            except Exception:
+                log.exception("scheduled job %s failed; it runs again on the next tick", job)
+            finally:
+                self.tasks.discard(task)
+
+        return tracked
+
+    async def drain(self, grace_seconds: float) -> None:
+        if self.tasks:
+            await asyncio.wait(list(self.tasks), timeout=grace_seconds)
+
+
+def poll_tick_seconds(settings: Settings) -> float:
+    return min(settings.poll_interval, POLL_TICK_MAX_SECONDS)
+
+
+def build_scheduler(app: App, in_flight: InFlight) -> AsyncIOScheduler:
+    """The two jobs; each starts at once and never overlaps itself."""
+    scheduler = AsyncIOScheduler(timezone=UTC)
+
+    async def poll() -> None:
+        report = await poll_once(app.pipeline)
+        if report.feeds_polled:
+            log.info(
+                "polled %d feeds: %d new stories, %d alerts, %d failed",
+                report.feeds_polled,
+                report.new_stories,
+                report.alerts,
+                report.feeds_failed,
+            )
+
+    async def deliver() -> None:
+        await app.deliverer.deliver_once()
+
+    common = {"max_instances": 1, "coalesce": True, "next_run_time": datetime.now(UTC)}
+    scheduler.add_job(
+        in_flight.wrap(poll),
+        "interval",
+        seconds=poll_tick_seconds(app.settings),
+        id="poll",
+        **common,
+    )
+    scheduler.add_job(
+        in_flight.wrap(deliver), "interval", seconds=DELIVERY_TICK_SECONDS, id="deliver", **common
+    )
+    return scheduler
+
+
+async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
+    """Run until SIGINT/SIGTERM (or until `stop` is set)."""
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    app = await build_app(settings)
+    in_flight = InFlight()
+    try:
+        await seed_feeds(app)
+        http = HttpServer(app)
+        platforms = await start_platforms(app, http)
+        await http.start(settings.http_host, settings.http_port)
+        scheduler = build_scheduler(app, in_flight)
+        scheduler.start()
+        log.info(
+            "newswatch running: %d feeds, %d rules, http on %s:%d",
+            len(await app.store.list_feeds()),
+            len(app.rulebook.rules),
+            settings.http_host,
+            http.port,
+        )
+        await stop.wait()
+        log.info("stopping: waiting up to %.0f s for running jobs", GRACE_SECONDS)
+        scheduler.pause()
+        await in_flight.drain(GRACE_SECONDS)
+        scheduler.shutdown(wait=False)
+        await http.stop()  # first: no Slack or webhook request may reach a stopped front-end
+        await platforms.stop()
+    finally:
+        await app.close()

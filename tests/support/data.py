@@ -1,0 +1,16 @@
+"""Where the tests' files are: all inside the repository (tests/data/, package data)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bot.cli.replay import BUNDLED_CORPUS
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+FEEDS = BUNDLED_CORPUS
+"""The real captured feeds, as the package ships them for the demo (SOURCES.md inside)."""
+FEEDPARSER_TESTS = DATA / "feedparser"
+SEED_STORY_JSONL = DATA / "fixtures" / "seed-story.jsonl"
+SEED_STORY_JSON = DATA / "fixtures" / "seed-story.json"
+DEV_SET = DATA / "eval" / "dev.jsonl"
+GUIDELINE_PROBE = DATA / "guideline_probe.jsonl"
