@@ -32,6 +32,7 @@ from filters.entities import EntityClass
 from filters.morphology import stems
 from filters.query_ast import (
     And,
+    Before,
     Entity,
     Near,
     Node,
@@ -106,9 +107,10 @@ def anchor_groups(node: Node) -> list[Group] | None:
         return _best(_term_groups(node))
     if isinstance(node, Regex):
         return [frozenset({("r", strip_accents(node.pattern))})]
-    if isinstance(node, Near):
-        sides = [_union([_best(_term_groups(t)) for t in side]) for side in (node.left, node.right)]
-        return _best(sides[0] + sides[1])
+    if isinstance(node, Near | Before):
+        steps = (node.left, node.right) if isinstance(node, Near) else node.steps
+        sides = [_union([_best(_term_groups(t)) for t in side]) for side in steps]
+        return _best(group for side in sides for group in side)
     if isinstance(node, Not):
         return None
     derived = [anchor_groups(child) for child in node.children]
@@ -135,8 +137,9 @@ def entity_classes(node: Node) -> dict[str, EntityClass]:
     """Every entity class a query uses, by name."""
     if isinstance(node, Entity):
         return {node.name: node.entity_class}
-    if isinstance(node, Near):
-        return {t.name: t.entity_class for t in node.left + node.right if isinstance(t, Entity)}
+    if isinstance(node, Near | Before):
+        steps = (node.left, node.right) if isinstance(node, Near) else node.steps
+        return {t.name: t.entity_class for s in steps for t in s if isinstance(t, Entity)}
     if isinstance(node, Not):
         return entity_classes(node.child)
     if isinstance(node, And | Or):

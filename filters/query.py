@@ -38,6 +38,7 @@ from filters.entities import EntityCatalogue
 from filters.entities_file import default_catalogue
 from filters.query_ast import (
     And,
+    Before,
     Entity,
     Near,
     Node,
@@ -61,7 +62,15 @@ _UNARY_KINDS = _PRIMARY_KINDS | {"NOT", "-"}
 
 
 def _operator(lexeme: Lexeme | None) -> bool:
-    return lexeme is not None and lexeme.kind in {"AND", "OR", "NOT", "-", "NEAR", "field"}
+    return lexeme is not None and lexeme.kind in {
+        "AND",
+        "OR",
+        "NOT",
+        "-",
+        "NEAR",
+        "BEFORE",
+        "field",
+    }
 
 
 class _Parser:
@@ -159,30 +168,47 @@ class _Parser:
     def parse_near(self, scope: tuple[str, ...] | None) -> Node:
         left = self.parse_primary(scope)
         near = self.peek()
-        if near is None or near.kind != "NEAR":
+        if near is None or near.kind not in {"NEAR", "BEFORE"}:
             return left
-        self.take()
-        self.expect(near, _PRIMARY_KINDS)
-        right = self.parse_primary(scope)
-        chained = self.peek()
-        if chained is not None and chained.kind == "NEAR":
+        operands: list[Node] = [left]
+        links: list[Lexeme] = []
+        while (link := self.peek()) is not None and link.kind in {"NEAR", "BEFORE"}:
+            if link.kind != near.kind or (link.kind == "NEAR" and len(operands) == 2):
+                raise self.error(
+                    "NEAR joins exactly two operands"
+                    if near.kind == "NEAR"
+                    else "a BEFORE chain cannot mix in NEAR",
+                    link.column,
+                    "combine with AND: (a NEAR b) AND (b NEAR c); chain only BEFORE: "
+                    "a BEFORE/5 b BEFORE/3 c",
+                )
+            self.take()
+            self.expect(link, _PRIMARY_KINDS)
+            operands.append(self.parse_primary(scope))
+            links.append(link)
+        if near.kind == "NEAR":
+            return self.near_node(operands[0], operands[1], near)
+        return self.before_node(operands, links)
+
+    def shared_fields(self, steps: list[tuple[Operand, ...]], at: Lexeme) -> None:
+        fields = [{field for term in step for field in term.fields} for step in steps]
+        if not set.intersection(*fields):
             raise self.error(
-                "NEAR joins exactly two operands",
-                chained.column,
-                "combine with AND: (a NEAR b) AND (b NEAR c)",
+                f"{at.kind} operands never share a field",
+                at.column,
+                f"scope them to the same field, e.g. title:(drone {at.kind} strike)",
             )
-        return self.near_node(left, right, near)
+
+    def before_node(self, operands: list[Node], links: list[Lexeme]) -> Before:
+        steps = [self.near_operand(operand) for operand in operands]
+        self.shared_fields(steps, links[0])
+        distances = tuple(link.distance for link in links)
+        return Before(tuple(steps), distances, operands[0].column)
 
     def near_node(self, left: Node, right: Node, near: Lexeme) -> Near:
         left_terms = self.near_operand(left)
         right_terms = self.near_operand(right)
-        left_fields = {field for term in left_terms for field in term.fields}
-        if not left_fields & {field for term in right_terms for field in term.fields}:
-            raise self.error(
-                "NEAR operands never share a field",
-                near.column,
-                "scope both sides to the same field, e.g. title:(drone NEAR strike)",
-            )
+        self.shared_fields([left_terms, right_terms], near)
         return Near(left_terms, right_terms, near.distance, left.column)
 
     def near_operand(self, node: Node) -> tuple[Operand, ...]:

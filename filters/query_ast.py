@@ -98,6 +98,19 @@ class Near:
 
 
 @dataclass(frozen=True, slots=True)
+class Before:
+    """Operands in this order, each starting 1..distances[i] tokens after the one before ends.
+
+    `a BEFORE/8 b BEFORE/3 c`: some a, then within 8 tokens some b, then
+    within 3 tokens some c, all in one field.
+    """
+
+    steps: tuple[tuple[Operand, ...], ...]
+    distances: tuple[int, ...]
+    column: int
+
+
+@dataclass(frozen=True, slots=True)
 class Not:
     """Matches when `child` does not."""
 
@@ -121,7 +134,7 @@ class Or:
     column: int
 
 
-Node = Term | Regex | Entity | Near | Not | And | Or
+Node = Term | Regex | Entity | Near | Before | Not | And | Or
 
 
 def _scope(fields: tuple[str, ...]) -> str:
@@ -142,6 +155,11 @@ def describe(node: Node) -> str:
         return _scope(node.fields) + node.label
     if isinstance(node, Near):
         return f"(NEAR/{node.distance} {_describe_terms(node.left)} {_describe_terms(node.right)})"
+    if isinstance(node, Before):
+        parts = [_describe_terms(node.steps[0])]
+        for distance, step in zip(node.distances, node.steps[1:], strict=True):
+            parts.append(f"BEFORE/{distance} {_describe_terms(step)}")
+        return "(" + " ".join(parts) + ")"
     if isinstance(node, Not):
         return f"(NOT {describe(node.child)})"
     name = "AND" if isinstance(node, And) else "OR"

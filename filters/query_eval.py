@@ -23,7 +23,18 @@ from collections.abc import Sequence
 from bot.core.model import Hit, Match
 from bot.core.text import FieldTokens, StoryText, fold
 from filters.morphology import stem_positions
-from filters.query_ast import And, Entity, Near, Node, Not, Operand, Regex, Term, TokenPattern
+from filters.query_ast import (
+    And,
+    Before,
+    Entity,
+    Near,
+    Node,
+    Not,
+    Operand,
+    Regex,
+    Term,
+    TokenPattern,
+)
 
 FIELD_WEIGHTS: dict[str, float] = {
     "title": 0.5,
@@ -203,6 +214,49 @@ def _operand_hit(span: LabelledSpan, name: str, field: FieldTokens) -> Hit:
     return Hit(operand.label, name, field.original(first, last))
 
 
+def _chain_end(node: Before, name: str, field: FieldTokens) -> list[LabelledSpan]:
+    """One occurrence per step of a chain that holds in this field (empty if none).
+
+    Step by step, the occurrences that some chain reaches are kept (sorted
+    by last position) with the occurrence they were reached from; each step
+    is one merge pass, as in `_pair_in_order`, so the chain is linear in the
+    field's length.
+    """
+    reached = _labelled_spans(node.steps[0], name, field, by_last=True)
+    back: dict[LabelledSpan, LabelledSpan] = {}
+    for step, distance in zip(node.steps[1:], node.distances, strict=True):
+        candidates = _labelled_spans(step, name, field, by_last=False)
+        latest: LabelledSpan | None = None
+        index = 0
+        kept: set[LabelledSpan] = set()
+        for span in candidates:
+            while index < len(reached) and reached[index][1] < span[0]:
+                latest = reached[index]
+                index += 1
+            if latest is not None and span[0] - latest[1] <= distance:
+                kept.add(span)
+                back[span] = latest
+        by_last = _labelled_spans(step, name, field, by_last=True)
+        reached = [span for span in by_last if span in kept]
+        if not reached:
+            return []
+    chain = [min(reached, key=lambda span: span[0])]
+    while chain[-1] in back:
+        chain.append(back[chain[-1]])
+    return chain[::-1]
+
+
+def _evaluate_before(node: Before, text: StoryText, hits: list[Hit]) -> bool:
+    names = dict.fromkeys(name for step in node.steps for term in step for name in term.fields)
+    found = False
+    for name in names:
+        field = text.fields[name]
+        chain = _chain_end(node, name, field)
+        hits.extend(_operand_hit(span, name, field) for span in chain)
+        found = found or bool(chain)
+    return found
+
+
 def _evaluate_near(near: Near, text: StoryText, hits: list[Hit]) -> bool:
     names = dict.fromkeys(name for term in near.left + near.right for name in term.fields)
     found = False
@@ -223,6 +277,8 @@ def evaluate(node: Node, text: StoryText, hits: list[Hit]) -> bool:
         return _evaluate_entity(node, text, hits)
     if isinstance(node, Near):
         return _evaluate_near(node, text, hits)
+    if isinstance(node, Before):
+        return _evaluate_before(node, text, hits)
     mark = len(hits)
     if isinstance(node, Not):
         matched = evaluate(node.child, text, hits)

@@ -1,6 +1,6 @@
 """The watch-rule query language's lexer: query text in, `Lexeme`s out.
 
-Kinds: `(` `)` `AND` `OR` `NOT` `-` `NEAR` (with its distance), `field`
+Kinds: `(` `)` `AND` `OR` `NOT` `-` `NEAR` and `BEFORE` (with a distance), `field`
 (`title:`), `regex` (`re:/…/`), `phrase` (`"…"`), `entity` (`@country`, the
 text without `@`), `stem` (`~accuse`, the text without `~`) and `word`.
 Bad input raises RuleSyntaxError with the column and a hint.
@@ -19,6 +19,7 @@ _QUOTES_OPEN = '"“'
 _QUOTES_CLOSE = '"”'
 _WORD_STOP = '()"“”'
 _KEYWORDS = {"AND", "OR", "NOT"}
+_PROXIMITY = {"NEAR", "BEFORE"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +90,7 @@ class _Lexer:
         name, colon, rest = text.partition(":")
         if colon and name.isascii() and name.isalpha():
             self.scope(name, start, rest)
-        elif text == "NEAR" or text.startswith("NEAR/"):
+        elif text.partition("/")[0] in _PROXIMITY:
             self.near(text, start)
         elif text[:1] in "@~":
             kind = "entity" if text[0] == "@" else "stem"
@@ -136,17 +137,21 @@ class _Lexer:
         self.pos = pos + 1
 
     def near(self, text: str, start: int) -> None:
+        """`NEAR`, `NEAR/n`, `BEFORE` or `BEFORE/n`."""
+        keyword, slash, number = text.partition("/")
         distance = DEFAULT_NEAR
-        if text != "NEAR":
-            number = text.removeprefix("NEAR/")
+        if slash:
             if not number.isdigit() or not 1 <= int(number) <= MAX_NEAR:
                 raise self.error(
                     f'bad proximity "{text}"',
-                    start + 6,
-                    f"write NEAR/n with n a whole number from 1 to {MAX_NEAR}, e.g. NEAR/5",
+                    start + len(keyword) + 2,
+                    f"write {keyword}/n with n a whole number from 1 to {MAX_NEAR},"
+                    f" e.g. {keyword}/5",
                 )
             distance = int(number)
-        self.out.append(Lexeme("NEAR", text, start + 1, distance))
+        elif text not in _PROXIMITY:
+            raise self.error(f'bad proximity "{text}"', start + 1, f"write {keyword}/5")
+        self.out.append(Lexeme(keyword, text, start + 1, distance))
         self.pos = start + len(text)
 
 
