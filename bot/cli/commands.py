@@ -153,9 +153,17 @@ def rules_test(
 
 @rules_app.command("eval")
 def rules_eval(
-    input: Annotated[Path, typer.Option("--input", help="JSON lines with 'labels' per item.")],
+    inputs: Annotated[
+        list[Path],
+        typer.Option("--input", help="JSON lines with 'labels' per item (repeat to join files)."),
+    ],
     rules: RulesOption = None,
     confusions: Annotated[bool, typer.Option(help="List false positives and negatives.")] = True,
+    folds: Annotated[
+        int,
+        typer.Option(help="k-fold cross-validation: thresholds tuned on the other folds.", min=0),
+    ] = 0,
+    seed: Annotated[int, typer.Option(help="Which items go into which fold.")] = 0,
     config: ConfigOption = None,
 ) -> None:
     """Precision, recall and F1 per rule on labelled items: query only, then with topics."""
@@ -164,21 +172,40 @@ def rules_eval(
 
     settings = settings_from(config)
     try:
-        items = list(read_items(input))
+        items = [item for path in inputs for item in read_items(path)]
         require_labels(items)
         book = _file_rulebook(settings, rules)
     except NewswatchError as err:
         raise fail(str(err)) from None
+    if not book.topics_active:
+        typer.echo("semantic tier off (install newswatch[semantic]); topic rules use their query")
+    if folds:
+        _cross_validate(book, items, folds, seed)
+        return
     names = [rule.name for rule in book.rules if rule.enabled]
     tiers = [("query only", lambda item: book.match_query_only(item.story))]
     if book.topics_active:
         tiers.append(("with the semantic tier", lambda item: book.match_story(item.story)))
-    else:
-        typer.echo("semantic tier off (install newswatch[semantic]); topic rules use their query")
     for label, match in tiers:
         typer.echo(f"== {label}: {len(items)} items, rules from {book.rules_file}")
         scores = evaluate_rules(items, names, match)
         for line in report_lines(scores, confusions=confusions):
+            typer.echo(line)
+
+
+def _cross_validate(book: RuleBook, items: list[Any], folds: int, seed: int) -> None:
+    from bot.cli import crossval
+
+    if folds < 2 or folds > len(items):
+        raise fail(f"--folds must be from 2 to the number of items ({len(items)}), e.g. 5")
+    scored = crossval.score_items(book, items)
+    tiers = [("query only", False)] + ([("with the semantic tier", True)] * book.topics_active)
+    for label, with_topics in tiers:
+        tuned = " (topic thresholds tuned on the other folds)" if with_topics else ""
+        typer.echo(f"== {label}, {folds}-fold cross-validation of {len(items)} items{tuned}")
+        setups = crossval.rule_setups(book, with_topics=with_topics)
+        results = crossval.cross_validate(scored, setups, folds=folds, seed=seed)
+        for line in crossval.report_lines(results):
             typer.echo(line)
 
 

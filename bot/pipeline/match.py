@@ -165,6 +165,29 @@ class RuleBook:
                 confirmed[name] = with_topic_evidence(name, matches.get(name), verdict)
         return confirmed
 
+    def cascade_scores(self, story: Story) -> tuple[frozenset[str], dict[str, float]]:
+        """The rules whose query matched, and each topic's score, whatever the thresholds.
+
+        For evaluation that tunes thresholds: a rule with a query and a topic
+        matches at threshold t when its query matched and its score ≥ t; a
+        topic-only rule when its score ≥ t. The score is the one the cascade
+        compares with the threshold: the lead's, or, where the query matched,
+        the better of that and the score of the sentences the query hit.
+        """
+        matched = {match.rule: match for match in self.index.match(story)}
+        if self.scorer is None:
+            return frozenset(matched), {}
+        topic_names = self.scorer.rule_names
+        topic_only = {r.name for r in self.rules if not r.query and r.name in topic_names}
+        candidates = sorted((set(matched) & topic_names) | topic_only)
+        verdicts = self.scorer.score(story, candidates)
+        scores: dict[str, float] = {}
+        for name in candidates:
+            best = verdicts[name].score if name in verdicts else float("-inf")
+            focused = self._focused_verdict(story, matched[name]) if name in matched else None
+            scores[name] = max(best, focused.score) if focused is not None else best
+        return frozenset(matched), scores
+
     def _focused_verdict(self, story: Story, match: Match) -> TopicVerdict | None:
         """The topic's verdict on the sentences where the query hit, when the lead missed.
 
