@@ -45,6 +45,11 @@ def stems(words: list[str]) -> list[str]:
 
 def stem_positions(field: FieldTokens, wanted: str) -> list[int]:
     """Sorted positions of the tokens in `field` whose stem is `wanted`."""
+    return stem_index(field).get(wanted, [])
+
+
+def stem_index(field: FieldTokens) -> dict[str, list[int]]:
+    """Every stem in `field` with the sorted positions of its tokens (computed once)."""
     by_stem: dict[str, list[int]] | None = field.derived.get("stems")
     if by_stem is None:
         distinct = list(field.positions)
@@ -54,7 +59,7 @@ def stem_positions(field: FieldTokens, wanted: str) -> list[int]:
         for positions in by_stem.values():
             positions.sort()
         field.derived["stems"] = by_stem
-    return by_stem.get(wanted, [])
+    return by_stem
 
 
 def _candidates(word: str) -> set[str]:

@@ -50,6 +50,7 @@ from filters.query_ast import (
     build_entity,
     build_term,
     compile_regex,
+    index_operands,
 )
 from filters.query_lexer import DEFAULT_NEAR, MAX_NEAR, Lexeme, lex_query
 
@@ -203,13 +204,15 @@ class _Parser:
         steps = [self.near_operand(operand) for operand in operands]
         self.shared_fields(steps, links[0])
         distances = tuple(link.distance for link in links)
-        return Before(tuple(steps), distances, operands[0].column)
+        indexes = tuple(index_operands(step) for step in steps)
+        return Before(tuple(steps), distances, operands[0].column, indexes)
 
     def near_node(self, left: Node, right: Node, near: Lexeme) -> Near:
         left_terms = self.near_operand(left)
         right_terms = self.near_operand(right)
         self.shared_fields([left_terms, right_terms], near)
-        return Near(left_terms, right_terms, near.distance, left.column)
+        indexes = (index_operands(left_terms), index_operands(right_terms))
+        return Near(left_terms, right_terms, near.distance, left.column, indexes)
 
     def near_operand(self, node: Node) -> tuple[Operand, ...]:
         if isinstance(node, Term | Entity):

@@ -88,6 +88,42 @@ Operand = Term | Entity
 
 
 @dataclass(frozen=True, slots=True)
+class OperandIndex:
+    """Which operands of a NEAR/BEFORE group a field can hold, found without trying each.
+
+    `exact` and `stems` map an operand's first token (or stem) to the
+    operands' positions in the group; `always` lists the ones that must be
+    tried (wildcards, entity classes). A group of fifty words costs a set
+    intersection per field, not fifty searches.
+    """
+
+    exact: dict[str, tuple[int, ...]]
+    stems: dict[str, tuple[int, ...]]
+    always: tuple[int, ...]
+    fields: tuple[str, ...]
+    """Every field some operand of the group searches, in order."""
+
+
+def index_operands(terms: tuple[Operand, ...]) -> OperandIndex:
+    """The OperandIndex of one NEAR/BEFORE operand group."""
+    exact: dict[str, list[int]] = {}
+    stems: dict[str, list[int]] = {}
+    always: list[int] = []
+    for position, term in enumerate(terms):
+        first = term.tokens[0] if isinstance(term, Term) else None
+        if first is None or first.prefix:
+            always.append(position)
+        else:
+            (stems if first.stem else exact).setdefault(first.text, []).append(position)
+    return OperandIndex(
+        {k: tuple(v) for k, v in exact.items()},
+        {k: tuple(v) for k, v in stems.items()},
+        tuple(always),
+        tuple(dict.fromkeys(name for term in terms for name in term.fields)),
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class Near:
     """Some `left` operand within `distance` tokens of some `right` operand, same field."""
 
@@ -95,6 +131,8 @@ class Near:
     right: tuple[Operand, ...]
     distance: int
     column: int
+    indexes: tuple[OperandIndex, ...] = field(default=(), compare=False, repr=False)
+    """`index_operands` of left and right, built by the parser."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +146,8 @@ class Before:
     steps: tuple[tuple[Operand, ...], ...]
     distances: tuple[int, ...]
     column: int
+    indexes: tuple[OperandIndex, ...] = field(default=(), compare=False, repr=False)
+    """`index_operands` of each step, built by the parser."""
 
 
 @dataclass(frozen=True, slots=True)

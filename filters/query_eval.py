@@ -22,7 +22,7 @@ from collections.abc import Sequence
 
 from bot.core.model import Hit, Match
 from bot.core.text import FieldTokens, StoryText, fold
-from filters.morphology import stem_positions
+from filters.morphology import stem_index, stem_positions
 from filters.query_ast import (
     And,
     Before,
@@ -31,6 +31,7 @@ from filters.query_ast import (
     Node,
     Not,
     Operand,
+    OperandIndex,
     Regex,
     Term,
     TokenPattern,
@@ -137,23 +138,51 @@ LabelledSpan = tuple[int, int, Operand]
 """(first, last, operand): one occurrence of a NEAR operand's term or class."""
 
 
-def _labelled_spans(
-    terms: tuple[Operand, ...], name: str, field: FieldTokens, *, by_last: bool
-) -> list[LabelledSpan]:
-    """Every occurrence of any of `terms` in the field, sorted by first (or last) position.
+_NO_OCCURRENCES: tuple[list[LabelledSpan], list[LabelledSpan]] = ([], [])
 
-    Each term's own spans come sorted by both (a term has one length; a
-    class's occurrences never overlap), so a k-way merge orders them
-    without a sort.
+
+def _present(
+    terms: tuple[Operand, ...], index: OperandIndex | None, field: FieldTokens
+) -> list[int]:
+    """Positions in `terms` of the operands that may occur in the field, in order."""
+    if index is None:
+        return list(range(len(terms)))
+    found = list(index.always)
+    for token in index.exact.keys() & field.positions.keys():
+        found.extend(index.exact[token])
+    if index.stems:
+        for token in index.stems.keys() & stem_index(field).keys():
+            found.extend(index.stems[token])
+    return sorted(found)
+
+
+def _occurrences(
+    terms: tuple[Operand, ...], index: OperandIndex | None, name: str, field: FieldTokens
+) -> tuple[list[LabelledSpan], list[LabelledSpan]]:
+    """Every occurrence of any of `terms` in the field: sorted by first, and by last position.
+
+    Only the operands `index` says may be there are searched. Each term's
+    own spans come sorted by both (a term has one length; a class's
+    occurrences never overlap), so a k-way merge orders them without a sort.
     """
-    per_term = [
-        [(first, last, term) for first, last in operand_spans(term, field)]
-        for term in terms
-        if name in term.fields
-    ]
-    if by_last:
-        return list(heapq.merge(*per_term, key=lambda span: span[1]))
-    return list(heapq.merge(*per_term, key=lambda span: span[0]))
+    if not field.tokens:
+        return _NO_OCCURRENCES
+    per_term = []
+    for position in _present(terms, index, field):
+        term = terms[position]
+        if name in term.fields and (spans := operand_spans(term, field)):
+            per_term.append([(first, last, term) for first, last in spans])
+    if len(per_term) <= 1:
+        only = per_term[0] if per_term else []
+        return only, only
+    return (
+        list(heapq.merge(*per_term, key=lambda span: span[0])),
+        list(heapq.merge(*per_term, key=lambda span: span[1])),
+    )
+
+
+def _index(indexes: tuple[OperandIndex, ...], step: int) -> OperandIndex | None:
+    return indexes[step] if indexes else None
 
 
 def _pair_in_order(
@@ -184,21 +213,17 @@ def _near_pair(near: Near, name: str, field: FieldTokens) -> list[Hit]:
     every left occurrence against every right one. Of the pairs found, the
     one that starts earlier is shown, left operand first.
     """
-    right = _labelled_spans(near.right, name, field, by_last=False)
+    right, right_by_last = _occurrences(near.right, _index(near.indexes, 1), name, field)
     if not right:
         return []
-    left = _labelled_spans(near.left, name, field, by_last=False)
+    left, left_by_last = _occurrences(near.left, _index(near.indexes, 0), name, field)
     if not left:
         return []
     pairs: list[tuple[LabelledSpan, LabelledSpan]] = []
-    forward = _pair_in_order(
-        _labelled_spans(near.left, name, field, by_last=True), right, near.distance
-    )
+    forward = _pair_in_order(left_by_last, right, near.distance)
     if forward is not None:
         pairs.append(forward)
-    backward = _pair_in_order(
-        _labelled_spans(near.right, name, field, by_last=True), left, near.distance
-    )
+    backward = _pair_in_order(right_by_last, left, near.distance)
     if backward is not None:
         pairs.append((backward[1], backward[0]))
     if not pairs:
@@ -222,10 +247,13 @@ def _chain_end(node: Before, name: str, field: FieldTokens) -> list[LabelledSpan
     is one merge pass, as in `_pair_in_order`, so the chain is linear in the
     field's length.
     """
-    reached = _labelled_spans(node.steps[0], name, field, by_last=True)
+    reached = _occurrences(node.steps[0], _index(node.indexes, 0), name, field)[1]
     back: dict[LabelledSpan, LabelledSpan] = {}
-    for step, distance in zip(node.steps[1:], node.distances, strict=True):
-        candidates = _labelled_spans(step, name, field, by_last=False)
+    for number, distance in enumerate(node.distances, 1):
+        if not reached:
+            return []
+        step = node.steps[number]
+        candidates, by_last = _occurrences(step, _index(node.indexes, number), name, field)
         latest: LabelledSpan | None = None
         index = 0
         kept: set[LabelledSpan] = set()
@@ -236,7 +264,6 @@ def _chain_end(node: Before, name: str, field: FieldTokens) -> list[LabelledSpan
             if latest is not None and span[0] - latest[1] <= distance:
                 kept.add(span)
                 back[span] = latest
-        by_last = _labelled_spans(step, name, field, by_last=True)
         reached = [span for span in by_last if span in kept]
         if not reached:
             return []
@@ -247,7 +274,8 @@ def _chain_end(node: Before, name: str, field: FieldTokens) -> list[LabelledSpan
 
 
 def _evaluate_before(node: Before, text: StoryText, hits: list[Hit]) -> bool:
-    names = dict.fromkeys(name for step in node.steps for term in step for name in term.fields)
+    # A chain starts with the first step: its fields are the only ones to search.
+    names = node.indexes[0].fields if node.indexes else _step_fields(node.steps[0])
     found = False
     for name in names:
         field = text.fields[name]
@@ -257,8 +285,13 @@ def _evaluate_before(node: Before, text: StoryText, hits: list[Hit]) -> bool:
     return found
 
 
+def _step_fields(terms: tuple[Operand, ...]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(name for term in terms for name in term.fields))
+
+
 def _evaluate_near(near: Near, text: StoryText, hits: list[Hit]) -> bool:
-    names = dict.fromkeys(name for term in near.left + near.right for name in term.fields)
+    # A pair needs both operands in one field: the left group's fields are enough.
+    names = near.indexes[0].fields if near.indexes else _step_fields(near.left)
     found = False
     for name in names:
         pair = _near_pair(near, name, text.fields[name])
