@@ -33,11 +33,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bot.cli.crossval import Counts, fold_numbers, ItemScores  # noqa: E402
+from bot.cli.crossval import Counts, ItemScores, fold_numbers  # noqa: E402
 from bot.cli.items import Item, read_items  # noqa: E402
 from bot.pipeline.match import RuleBook  # noqa: E402
 from filters.semantic import load_embedder  # noqa: E402
-from filters.topics import TopicScorer, story_units  # noqa: E402
+from filters.topics import story_units  # noqa: E402
 
 SETS = [
     ROOT / "tests" / "data" / "eval" / "dev.jsonl",
@@ -83,13 +83,10 @@ def counts(decisions: Sequence[bool], labels: Sequence[bool]) -> Counts:
     return result
 
 
-def best(
-    indexes: list[int], decide: Callable[[int, float], bool], labels: list[bool]
-) -> float:
+def best(indexes: list[int], decide: Callable[[int, float], bool], labels: list[bool]) -> float:
     """The grid threshold with the best F1 on these items."""
-    return float(
-        max(GRID, key=lambda t: counts([decide(i, t) for i in indexes], [labels[i] for i in indexes]).f1)
-    )
+    truth = [labels[i] for i in indexes]
+    return float(max(GRID, key=lambda t: counts([decide(i, t) for i in indexes], truth).f1))
 
 
 def main() -> None:
@@ -113,8 +110,9 @@ def main() -> None:
         assert rule is not None and rule.topic is not None
         labels = [name in (i.labels or ()) for i in items]
         hit = [name in q for q in query]
+        scorer = book.scorer
         cosine = [
-            book.scorer.score_text(f"bench:{i.id}", i.story.title, i.story.summary, [name])[name].score
+            scorer.score_text(f"bench:{i.id}", i.story.title, i.story.summary, [name])[name].score
             for i in items
         ]
         veto = [cascade[k][1].get(name, float("-inf")) for k in range(len(items))]
@@ -132,28 +130,43 @@ def main() -> None:
                 if numbers[k] == fold:
                     lr_feedback[k] = float(predict(weights, vectors[k]).max())
         missed = [k for k in range(len(items)) if not hit[k]]
-        print(f"\n== {name}: {sum(labels)} positives; the query misses {sum(labels[k] for k in missed)}")
-        for tier, scores in (("cosine", cosine), ("lr-examples", lr_examples), ("lr-feedback", lr_feedback)):
-            auc_all = auc(scores, labels)
-            auc_missed = auc([scores[k] for k in missed], [labels[k] for k in missed])
-            results = {}
-            for cascade_name, decide in (
-                ("query + veto", lambda k, t, s=scores: hit[k] and (veto[k] if tier == "cosine" else s[k]) >= t),
-                ("query OR tier", lambda k, t, s=scores: hit[k] or s[k] >= t),
-                ("tier alone", lambda k, t, s=scores: s[k] >= t),
-            ):
-                pooled = Counts()
-                for fold in range(args.folds):
-                    train = [k for k in range(len(items)) if numbers[k] != fold]
-                    test = [k for k in range(len(items)) if numbers[k] == fold]
-                    threshold = best(train, decide, labels)
-                    pooled.add(counts([decide(k, threshold) for k in test], [labels[k] for k in test]))
-                results[cascade_name] = pooled
-            line = "  ".join(
-                f"{c}: P {r.precision:.3f} R {r.recall:.3f} F1 {r.f1:.3f}" for c, r in results.items()
-            )
-            print(f"  {tier:<12} AUC all {auc_all:.3f}, AUC where the query missed {auc_missed:.3f}")
-            print(f"    {line}")
+        lost = sum(labels[k] for k in missed)
+        print(f"\n== {name}: {sum(labels)} positives; the query misses {lost}")
+        tiers = {"cosine": cosine, "lr-examples": lr_examples, "lr-feedback": lr_feedback}
+        for tier, scores in tiers.items():
+            report_tier(tier, scores, veto if tier == "cosine" else scores, hit, labels, numbers)
+
+
+def report_tier(
+    tier: str,
+    scores: list[float],
+    veto: list[float],
+    hit: list[bool],
+    labels: list[bool],
+    numbers: list[int],
+) -> None:
+    """AUCs, and the pooled cross-validated P/R/F1 of the three cascades for one tier."""
+    everything = range(len(labels))
+    missed = [k for k in everything if not hit[k]]
+    cascades: dict[str, Callable[[int, float], bool]] = {
+        "query + veto": lambda k, t: hit[k] and veto[k] >= t,
+        "query OR tier": lambda k, t: hit[k] or scores[k] >= t,
+        "tier alone": lambda k, t: scores[k] >= t,
+    }
+    results = {}
+    for cascade_name, decide in cascades.items():
+        pooled = Counts()
+        for fold in sorted(set(numbers)):
+            train = [k for k in everything if numbers[k] != fold]
+            test = [k for k in everything if numbers[k] == fold]
+            threshold = best(train, decide, labels)
+            pooled.add(counts([decide(k, threshold) for k in test], [labels[k] for k in test]))
+        results[cascade_name] = pooled
+    auc_all = auc(scores, labels)
+    auc_missed = auc([scores[k] for k in missed], [labels[k] for k in missed])
+    print(f"  {tier:<12} AUC all {auc_all:.3f}, AUC where the query missed {auc_missed:.3f}")
+    for cascade_name, r in results.items():
+        print(f"    {cascade_name:<14} P {r.precision:.3f} R {r.recall:.3f} F1 {r.f1:.3f}")
 
 
 if __name__ == "__main__":

@@ -31,6 +31,8 @@ from bot.core.errors import RuleSyntaxError
 from bot.core.model import Match, Rule, Story
 from bot.core.sentences import split_sentences
 from bot.store.base import Store
+from filters.entities import EntityCatalogue
+from filters.entities_file import default_catalogue
 from filters.rule_index import RuleIndex
 from filters.rules_file import load_rules
 
@@ -70,18 +72,25 @@ class RuleBook:
     errors: list[RuleSyntaxError] = field(default_factory=list)
     index: RuleIndex = field(default_factory=lambda: RuleIndex.build([]))
     scorer: TopicScorer | None = None
+    entities: EntityCatalogue = field(default_factory=default_catalogue)
+    """The entity classes queries use: config/entities.yaml, pycountry, admins' additions."""
 
     async def reload(self, store: Store) -> None:
-        """Re-read the YAML file and the database overlay and recompile."""
+        """Re-read the YAML file, the database overlay and the entity additions; recompile."""
         file_rules = load_rules(self.rules_file)
         db_rules = await store.list_rules()
         deleted = await store.deleted_rule_names()
+        added = await store.list_entity_names()
+        self.entities = default_catalogue().with_names(
+            (entry.entity_class, entry.name, entry.entity) for entry in added
+        )
         self.compile(merge_rules(file_rules, db_rules, deleted))
 
     def compile(self, rules: Sequence[Rule]) -> None:
         """Compile `rules`; a rule that does not parse is logged and left out."""
         self.rules = list(rules)
-        self.index, self.errors = RuleIndex.build_lenient([r for r in self.rules if r.query])
+        queries = [r for r in self.rules if r.query]
+        self.index, self.errors = RuleIndex.build_lenient(queries, entities=self.entities)
         for error in self.errors:
             log.error("rule left out: %s", error)
         topic_rules = [r for r in self.rules if r.enabled and r.topic is not None]

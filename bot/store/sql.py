@@ -18,6 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.store.engine import connect_error, create_engine, database_url
+from bot.store.entities import EntityQueries
 from bot.store.feeds import FeedQueries
 from bot.store.leases import LeaseQueries
 from bot.store.lookup import StoryLookupQueries
@@ -43,6 +44,7 @@ class SqlStore(
     SubscriptionQueries,
     OutboxQueries,
     LeaseQueries,
+    EntityQueries,
 ):
     """Everything newswatch persists, in one SQL database (see `bot.store.base.Store`)."""
 
