@@ -23,7 +23,7 @@ from bot.core.text import FieldTokens
 STEMMER_ALGORITHM = "english"
 """Snowball's English stemmer (Porter2); chosen over the original Porter one by measurement."""
 
-_VOWEL_SUFFIXES = ("ed", "ing", "er", "ers")
+_VOWEL_SUFFIXES = ("ed", "ing")
 
 
 @functools.cache
@@ -63,10 +63,10 @@ def stem_index(field: FieldTokens) -> dict[str, list[int]]:
 
 
 def _candidates(word: str) -> set[str]:
-    """The regular inflections of `word`: -s/-es, -ed, -ing, -er(s)."""
+    """The regular inflections of `word`: -s/-es, -ed, -ing (generated, not looked up)."""
     if word.endswith("y") and word[-2:-1] not in tuple("aeiou"):
         head = word[:-1]
-        return {word, head + "ies", head + "ied", word + "ing", head + "ier", head + "iers"}
+        return {word, head + "ies", head + "ied", word + "ing"}
     forms = {word, word + ("es" if word.endswith(("s", "x", "z", "ch", "sh")) else "s")}
     base = word[:-1] if word.endswith("e") else word
     consonant_vowel_consonant = (

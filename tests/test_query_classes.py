@@ -101,3 +101,15 @@ def test_expansions_show_what_a_stem_reaches() -> None:
     assert all(stem(form) == "accus" for form in forms)
     assert expansions("stop") == ["stop", "stops", "stopped", "stopping"]
     assert expansions("deny") == ["deny", "denied", "denies", "denying"]
+
+
+def test_rules_check_shows_what_stems_and_classes_reach() -> None:
+    from filters.expansions import expansion_lines
+
+    lines = expansion_lines(parse_query("(@country OR minist*) BEFORE/8 ~accuse -~accuse -@money"))
+    assert lines[0].startswith("@country: ") and "names of" in lines[0]
+    assert lines[1] == (
+        '~accuse → any word with the stem "accus" (accuse, accused, accuses, accusing, …)'
+    )
+    assert lines[2].startswith("@money: amounts of money")
+    assert len(lines) == 3

@@ -210,8 +210,13 @@ def _cross_validate(book: RuleBook, items: list[Any], folds: int, seed: int) -> 
 
 
 @rules_app.command("check")
-def rules_check(file: Annotated[Path, typer.Argument(help="Rules YAML file.")]) -> None:
-    """Check a rules file: every problem, one per line; exit 2 if any."""
+def rules_check(
+    file: Annotated[Path, typer.Argument(help="Rules YAML file.")],
+    expand: Annotated[
+        bool, typer.Option(help="Show what each ~stem and @class of a good file reaches.")
+    ] = True,
+) -> None:
+    """Check a rules file: every problem, one per line; exit 2 if any; then what terms reach."""
     from filters.rules_file import check_rules
 
     problems = check_rules(file)
@@ -220,6 +225,22 @@ def rules_check(file: Annotated[Path, typer.Argument(help="Rules YAML file.")]) 
     if problems:
         raise typer.Exit(code=2)
     typer.echo(f"{file}: ok")
+    if expand:
+        _print_expansions(file)
+
+
+def _print_expansions(file: Path) -> None:
+    """What each rule's ~stems and @classes reach."""
+    from filters.expansions import expansion_lines
+    from filters.query import parse_query
+    from filters.rules_file import load_rules
+
+    for rule in load_rules(file):
+        lines = expansion_lines(parse_query(rule.query)) if rule.query else []
+        if lines:
+            typer.echo(f"{rule.name}:")
+            for line in lines:
+                typer.echo(f"  {line}")
 
 
 # ── feeds ───────────────────────────────────────────────────────────────────
