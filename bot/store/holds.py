@@ -139,5 +139,7 @@ def _digest_of(rows: Sequence[sa.RowMapping]) -> Digest:
         hold = Hold(row["hold"] or Hold.MUTE)
         if hold not in holds:
             holds.append(hold)
-    ordered = sorted(alerts.values(), key=lambda a: (a.story.published, a.story.key))
+    # Rows come in id order (as they were queued); the sort is stable, so stories
+    # published in the same second keep that order.
+    ordered = sorted(alerts.values(), key=lambda a: a.story.published)
     return Digest(alerts=tuple(ordered), holds=tuple(holds))
