@@ -59,14 +59,18 @@ def corpus_stories(corpus: Path) -> list[Story]:
     stories: list[Story] = []
     channels = discover_channels(corpus)
     snapshots = sorted(
-        ((captured_at(path), feed_id, channel.name, path)
-         for feed_id, channel in enumerate(channels, 1)
-         for path in channel.snapshots),
+        (
+            (captured_at(path), feed_id, channel.name, path)
+            for feed_id, channel in enumerate(channels, 1)
+            for path in channel.snapshots
+        ),
     )
     for fetched_at, feed_id, name, path in snapshots:
         try:
             parsed = parse.parse_feed(
-                path.read_bytes(), url=f"http://corpus/{name}", content_type=None,
+                path.read_bytes(),
+                url=f"http://corpus/{name}",
+                content_type=None,
                 fetched_at=fetched_at,
             )
         except FeedParseError:
@@ -88,9 +92,7 @@ def clusters_of(stories: Sequence[Story]) -> list[Cluster]:
     members: dict[str, list[Story]] = {}
     for story in stories:
         members.setdefault(roots.get(story.key, story.key), []).append(story)
-    return [
-        Cluster(tuple(sorted(group, key=lambda s: s.published))) for group in members.values()
-    ]
+    return [Cluster(tuple(sorted(group, key=lambda s: s.published))) for group in members.values()]
 
 
 def report(stories: Sequence[Story], clusters: Sequence[Cluster]) -> str:
@@ -116,8 +118,7 @@ def report(stories: Sequence[Story], clusters: Sequence[Cluster]) -> str:
         span = cluster.stories[-1].published - cluster.stories[0].published
         outlets = sorted({s.publisher for s in cluster.stories})
         lines.append(
-            f"- {len(outlets)} ({', '.join(outlets)}), span {span}: "
-            f"{cluster.stories[0].title[:90]}"
+            f"- {len(outlets)} ({', '.join(outlets)}), span {span}: {cluster.stories[0].title[:90]}"
         )
     return "\n".join(lines)
 
