@@ -33,6 +33,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from bot.core import metrics
 from bot.core.errors import (
     ChatMigratedError,
     DestinationGoneError,
@@ -174,6 +175,12 @@ class Deliverer:
 
     async def edit_item(self, notifier: Notifier, item: OutboxItem) -> str:
         """Make one follow-up edit and record it; a failure never touches the alert."""
+        outcome = await self._edit(notifier, item)
+        label = outcome.replace(" ", "_")
+        metrics.FOLLOW_UPS.labels(platform=item.destination.platform, outcome=label).inc()
+        return outcome
+
+    async def _edit(self, notifier: Notifier, item: OutboxItem) -> str:
         assert item.alert is not None and item.message_id is not None
         follow_up = FollowUp(item.alert, item.new_sources, item.outcome)
         try:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
+from bot.core import metrics
 from bot.core.model import Hold
 from bot.core.schedules import quiet_until
 from bot.store.base import Store
@@ -32,5 +33,6 @@ async def release_due(store: Store, now: datetime) -> int:
             continue
         queued += await store.release_holds(group.destination, group.ids, now)
     if queued:
+        metrics.DIGESTS.inc(queued)
         log.info("queued %d digests of held alerts", queued)
     return queued

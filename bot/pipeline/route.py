@@ -30,6 +30,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from bot.core import metrics
 from bot.core.model import ALL_RULES, Delivery, Destination, Hold, Recipient, Story
 from bot.core.schedules import DigestSchedule, quiet_until
 from bot.store.base import Store
@@ -125,6 +126,7 @@ def plan_deliveries(
             at_once.append(delivery.destination)
         else:
             held.append(delivery)
+            metrics.HELD.labels(reason=(delivery.hold or Hold.MUTE).value).inc()
     return at_once, held
 
 
