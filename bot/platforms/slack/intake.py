@@ -38,7 +38,7 @@ from handlers.dispatch import find_command
 PLATFORM = "slack"
 SECTION_LIMIT = 3000
 FALLBACK_LIMIT = 3000
-CHAT_CHANGES = frozenset({"subscribe", "unsubscribe", "mute", "unmute"})
+CHAT_CHANGES = frozenset({"subscribe", "unsubscribe", "mute", "unmute", "quiet"})
 """Commands whose success the whole channel should see: they change what it receives."""
 
 Block = dict[str, Any]
@@ -198,7 +198,7 @@ def shown_in_channel(command: Command, reply: Reply) -> bool:
     """Whether a slash command's answer is posted for the whole channel.
 
     Only a successful change to what the channel receives (subscribe,
-    unsubscribe, mute, unmute) is: members see who changed it. Everything
+    unsubscribe, mute, unmute, quiet) is: members see who changed it. Everything
     else, errors included, is shown only to the user who asked (`help` and
     `rules` would be noise, and an admin's `status` names other chats).
     """
