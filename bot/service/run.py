@@ -1,10 +1,12 @@
 """`newswatch run`: the scheduler, the HTTP server and the chat platforms.
 
-APScheduler 3 (AsyncIOScheduler) runs two jobs: the poll tick (`poll_once`)
-and the delivery loop (`Deliverer.deliver_once`), each never overlapping
-itself. SIGINT/SIGTERM stop new runs, let in-flight runs finish (up to a
-grace period) and close everything; a send interrupted past the grace period
-stays leased in the outbox and is sent after the lease expires, never lost.
+APScheduler 3 (AsyncIOScheduler) runs three jobs: the poll tick (`poll_once`),
+the delivery loop (`Deliverer.deliver_once`) and the release of held alerts as
+digests when a mute, quiet hours or a digest schedule lets them go
+(`bot.delivery.release.release_due`), each never overlapping itself.
+SIGINT/SIGTERM stop new runs, let in-flight runs finish (up to a grace period)
+and close everything; a send interrupted past the grace period stays leased in
+the outbox and is sent after the lease expires, never lost.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from datetime import UTC, datetime
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.core.settings import Settings
+from bot.delivery.release import release_due
 from bot.pipeline.poll import poll_once
 from bot.service.app import App, build_app, seed_feeds
 from bot.service.http import HttpServer
@@ -30,6 +33,8 @@ log = logging.getLogger(__name__)
 POLL_TICK_MAX_SECONDS = 30.0
 """Check for due feeds at least this often, so a new story alerts within a minute."""
 DELIVERY_TICK_SECONDS = 1.0
+RELEASE_TICK_SECONDS = 15.0
+"""Held alerts go out within this long of their release time (digests, mute ends)."""
 GRACE_SECONDS = 20.0
 
 
@@ -63,7 +68,7 @@ def poll_tick_seconds(settings: Settings) -> float:
 
 
 def build_scheduler(app: App, in_flight: InFlight) -> AsyncIOScheduler:
-    """The two jobs; each starts at once and never overlaps itself."""
+    """The three jobs; each starts at once and never overlaps itself."""
     scheduler = AsyncIOScheduler(timezone=UTC)
 
     async def poll() -> None:
@@ -80,6 +85,9 @@ def build_scheduler(app: App, in_flight: InFlight) -> AsyncIOScheduler:
     async def deliver() -> None:
         await app.deliverer.deliver_once()
 
+    async def release() -> None:
+        await release_due(app.store, app.deliverer.clock())
+
     common = {"max_instances": 1, "coalesce": True, "next_run_time": datetime.now(UTC)}
     scheduler.add_job(
         in_flight.wrap(poll),
@@ -90,6 +98,9 @@ def build_scheduler(app: App, in_flight: InFlight) -> AsyncIOScheduler:
     )
     scheduler.add_job(
         in_flight.wrap(deliver), "interval", seconds=DELIVERY_TICK_SECONDS, id="deliver", **common
+    )
+    scheduler.add_job(
+        in_flight.wrap(release), "interval", seconds=RELEASE_TICK_SECONDS, id="release", **common
     )
     return scheduler
 
