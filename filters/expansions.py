@@ -1,8 +1,8 @@
 """What a query's terms reach, for `newswatch rules check`: stems and entity classes.
 
-    ~accuse → any word with the stem "accus" (accuse, accused, accuses, accusing, …),
-              accusation included
-    @country → 1,012 names of 250 entities (Afghanistan, Afghan, …)
+~accuse → any word with the stem "accus" (accuse, accused, accuses, accusing, …),
+          accusation included
+@country → 1,012 names of 250 entities (Afghanistan, Afghan, …)
 """
 
 from __future__ import annotations

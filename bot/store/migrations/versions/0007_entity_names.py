@@ -4,7 +4,7 @@ The classes themselves (@country, @us, @org, …) come from config/entities.yaml
 and pycountry; this table holds only the additions, each audited in `changes`.
 
 Revision ID: 0007
-Revises: 0004
+Revises: 0006
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from alembic import op
 TIME = sa.DateTime(timezone=True)
 
 revision: str = "0007"
-down_revision: str | Sequence[str] | None = "0004"
+down_revision: str | Sequence[str] | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
