@@ -100,7 +100,7 @@ def test_shipped_catalogue_has_every_iso_country() -> None:
     entities = set(country.entities())
     assert len(entities) >= len(pycountry.countries)
     assert {"Belgium", "Russia", "United States", "Kosovo", "Tuvalu"} <= entities
-    assert default_catalogue().names == ["country", "money", "org", "us"]
+    assert default_catalogue().names == ["country", "leader", "money", "org", "us"]
 
 
 def test_iso_short_names() -> None:

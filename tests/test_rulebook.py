@@ -136,4 +136,4 @@ def test_the_readme_example_rule_parses_and_matches_the_seed_story(
     path = tmp_path / "rules.yaml"
     path.write_text(example, encoding="utf-8")
     book = RuleBook.from_file(path, embedder=embedder)
-    assert [m.rule for m in book.match_story(seed_story)] == ["drone_strike"]
+    assert [m.rule for m in book.match_story(seed_story)] == ["aid_to_ukraine"]
