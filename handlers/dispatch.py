@@ -18,9 +18,11 @@ import logging
 from bot.core.errors import NewswatchError, RuleSyntaxError
 from handlers import (
     backtest,
+    entity_commands,
     feed_commands,
     feedback,
     info,
+    quiet,
     rule_commands,
     rule_history,
     subscribing,
@@ -145,12 +147,14 @@ COMMANDS: dict[str, CommandSpec] = {
     for spec in (
         CommandSpec("help", show_help, "help [command]", "help subscribe", "what you can ask"),
         *subscribing.SPECS,
+        *quiet.SPECS,
         *info.SPECS,
         *rule_commands.SPECS,
         *backtest.SPECS,
         *rule_history.SPECS,
         *feedback.SPECS,
         *topic_commands.SPECS,
+        *entity_commands.SPECS,
         *feed_commands.SPECS,
     )
 }

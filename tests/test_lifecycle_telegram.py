@@ -1,290 +1,372 @@
-"""End to end against the Telegram stand-in: feedback clicks, feed-health notices
-to the admins, and retention — the service's own parts (`build_app`, the
-front-end, `poll_once`, the delivery loop, the notice sender, the health check
-and `prune_store`, as the scheduler runs them) on SQLite, with a loopback feed.
+"""End to end, Telegram: the alert lifecycle through the real service.
+
+`build_app` on SQLite, the real HTTP server and `start_platforms` (the real
+python-telegram-bot front-end, long polling the loopback Bot API stand-in),
+feeds from several loopback outlets, and the pipeline driven as the
+scheduler drives it: `poll_once`, the delivery loop, and `release_due` for
+held alerts. The clock is real time plus an offset the tests move to end
+mutes, quiet hours and digest periods. Users type commands and press buttons
+in the stand-in, which parses our HTML as Telegram does.
+
+- follow-ups: later outlets edit the alert in place (links, outlet count),
+  keeping its buttons, or the answer of the button that replaced them;
+  the third outlet makes it urgent; never a second alert;
+- `mute 2h` holds alerts for one digest at its end; `mute 1h discard` drops them;
+- quiet hours hold alerts for one digest at their end; urgent alerts (an urgent
+  rule, or three outlets at once) come through;
+- hourly and daily digest subscriptions, each story once and in order, split
+  within Telegram's limit;
+- a long reply (60 feeds) split into messages, never cut.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from datetime import timedelta
-from functools import partial
+import re
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.core.model import Destination
-from bot.pipeline.health import check_feed_health
-from bot.platforms.telegram.render import parse_telegram_callback
-from bot.service.app import admin_destinations, health_limits, prune_store
-from tests.support.fake_telegram import FakeTelegramApi, PostedMessage
+from bot.delivery.release import release_due
+from bot.pipeline.poll import poll_once
+from bot.platforms.telegram.render import TELEGRAM_TEXT_LIMIT
+from bot.service.app import App, build_app
+from bot.service.http import HttpServer
+from bot.service.platforms import RunningPlatforms, start_platforms
+from tests.support.fake_telegram import FakeTelegramApi, PostedMessage, parse_telegram_html
 from tests.support.feed_server import FeedServer
-from tests.test_telegram_bot import (
-    ADMIN,
-    Service,
-    buttons,
-    edited,
-    shown,
-    start_service,
-    stop_service,
-    wait_for,
-)
+from tests.support.newsdesk import SAME_EVENT, Newsdesk, aid_story, drone_story, make_due
+from tests.test_telegram_bot import ADMIN, ShiftedClock, buttons, say, settings_for, wait_for
 
-pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning"),
+]
+OUTLETS = ("wire", "agency", "desk")
+KYIV = ZoneInfo("Europe/Kyiv")
 
-AID_RULES = """\
-rules:
-  - name: aid_package
-    description: New aid packages
-    query: aid NEAR/5 (package OR announc*)
-    topic:
-      intent: A government announces new aid for another country
-      positives: [US announces a new military aid package for Ukraine]
-      threshold: 0.5
-  - name: volcano
-    description: Eruptions
-    query: volcano* NEAR/3 erupt*
-"""
+
+@dataclass
+class World:
+    """The running service, its stand-ins and the user's-eye helpers."""
+
+    api: FakeTelegramApi
+    app: App
+    http: HttpServer
+    platforms: RunningPlatforms
+    desk: Newsdesk
+    clock: ShiftedClock
+
+    async def say(self, chat: int, text: str, user_id: int | None = None) -> str:
+        return await say(self.api, chat, text, user_id)
+
+    async def publish(self, outlet: str, story: tuple[str, str]) -> str:
+        """One story in one outlet's feed, then a poll (every feed due)."""
+        link = self.desk.publish(outlet, *story, when=self.clock())
+        await make_due(self.app.store, self.clock())
+        await poll_once(self.app.pipeline)
+        return link
+
+    async def deliver(self, passes: int = 3) -> None:
+        for _ in range(passes):
+            await self.app.deliverer.deliver_once()
+
+    async def deliver_until(self, check: Callable[[], object], what: str) -> None:
+        async def delivered() -> object:
+            await self.app.deliverer.deliver_once()
+            return check()
+
+        deadline = datetime.now(UTC) + timedelta(seconds=20)
+        while not await delivered():
+            if datetime.now(UTC) > deadline:
+                raise AssertionError(f"timed out delivering {what}")
+
+    async def later(self, **delta: float) -> None:
+        """Move the clock on, then run the release job as the scheduler would."""
+        self.clock.offset += timedelta(**delta)
+        await release_due(self.app.store, self.clock())
+
+    def sent(self, chat: int) -> list[PostedMessage]:
+        """Every message the bot sent to the chat (sendMessage), in order."""
+        return [m for m in self.api.messages if m.chat_id == chat]
+
+    def alerts(self, chat: int) -> list[PostedMessage]:
+        return [m for m in self.sent(chat) if m.reply_markup]
+
+    def digests(self, chat: int) -> list[str]:
+        return [shown(m) for m in self.sent(chat) if shown(m).startswith("newswatch digest")]
+
+    def current(self, chat: int, message_id: int) -> PostedMessage:
+        """The message as the chat sees it now (after any edits)."""
+        edits = [e for e in self.api.edits if (e.chat_id, e.message_id) == (chat, message_id)]
+        [original] = [m for m in self.api.messages if m.message_id == message_id]
+        return edits[-1] if edits else original
+
+
+def shown(message: PostedMessage) -> str:
+    return parse_telegram_html(message.text)
 
 
 @pytest.fixture
-async def api() -> AsyncIterator[FakeTelegramApi]:
-    async with FakeTelegramApi() as fake:
-        yield fake
+async def world(tmp_path: Path) -> AsyncIterator[World]:
+    async with FakeTelegramApi() as api, FeedServer() as server:
+        settings = settings_for(tmp_path, api)
+        clock = ShiftedClock()
+        app = await build_app(settings, clock=clock)
+        http = HttpServer(app)
+        platforms = await start_platforms(app, http)
+        await http.start(settings.http_host, settings.http_port)
+        desk = Newsdesk(server)
+        await desk.add_feeds(app.store, *OUTLETS)
+        await poll_once(app.pipeline)  # primes the feeds
+        try:
+            yield World(api, app, http, platforms, desk, clock)
+        finally:
+            await platforms.stop()
+            await http.stop()
+            await app.close()
 
 
-@pytest.fixture
-async def feeds() -> AsyncIterator[FeedServer]:
-    async with FeedServer() as server:
-        yield server
+# ── follow-ups and urgency ─────────────────────────────────────────────────
 
 
-@pytest.fixture
-async def aid_service(
-    tmp_path: Path, api: FakeTelegramApi, feeds: FeedServer
-) -> AsyncIterator[Service]:
-    rules = tmp_path / "rules.yaml"
-    rules.write_text(AID_RULES, encoding="utf-8")
-    running = await start_service(tmp_path, api, feeds, rules_file=rules, semantic="on")
-    try:
-        yield running
-    finally:
-        await stop_service(running)
-
-
-async def click(service: Service, chat: int, message: PostedMessage, action: str) -> None:
-    """Press the button of `action` under `message` as the chat's own user."""
-    [data] = [d for _, d in buttons(message) if parse_telegram_callback(d).action == action]
-    service.api.push_update(service.api.click_update(chat, message.message_id, chat, data))
-
-
-# ── feedback ───────────────────────────────────────────────────────────────
-
-
-@pytest.mark.slow
-async def test_feedback_on_a_rule_without_a_topic_is_recorded_and_changes_nothing(
-    aid_service: Service,
+async def test_later_outlets_update_the_alert_in_place_and_never_alert_again(
+    world: World,
 ) -> None:
-    service = aid_service
-    await service.say(ADMIN, "/subscribe volcano")
-    await service.publish("Volcano erupts on a remote island")
-    await service.deliver_until(lambda: service.alerts(ADMIN), "the volcano alert")
-    [alert] = service.alerts(ADMIN)
-    assert [label for label, _ in buttons(alert)][2:] == ["Not relevant", "More like this"]
-    await click(service, ADMIN, alert, "not_relevant")
-    outcome = await wait_for(partial(edited, service.api, ADMIN), "the outcome on the alert")
-    last = shown(outcome).splitlines()[-1]
-    assert "the rule has no topic with positive examples" in last
-    assert "matches as before" in last
-    assert service.app.rulebook.rule("volcano") is not None
-    assert service.app.rulebook.rule("volcano").topic is None  # type: ignore[union-attr]
-    listed = await service.say(ADMIN, "/rule feedback volcano")
-    assert "1 click (1 not relevant, 0 more like this)" in listed
-    assert "not relevant · recorded (the rule has no topic" in listed
+    chat = 7001
+    await world.say(chat, "/subscribe drone_strike")
+    await world.publish("wire", SAME_EVENT["wire"])
+    await world.deliver_until(lambda: world.alerts(chat), "the alert")
+    [alert] = world.alerts(chat)
+    keyboard = alert.reply_markup
 
+    agency = await world.publish("agency", SAME_EVENT["agency"])
+    await world.deliver_until(lambda: world.api.edits, "the first follow-up")
+    first = world.current(chat, alert.message_id)
+    assert "Also reported by: agency (2 outlets)" in shown(first)
+    assert f'<a href="{agency}">agency</a>' in first.text
+    assert first.reply_markup == keyboard  # the buttons stay as they were
+    assert "URGENT" not in shown(first)
 
-@pytest.mark.slow
-async def test_a_larger_change_is_shown_with_apply_and_skip_buttons(aid_service: Service) -> None:
-    service, api = aid_service, aid_service.api
-    await service.say(ADMIN, "/subscribe aid_package")
-    await service.publish("France announces aid package for Lebanon")
-    await service.deliver_until(lambda: service.alerts(ADMIN), "the aid alert")
-    [france] = service.alerts(ADMIN)
-    await service.publish(  # stored too (as later reports of the story, or alerts)
-        "Germany announces new aid package for Sudan",
-        "Canada announces aid package for Haiti after the earthquake",
-        "EU announces new aid package for Moldova",
+    mute = buttons(alert)[0][1]
+    world.api.push_update(world.api.click_update(chat, alert.message_id, chat, mute))
+    await wait_for(
+        lambda: world.current(chat, alert.message_id).reply_markup is None, "the button's answer"
     )
-    before = service.app.rulebook.rule("aid_package")
-    await click(service, ADMIN, france, "not_relevant")
-    proposal = await wait_for(
-        lambda: next((m for m in service.alerts(ADMIN) if "Apply" in str(m.reply_markup)), None),
-        "the proposed change",
+    answer = shown(world.current(chat, alert.message_id)).splitlines()[-1]
+    assert "muted drone_strike" in answer
+
+    await world.publish("desk", SAME_EVENT["desk"])  # the third outlet within minutes
+    await world.deliver(2)
+    assert "3 outlets" not in shown(world.current(chat, alert.message_id))  # the edit gap
+    world.clock.offset += timedelta(seconds=61)
+    await world.deliver_until(
+        lambda: "3 outlets" in shown(world.current(chat, alert.message_id)), "the second follow-up"
     )
-    text = shown(proposal)
-    assert "would change more than a small share of its matches" in text
-    assert "nothing changes until you apply it" in text
-    assert "• Canada announces aid package for Haiti after the earthquake (wire, " in text
-    assert proposal.reply_to == france.message_id
-    assert [label for label, _ in buttons(proposal)] == ["Apply", "Skip"]
-    assert service.app.rulebook.rule("aid_package") == before
+    now = world.current(chat, alert.message_id)
+    text = shown(now)
+    assert text.startswith("🔴 URGENT · 3 outlets\nDrone strike hits fuel depot in Odesa")
+    assert "Also reported by: agency, desk (3 outlets)" in text
+    assert text.splitlines()[-1] == answer  # the answer stays; the buttons do not come back
+    assert now.reply_markup is None
+    assert len(world.alerts(chat)) == 1 and len(world.sent(chat)) == 2  # reply + the one alert
+    assert world.api.rejected == []
 
-    member = 4711  # not an admin: the button refuses and changes nothing
-    [apply] = [d for label, d in buttons(proposal) if label == "Apply"]
-    api.push_update(api.click_update(ADMIN, proposal.message_id, member, apply))
-    await wait_for(lambda: any("admins only" in a["text"] for a in api.callback_answers), "no")
-    assert service.app.rulebook.rule("aid_package") == before
 
-    api.push_update(api.click_update(ADMIN, proposal.message_id, ADMIN, apply))
-    decided = await wait_for(
-        lambda: next((e for e in api.edits if e.message_id == proposal.message_id), None),
-        "the decision on the proposal",
+# ── mutes ──────────────────────────────────────────────────────────────────
+
+
+async def test_a_mute_holds_alerts_for_one_digest_when_it_ends(world: World) -> None:
+    chat = 7002
+    await world.say(chat, "/subscribe aid_package drone_strike")
+    reply = await world.say(chat, "/mute 2h")
+    assert "muted for 2h" in reply and "one digest" in reply
+    links = [await world.publish("wire", aid_story(n)) for n in range(2)]
+    links.append(await world.publish("agency", drone_story(0)))
+    await world.deliver()
+    assert world.alerts(chat) == [] and len(world.sent(chat)) == 2
+    assert "3 alerts held by a mute" in await world.say(chat, "/subscriptions")
+
+    await world.later(hours=1)
+    await world.deliver()
+    assert world.digests(chat) == []
+    await world.later(hours=1, minutes=1)
+    await world.deliver_until(lambda: world.digests(chat), "the digest")
+    [digest] = world.digests(chat)
+    assert digest.startswith("newswatch digest: 3 stories held while this chat was muted")
+    titles = [aid_story(0)[0], aid_story(1)[0], drone_story(0)[0]]
+    positions = [digest.index(title) for title in titles]
+    assert positions == sorted(positions) and all(digest.count(t) == 1 for t in titles)
+    [message] = [m for m in world.sent(chat) if shown(m).startswith("newswatch digest")]
+    assert all(f'href="{link}"' in message.text for link in links)
+    await world.later(hours=1)
+    await world.deliver()
+    assert len(world.digests(chat)) == 1  # each alert in exactly one digest
+
+
+async def test_mute_discard_drops_alerts_on_purpose(world: World) -> None:
+    chat = 7003
+    await world.say(chat, "/subscribe aid_package")
+    assert "dropped" in await world.say(chat, "/mute 1h discard")
+    await world.publish("wire", aid_story(5))
+    await world.later(hours=1, minutes=1)
+    await world.deliver()
+    assert world.alerts(chat) == [] and world.digests(chat) == []
+    await world.publish("wire", aid_story(6))  # the mute is over: alerts come again
+    await world.deliver_until(lambda: world.alerts(chat), "the next alert")
+    assert shown(world.alerts(chat)[0]).startswith(aid_story(6)[0])
+    assert "is not a duration" in await world.say(chat, "/mute soon discard")
+
+
+# ── quiet hours and urgency ────────────────────────────────────────────────
+
+
+def quiet_window(now: datetime, before: timedelta, after: timedelta) -> str:
+    """`HH:MM-HH:MM Europe/Kyiv` around `now`."""
+    local = now.astimezone(KYIV)
+    return f"{(local - before):%H:%M}-{(local + after):%H:%M} Europe/Kyiv"
+
+
+async def test_quiet_hours_hold_alerts_and_urgent_ones_come_through(world: World) -> None:
+    chat = 7004
+    await world.say(chat, "/subscribe all")
+    wrong_time = await world.say(chat, "/quiet 25:00-07:00 Europe/Kyiv")
+    assert wrong_time.startswith("'25:00' is not a time of day") and "usage: quiet" in wrong_time
+    assert "there is no time zone 'Mars/Base'" in await world.say(
+        chat, "/quiet 22:00-07:00 Mars/Base"
     )
-    assert decided.reply_markup is None
-    assert "applied: “France announces aid package for Lebanon”" in shown(decided)
-    rule = service.app.rulebook.rule("aid_package")
-    assert rule is not None and rule.topic is not None
-    assert rule.topic.negatives == ("France announces aid package for Lebanon",)
-    listed = await service.say(ADMIN, "/rule feedback aid_package")
-    assert "1 applied, 0 waiting for a decision" in listed
+    window = quiet_window(world.clock(), timedelta(hours=1), timedelta(hours=1, minutes=30))
+    assert "quiet hours set" in await world.say(chat, f"/quiet {window}")
+    assert await world.say(ADMIN, "/rule urgent drone_strike on")
+
+    await world.publish("wire", aid_story(1))
+    await world.publish("wire", drone_story(1))  # an urgent rule: at once
+    await world.deliver_until(lambda: world.alerts(chat), "the urgent alert")
+    [urgent] = world.alerts(chat)
+    assert shown(urgent).startswith(f"🔴 URGENT\n{drone_story(1)[0]}")
+
+    for outlet in OUTLETS:  # three outlets within minutes: the held alert becomes urgent
+        await world.publish(outlet, aid_story(2) if outlet == "wire" else _reworded(aid_story(2)))
+    await world.deliver_until(lambda: len(world.alerts(chat)) == 2, "the cluster's urgent alert")
+    clustered = shown(world.alerts(chat)[1])
+    assert clustered.startswith(f"🔴 URGENT · 3 outlets\n{aid_story(2)[0]}")
+    assert world.digests(chat) == []
+
+    await world.later(hours=1)
+    await world.deliver()
+    assert world.digests(chat) == []  # still quiet
+    await world.later(minutes=31)
+    await world.deliver_until(lambda: world.digests(chat), "the quiet-hours digest")
+    [digest] = world.digests(chat)
+    assert digest.startswith("newswatch digest: 1 story held during quiet hours")
+    assert aid_story(1)[0] in digest and aid_story(2)[0] not in digest
 
 
-# ── feed-health notices ────────────────────────────────────────────────────
+def _reworded(story: tuple[str, str]) -> tuple[str, str]:
+    """Another outlet's words for the same story."""
+    title, summary = story
+    return f"{title}, officials say", summary.replace("officials in", "government officials in")
 
 
-@pytest.mark.slow
-async def test_a_failing_feed_tells_the_admin_once_and_once_when_it_recovers(
-    tmp_path: Path, api: FakeTelegramApi, feeds: FeedServer
-) -> None:
-    service = await start_service(tmp_path, api, feeds, feed_failing_after=2)
-    try:
-        app = service.app
-        limits, admins = health_limits(app.settings), admin_destinations(app.settings)
-        assert admins == [Destination("telegram", str(ADMIN))]
-
-        async def check_and_send() -> None:
-            await check_feed_health(app.store, limits, admins, service.clock())
-            await app.notices.send_once()
-
-        def notices() -> list[str]:
-            return [shown(m) for m in api.messages if m.chat_id == ADMIN and not m.reply_markup]
-
-        feeds.fail("/wire.xml", status=503)
-        await service.publish()
-        await check_and_send()
-        api.fail_next(1, status=429)  # the first try is flood-limited: retried, not lost
-        await service.publish()
-        await check_and_send()
-        assert notices() == []
-        assert await app.store.feed_alarms() == {(1, "failing")}
-        service.clock.offset += timedelta(seconds=2)
-        await check_and_send()
-        [failing] = notices()
-        assert failing.startswith("newswatch: feed wire (id 1) is failing: 2 checks in a row")
-        assert "503" in failing
-        for _ in range(3):  # still failing: nothing more
-            await service.publish()
-            await check_and_send()
-        assert len(notices()) == 1
-
-        service.newsroom.serve()  # the feed is back
-        await service.publish()
-        await check_and_send()
-        await check_and_send()
-        assert notices()[1:] == ["newswatch: feed wire (id 1) works again (HTTP 200)"]
-    finally:
-        await stop_service(service)
+async def test_quiet_off_releases_what_waited(world: World) -> None:
+    chat = 7005
+    await world.say(chat, "/subscribe aid_package")
+    window = quiet_window(world.clock(), timedelta(minutes=30), timedelta(hours=2))
+    await world.say(chat, f"/quiet {window}")
+    await world.publish("wire", aid_story(3))
+    await world.deliver()
+    assert world.alerts(chat) == []
+    assert "what waited comes now" in await world.say(chat, "/quiet off")
+    await world.later(seconds=1)
+    await world.deliver_until(lambda: world.digests(chat), "the digest")
+    assert aid_story(3)[0] in world.digests(chat)[0]
 
 
-@pytest.mark.slow
-async def test_a_feed_gone_quiet_tells_the_admin(
-    tmp_path: Path, api: FakeTelegramApi, feeds: FeedServer
-) -> None:
-    service = await start_service(tmp_path, api, feeds, feed_quiet_hours=24)
-    try:
-        app = service.app
-        limits, admins = health_limits(app.settings), admin_destinations(app.settings)
-        for n in range(4):  # an item every hour
-            service.newsroom.add(f"Council news {n}", service.clock() + timedelta(hours=n - 4))
-        await service.publish()
-
-        async def check_and_send() -> list[str]:
-            raised = await check_feed_health(app.store, limits, admins, service.clock())
-            await app.notices.send_once()
-            return raised
-
-        assert await check_and_send() == []
-        service.clock.offset += timedelta(days=2)  # 200s, same items
-        await service.publish()
-        [quiet] = await check_and_send()
-        assert quiet.startswith("newswatch: feed wire (id 1) has had no new item for 3 days")
-        assert "usually one every 1 h" in quiet
-        assert await check_and_send() == []
-        await service.publish("Council approves the budget")
-        assert await check_and_send() == ["newswatch: feed wire (id 1) has new items again"]
-        texts = [shown(m) for m in api.messages if m.chat_id == ADMIN]
-        assert texts == [quiet, "newswatch: feed wire (id 1) has new items again"]
-    finally:
-        await stop_service(service)
+# ── digest subscriptions ───────────────────────────────────────────────────
 
 
-# ── retention ──────────────────────────────────────────────────────────────
+async def test_hourly_and_daily_digest_subscriptions(world: World) -> None:
+    chat = 7006
+    bad_time = await world.say(chat, "/subscribe aid_package daily 25:00")
+    assert bad_time.startswith("'25:00' is not a time of day")
+    assert "no rule named nope" in await world.say(chat, "/subscribe nope hourly")
+    reply = await world.say(chat, "/subscribe aid_package hourly")
+    assert reply == "subscribed to: aid_package (an hourly digest)"
+    at = (world.clock().astimezone(KYIV) + timedelta(hours=3)).strftime("%H:%M")
+    reply = await world.say(chat, f"/subscribe drone_strike daily {at} Europe/Kyiv")
+    assert reply == f"subscribed to: drone_strike (a daily digest at {at} Europe/Kyiv)"
+
+    for n in range(3):
+        await world.publish("wire", aid_story(10 + n))
+    await world.publish("agency", drone_story(4))
+    await world.deliver()
+    assert world.alerts(chat) == []
+    listing = await world.say(chat, "/subscriptions")
+    assert "subscribed to aid_package as an hourly digest" in listing
+    assert "4 alerts waiting for a digest" in listing
+
+    now = world.clock()
+    top = now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    await world.later(seconds=(top - now).total_seconds() + 60)
+    await world.deliver_until(lambda: world.digests(chat), "the hourly digest")
+    [hourly] = world.digests(chat)
+    assert hourly.startswith("newswatch digest: 3 stories from digest subscriptions")
+    titles = [aid_story(10 + n)[0] for n in range(3)]
+    assert [hourly.index(t) for t in titles] == sorted(hourly.index(t) for t in titles)
+    assert drone_story(4)[0] not in hourly
+
+    await world.later(hours=3)
+    await world.deliver_until(lambda: len(world.digests(chat)) == 2, "the daily digest")
+    daily = world.digests(chat)[1]
+    assert daily.startswith("newswatch digest: 1 story") and drone_story(4)[0] in daily
 
 
-@pytest.mark.slow
-async def test_pruning_keeps_what_the_feed_still_carries_so_nothing_alerts_twice(
-    tmp_path: Path, api: FakeTelegramApi, feeds: FeedServer
-) -> None:
-    service = await start_service(tmp_path, api, feeds, retention_days=30)
-    try:
-        store = service.app.store
-        await service.say(501, "/subscribe drone_strike")
-        await service.publish("Drone strike hits fuel depot", "Drone attack hits a port")
-        await service.deliver_until(lambda: len(service.alerts(501)) == 2, "two alerts")
-        for _ in range(5):  # 35 days on: the feed lists its items at every poll
-            service.clock.offset += timedelta(days=7)
-            await service.publish()
-        service.newsroom.items.pop()  # the port story leaves the feed
-        service.newsroom.serve()
-        for _ in range(5):
-            service.clock.offset += timedelta(days=7)
-            await service.publish()
-        report = await prune_store(store, service.app.settings, service.clock())
-        assert report.outbox_rows == 2  # both alerts were sent weeks ago
-        assert report.stories == 1  # the story the feed no longer lists
-        stored = {
-            s.title for s in await store.recent_stories(service.clock() - timedelta(days=400))
-        }
-        assert stored == {"Markets open higher on Monday", "Drone strike hits fuel depot"}
+async def test_a_long_digest_is_split_within_the_limit_each_story_once(world: World) -> None:
+    chat = 7007
+    await world.say(chat, "/subscribe aid_package hourly")
+    for n in range(45):
+        world.desk.publish("wire", *aid_story(100 + n), when=world.clock())
+    await make_due(world.app.store, world.clock())
+    await poll_once(world.app.pipeline)
+    await world.later(hours=1, minutes=1)
+    heading = re.compile(
+        r"newswatch digest: 45 stories from digest subscriptions \(part (\d+) of (\d+)\)"
+    )
 
-        await service.publish()  # the kept story is still known: no second alert
-        for _ in range(3):
-            await service.app.deliverer.deliver_once()
-        assert len(service.alerts(501)) == 2
-        assert await store.outbox_pending() == 0
-    finally:
-        await stop_service(service)
+    def parts() -> list[tuple[int, int]]:
+        found = (heading.match(shown(m)) for m in world.sent(chat))
+        return [(int(m[1]), int(m[2])) for m in found if m]
+
+    await world.deliver_until(lambda: parts() and parts()[-1][0] == parts()[-1][1], "every part")
+    count = parts()[0][1]
+    assert count > 1 and parts() == [(n, count) for n in range(1, count + 1)]
+    messages = [m for m in world.sent(chat) if heading.match(shown(m))]
+    assert world.api.rejected == []
+    assert all(len(m.text.encode("utf-16-le")) // 2 <= TELEGRAM_TEXT_LIMIT for m in messages)
+    text = "\n".join(shown(m) for m in messages)
+    for n in range(45):
+        assert text.count(aid_story(100 + n)[0]) == 1
+    numbers = [int(m[1]) for m in (re.match(r"(\d+)\. ", line) for line in text.splitlines()) if m]
+    assert numbers == list(range(1, 46))
 
 
-@pytest.mark.slow
-async def test_a_feed_down_longer_than_the_retention_does_not_alert_again(
-    tmp_path: Path, api: FakeTelegramApi, feeds: FeedServer
-) -> None:
-    service = await start_service(tmp_path, api, feeds, retention_days=30)
-    try:
-        await service.say(501, "/subscribe drone_strike")
-        await service.publish("Drone strike hits fuel depot")
-        await service.deliver_until(lambda: service.alerts(501), "the alert")
-        feeds.fail("/wire.xml", status=503)
-        for _ in range(8):  # 56 days down
-            service.clock.offset += timedelta(days=7)
-            await service.publish()
-        report = await prune_store(service.app.store, service.app.settings, service.clock())
-        assert report.stories == 0  # what the feed listed last is kept for its return
-        service.newsroom.serve()  # back, with the same items
-        await service.publish()
-        for _ in range(3):
-            await service.app.deliverer.deliver_once()
-        assert len(service.alerts(501)) == 1
-    finally:
-        await stop_service(service)
+# ── long replies ───────────────────────────────────────────────────────────
+
+
+async def test_a_long_reply_is_split_never_cut(world: World) -> None:
+    for n in range(60):
+        await world.app.store.add_feed(f"https://feeds{n}.example/news/rss.xml", f"Outlet {n:02d}")
+    before = len(world.sent(ADMIN))
+    await world.say(ADMIN, "/feeds")
+    await wait_for(
+        lambda: any("Outlet 59" in shown(m) for m in world.sent(ADMIN)[before:]), "the last part"
+    )
+    replies = world.sent(ADMIN)[before:]
+    assert len(replies) > 1
+    text = "\n".join(shown(m) for m in replies)
+    assert all(f"Outlet {n:02d}" in text for n in range(60)) and "…" not in text
+    assert all(len(m.text.encode("utf-16-le")) // 2 <= TELEGRAM_TEXT_LIMIT for m in replies)
+    assert world.api.rejected == []

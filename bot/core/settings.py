@@ -31,6 +31,9 @@ that reads the environment.
 | llm_model | NEWSWATCH_LLM_MODEL | default |
 | llm_api_key | NEWSWATCH_LLM_API_KEY | unset |
 | llm_timeout | NEWSWATCH_LLM_TIMEOUT | 10 s (then the semantic verdict stands) |
+| urgent_publishers | NEWSWATCH_URGENT_PUBLISHERS | 3 distinct publishers make a story urgent… |
+| urgent_minutes | NEWSWATCH_URGENT_MINUTES | …when they report it within 180 minutes of the first |
+| followup_gap | NEWSWATCH_FOLLOWUP_GAP | 60 s at least between two follow-up edits of one alert |
 | log_level | NEWSWATCH_LOG_LEVEL | INFO |
 | retention_days | NEWSWATCH_RETENTION_DAYS | 30 (older stories pruned, except what dedup needs) |
 | channel_subscribe | NEWSWATCH_CHANNEL_SUBSCRIBE | members (any member, Slack channels), admins |
@@ -124,6 +127,17 @@ class Settings(BaseSettings):
         10.0, ge=2, validation_alias=_env("NEWSWATCH_FEED_QUIET_FACTOR")
     )
     feed_quiet_hours: float = Field(72.0, gt=0, validation_alias=_env("NEWSWATCH_FEED_QUIET_HOURS"))
+
+    # the alert lifecycle: urgency (defaults measured in benchmarks/urgency.md), follow-ups
+    urgent_publishers: int = Field(
+        3, ge=2, le=100, validation_alias=_env("NEWSWATCH_URGENT_PUBLISHERS")
+    )
+    urgent_minutes: float = Field(
+        180.0, gt=0, le=48 * 60, validation_alias=_env("NEWSWATCH_URGENT_MINUTES")
+    )
+    followup_gap: float = Field(
+        60.0, ge=0, le=3600, validation_alias=_env("NEWSWATCH_FOLLOWUP_GAP")
+    )
 
     # optional LLM confirmation of topic matches (rules with `llm_check: true`)
     llm_url: str | None = Field(None, validation_alias=_env("NEWSWATCH_LLM_URL"))

@@ -29,6 +29,7 @@ from bot.pipeline.fetch.fetcher import Fetcher, FetchLimits, make_http_client
 from bot.pipeline.health import HealthLimits
 from bot.pipeline.match import RuleBook
 from bot.pipeline.poll import Pipeline, PollConfig
+from bot.pipeline.route import Urgency
 from bot.store import open_store
 from bot.store.base import Store
 
@@ -130,11 +131,19 @@ async def build_app(
         store=store,
         fetcher=Fetcher(http, limits),
         rulebook=rulebook,
-        config=PollConfig(floor_seconds=settings.poll_interval, owner=owner),
+        config=PollConfig(
+            floor_seconds=settings.poll_interval,
+            owner=owner,
+            urgency=Urgency(settings.urgent_publishers, settings.urgent_minutes),
+        ),
         clock=clock,
     )
     registry = dict(notifiers or {})
-    policy = DeliveryPolicy(owner=owner, max_attempts=settings.max_delivery_attempts)
+    policy = DeliveryPolicy(
+        owner=owner,
+        max_attempts=settings.max_delivery_attempts,
+        edit_gap_seconds=settings.followup_gap,
+    )
     deliverer = Deliverer(store=store, notifiers=registry, policy=policy, clock=clock)
     notices = NoticeSender(store=store, notifiers=registry, policy=policy, clock=clock)
     return App(settings, store, http, rulebook, pipeline, deliverer, notices, registry)

@@ -2,11 +2,13 @@
 
 APScheduler 3 (AsyncIOScheduler) runs these jobs, each never overlapping
 itself: the poll tick (`poll_once`), the delivery loop (`Deliverer.deliver_once`,
-then the admin notices), the feed-health check (every minute: notices to the
-admins when a feed fails or goes quiet, and when it recovers) and retention
-(hourly: `prune_store`). SIGINT/SIGTERM stop new runs, let in-flight runs finish (up to a
-grace period) and close everything; a send interrupted past the grace period
-stays leased in the outbox and is sent after the lease expires, never lost.
+then the admin notices), the release of held alerts as digests when a mute,
+quiet hours or a digest schedule lets them go (`bot.delivery.release.release_due`),
+the feed-health check (every minute: notices to the admins when a feed fails or
+goes quiet, and when it recovers) and retention (hourly: `prune_store`).
+SIGINT/SIGTERM stop new runs, let in-flight runs finish (up to a grace period)
+and close everything; a send interrupted past the grace period stays leased in
+the outbox and is sent after the lease expires, never lost.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from datetime import UTC, datetime
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.core.settings import Settings
+from bot.delivery.release import release_due
 from bot.pipeline.health import check_feed_health
 from bot.pipeline.poll import poll_once
 from bot.service.app import (
@@ -42,6 +45,8 @@ POLL_TICK_MAX_SECONDS = 30.0
 DELIVERY_TICK_SECONDS = 1.0
 HEALTH_TICK_SECONDS = 60.0
 PRUNE_TICK_SECONDS = 3600.0
+RELEASE_TICK_SECONDS = 15.0
+"""Held alerts go out within this long of their release time (digests, mute ends)."""
 GRACE_SECONDS = 20.0
 
 
@@ -101,6 +106,9 @@ def build_scheduler(app: App, in_flight: InFlight) -> AsyncIOScheduler:
     async def prune() -> None:
         await prune_store(app.store, app.settings, app.pipeline.clock())
 
+    async def release() -> None:
+        await release_due(app.store, app.deliverer.clock())
+
     common = {"max_instances": 1, "coalesce": True, "next_run_time": datetime.now(UTC)}
     scheduler.add_job(
         in_flight.wrap(poll),
@@ -117,6 +125,9 @@ def build_scheduler(app: App, in_flight: InFlight) -> AsyncIOScheduler:
     )
     scheduler.add_job(
         in_flight.wrap(prune), "interval", seconds=PRUNE_TICK_SECONDS, id="prune", **common
+    )
+    scheduler.add_job(
+        in_flight.wrap(release), "interval", seconds=RELEASE_TICK_SECONDS, id="release", **common
     )
     return scheduler
 

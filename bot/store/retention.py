@@ -12,8 +12,9 @@ story goes only when both hold:
   retention still carries what it listed last; those stories stay until the
   feed lists something else, so they cannot alert again when it comes back.
 
-A story that still has an outbox row (pending, or sent more recently than the
-outbox cutoff) is kept too: the row needs it and deleting the story would
+A story that still has an outbox row (pending or held, or sent more recently
+than the outbox cutoff; an alert digested into a digest goes once that digest
+is settled and older than the cutoff) is kept too: the row needs it and deleting the story would
 cascade to it. Feedback rows copy the title and URL they show, and topic
 examples are text, so neither holds a story back.
 
@@ -68,9 +69,25 @@ class RetentionQueries(SqlBase):
                 return deleted
 
     async def _old_outbox_ids(self, conn: AsyncConnection, before: datetime) -> _Found:
+        digest = outbox.alias("digest_row")
+        digest_waits = (
+            sa.select(digest.c.id)
+            .where(
+                digest.c.id == _o.digest_id,
+                digest.c.status.not_in([OutboxStatus.SENT.value, OutboxStatus.DEAD.value]),
+            )
+            .exists()
+        )
         settled = sa.or_(
             sa.and_(_o.status == OutboxStatus.SENT.value, _o.sent_at < before),
             sa.and_(_o.status == OutboxStatus.DEAD.value, _o.dead_at < before),
+            # an alert that went out in a digest (which carries its own copy), once
+            # that digest is settled
+            sa.and_(
+                _o.status == OutboxStatus.DIGESTED.value,
+                _o.created_at < before,
+                sa.not_(digest_waits),
+            ),
         )
         query = sa.select(_o.id).where(settled).limit(PRUNE_BATCH)
         return outbox, list((await conn.execute(query)).scalars())

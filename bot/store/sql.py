@@ -18,8 +18,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.store.engine import connect_error, create_engine, database_url
+from bot.store.entities import EntityQueries
 from bot.store.feedback import FeedbackQueries
 from bot.store.feeds import FeedQueries
+from bot.store.holds import HoldQueries
 from bot.store.leases import LeaseQueries
 from bot.store.lookup import StoryLookupQueries
 from bot.store.migrate import require_head, upgrade_engine
@@ -45,10 +47,12 @@ class SqlStore(
     RuleQueries,
     SubscriptionQueries,
     OutboxQueries,
+    HoldQueries,
     LeaseQueries,
     FeedbackQueries,
     NoticeQueries,
     RetentionQueries,
+    EntityQueries,
 ):
     """Everything newswatch persists, in one SQL database (see `bot.store.base.Store`)."""
 

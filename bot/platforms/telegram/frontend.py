@@ -33,6 +33,7 @@ from telegram.ext import BaseUpdateProcessor, ContextTypes
 from bot.core.errors import CommandError, RateLimitedError
 from bot.core.model import Destination
 from bot.delivery.ratelimit import RateLimiter
+from bot.platforms.render import clean_text
 from bot.platforms.telegram.intake import PLATFORM, click_from_callback, command_from_message
 from bot.platforms.telegram.notifier import map_telegram_error, telegram_markup
 from bot.platforms.telegram.render import decision_keyboard
@@ -152,23 +153,26 @@ class TelegramFrontEnd:
         await self.send_reply(message, reply, in_thread=in_thread)
 
     async def send_reply(self, message: Message, reply: Reply, *, in_thread: bool) -> None:
-        """Send the rendered reply to the message's chat (as a reply to it if `in_thread`)."""
+        """Send the rendered reply to the message's chat (as a reply to it if `in_thread`),
+        in as many messages as it takes, in order."""
         quote = ReplyParameters(message.message_id, allow_sending_without_reply=True)
-
         buttons = [(b.label, b.action.value, b.feedback_id) for b in reply.buttons]
         markup = telegram_markup(decision_keyboard(buttons)) if buttons else None
+        parts = render_reply(reply)
+        for number, text in enumerate(parts, start=1):
+            last = number == len(parts)
 
-        async def send() -> Message:
-            return await self._bot.send_message(
-                message.chat.id,
-                render_reply(reply),
-                parse_mode=ParseMode.HTML,
-                link_preview_options=NO_PREVIEW,
-                reply_parameters=quote if in_thread else None,
-                reply_markup=markup,
-            )
+            async def send(text: str = text, last: bool = last) -> Message:
+                return await self._bot.send_message(
+                    message.chat.id,
+                    text,
+                    parse_mode=ParseMode.HTML,
+                    link_preview_options=NO_PREVIEW,
+                    reply_parameters=quote if in_thread else None,
+                    reply_markup=markup if last else None,  # the buttons go under the last part
+                )
 
-        await self.limited(message.chat.id, send)
+            await self.limited(message.chat.id, send)
 
     async def on_click(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Answer a press on an alert's button, and show its outcome on the alert."""
@@ -215,6 +219,9 @@ class TelegramFrontEnd:
         except BadRequest as error:
             if "not modified" not in error.message.lower():
                 raise
+        # Later follow-up edits of this alert keep the answer instead of the buttons.
+        destination = Destination(PLATFORM, str(chat_id))
+        await self._ctx.store.record_outcome(destination, str(message_id), clean_text(reply.text))
 
     async def on_member(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Pause a chat that removed or blocked the bot; resume it when it is back."""

@@ -8,7 +8,7 @@
 - an index on the outbox's sent rows for pruning them.
 
 Revision ID: 0009
-Revises: 0004
+Revises: 0007
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ TIME = sa.DateTime(timezone=True)
 BIG_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 revision: str = "0009"
-down_revision: str | Sequence[str] | None = "0004"
+down_revision: str | Sequence[str] | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
