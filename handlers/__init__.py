@@ -16,6 +16,7 @@ from handlers.command import (
     ChatOrigin,
     Command,
     Reply,
+    ReplyButton,
 )
 from handlers.context import HandlerContext
 from handlers.dispatch import COMMANDS, dispatch
@@ -30,5 +31,6 @@ __all__ = [
     "Command",
     "HandlerContext",
     "Reply",
+    "ReplyButton",
     "dispatch",
 ]

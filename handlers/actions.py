@@ -1,31 +1,28 @@
-"""The buttons under an alert: "Mute rule 24 h", "Unsubscribe", "Not relevant".
+"""The buttons under an alert: "Mute rule 24 h", "Unsubscribe", "Not relevant",
+"More like this"; and "Apply" / "Skip" under a proposed feedback change.
 
 A muted rule's alerts are held, not lost: they arrive as one digest when the
 rule mute ends (`bot.pipeline.route`), as with the `mute` command.
 
 Mute and unsubscribe change what the chat receives, so in groups and
 channels they need a chat administrator or a bot admin, like the commands.
-"Not relevant" is always recorded as `feedback` on the rule (audited with the
-story); it becomes a negative example of the rule's topic when a bot admin
-clicks it, so one member of one chat cannot reshape a rule everyone follows —
-admins see the others in `rule history` and add them with `rule example add`.
+The feedback buttons are `handlers.feedback`: always recorded, and a change
+to the rule only where it has a topic, an admin clicked and a backtest shows
+what it would do.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import replace
 from datetime import timedelta
 
-from bot.core.errors import CommandError, NotFoundError
-from bot.core.model import ALL_RULES, Change, Story
+from bot.core.errors import CommandError
+from bot.core.model import ALL_RULES
 from handlers.command import ActionCommand, ButtonAction, Reply
 from handlers.context import HandlerContext
+from handlers.feedback import decide_change, feedback_click
 from handlers.permissions import require_chat_manager
 from handlers.phrasing import utc_time
-from handlers.rule_edits import rule_in_force, store_rule
-from handlers.rule_history import FEEDBACK_KIND
-from handlers.topic_commands import topic_of, with_example
 
 RULE_MUTE = timedelta(hours=24)
 
@@ -60,36 +57,13 @@ async def unsubscribe_rule(ctx: HandlerContext, click: ActionCommand) -> Reply:
     return Reply(f"this chat is no longer subscribed to {click.rule}", replace_original=True)
 
 
-def _example_text(story: Story) -> str:
-    return " ".join(story.title.split())
-
-
-async def not_relevant(ctx: HandlerContext, click: ActionCommand) -> Reply:
-    """Record the story as not relevant to the rule (a negative example when an admin says so)."""
-    rule = rule_in_force(ctx, click.rule)
-    story = await ctx.store.get_story(click.story_key)
-    if story is None:
-        raise NotFoundError("that story is no longer stored, so it cannot be used as feedback")
-    applied = ctx.is_admin(click)
-    feedback = {"story_key": story.key, "title": story.title, "url": story.url, "applied": applied}
-    change = Change(
-        FEEDBACK_KIND, rule.name, "not_relevant", click.actor, ctx.clock(), None, feedback
-    )
-    await ctx.store.record_change(change)
-    if not applied:
-        return Reply(
-            f"thanks — noted as not relevant to {rule.name} for the admins", replace_original=True
-        )
-    topic = with_example(topic_of(rule), "negative", _example_text(story))
-    if topic != rule.topic:
-        await store_rule(ctx, click, replace(rule, topic=topic))
-    return Reply(f"noted: stories like this no longer count for {rule.name}", replace_original=True)
-
-
 BUTTONS: dict[ButtonAction, Callable[[HandlerContext, ActionCommand], Awaitable[Reply]]] = {
     ButtonAction.MUTE: mute_rule,
     ButtonAction.UNSUBSCRIBE: unsubscribe_rule,
-    ButtonAction.NOT_RELEVANT: not_relevant,
+    ButtonAction.NOT_RELEVANT: feedback_click,
+    ButtonAction.MORE_LIKE_THIS: feedback_click,
+    ButtonAction.APPLY_FEEDBACK: decide_change,
+    ButtonAction.SKIP_FEEDBACK: decide_change,
 }
 
 

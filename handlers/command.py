@@ -24,11 +24,14 @@ class ChatKind(StrEnum):
 
 
 class ButtonAction(StrEnum):
-    """The buttons under an alert."""
+    """The buttons under an alert, and under a proposed feedback change."""
 
     MUTE = "mute"
     UNSUBSCRIBE = "unsubscribe"
     NOT_RELEVANT = "not_relevant"
+    MORE_LIKE_THIS = "more_like_this"
+    APPLY_FEEDBACK = "apply_feedback"
+    SKIP_FEEDBACK = "skip_feedback"
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +73,17 @@ class ActionCommand(ChatOrigin):
     action: ButtonAction
     rule: str
     story_key: str
+    feedback_id: int = 0
+    """For the apply/skip buttons under a proposed change: the feedback it came from."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyButton:
+    """A button under a reply (apply or skip a proposed feedback change)."""
+
+    label: str
+    action: ButtonAction
+    feedback_id: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,14 +99,18 @@ class Reply:
     """Show only to the user who asked (Slack ephemeral message; Telegram: a reply)."""
     replace_original: bool = False
     """For button clicks: replace the alert's buttons with this text, in place."""
+    buttons: tuple[ReplyButton, ...] = ()
+    """Buttons to show under this reply, which is then posted as a message of its
+    own (for a click: beside the alert, which keeps its buttons)."""
 
 
 class ChatAdminCheck(Protocol):
     """Asks the platform whether a user administers a chat.
 
     Telegram adapters ask getChatMember; Slack has no per-channel admins the
-    bot can see, so its adapter answers False and only configured admins
-    manage channel subscriptions there.
+    bot can see, so its adapter answers False: there any member manages a
+    channel's subscriptions (`HandlerContext.members_manage_chats`), or, with
+    NEWSWATCH_CHANNEL_SUBSCRIBE=admins, only configured admins.
     """
 
     async def is_chat_admin(self, chat_id: str, user_id: str) -> bool: ...

@@ -32,6 +32,10 @@ class HandlerContext:
     topics_active: bool = False
     """Whether the service scores topics (the semantic tier is loaded); when
     False, `rules` and `status` report topic rules as inactive."""
+    members_manage_chats: bool = False
+    """Whether any member of a group or channel may change what it receives (Slack
+    channels with NEWSWATCH_CHANNEL_SUBSCRIBE=members, as with Slack's `/feed`);
+    False keeps that to the chat's administrators and the bot's admins."""
 
     def is_admin(self, origin: ChatOrigin) -> bool:
         """Whether the user is a configured admin of the bot on that platform."""

@@ -17,8 +17,12 @@ def require_admin(ctx: HandlerContext, origin: ChatOrigin, what: str) -> None:
 
 async def require_chat_manager(ctx: HandlerContext, origin: ChatOrigin) -> None:
     """In a group or channel, only its administrators or the bot's admins change
-    what the chat receives; in a private chat everyone manages their own."""
+    what the chat receives, unless the platform lets every member do it
+    (`members_manage_chats`: Slack channels by default); in a private chat
+    everyone manages their own."""
     if origin.chat_kind == ChatKind.PRIVATE or ctx.is_admin(origin):
+        return
+    if ctx.members_manage_chats:
         return
     if await ctx.chat_admin_check.is_chat_admin(origin.chat_id, origin.user_id):
         return

@@ -21,6 +21,7 @@ from handlers.spec import CommandSpec
 
 RULE_KIND = "rule"
 FEEDBACK_KIND = "feedback"
+"""Clicks recorded in the audit trail before the `feedback` table (`rule feedback`)."""
 HISTORY_LINES = 10
 
 
@@ -46,11 +47,16 @@ async def show_history(ctx: HandlerContext, command: Command, args: str) -> Repl
     name = _one_name(args)
     changes = await ctx.store.history(RULE_KIND, name, limit=HISTORY_LINES)
     changes += await ctx.store.history(FEEDBACK_KIND, name, limit=HISTORY_LINES)
+    clicks = sum((await ctx.store.feedback_counts(name)).values())
+    hint = f"{clicks} feedback clicks: `rule feedback {name}`" if clicks else ""
     if not changes:
-        return Reply(f"rule {name} has no recorded changes (it is as the rules file says)")
+        none = f"rule {name} has no recorded changes (it is as the rules file says)"
+        return Reply("\n".join(line for line in (none, hint) if line))
     changes.sort(key=lambda change: change.at, reverse=True)
     lines = [f"rule {name}, newest first:"]
     lines += [history_line(change) for change in changes[:HISTORY_LINES]]
+    if hint:
+        lines.append(hint)
     return Reply("\n".join(lines))
 
 

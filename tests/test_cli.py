@@ -219,3 +219,41 @@ def test_db_upgrade_is_idempotent(data_dir: Path, capsys: pytest.CaptureFixture[
 def test_help(capsys: pytest.CaptureFixture[str], argv: list[str]) -> None:
     code, out, _ = run(capsys, *argv)
     assert code == 0 and "Usage" in out
+
+
+def test_db_prune_deletes_old_stories_and_says_so(
+    data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import asyncio
+    from datetime import UTC, datetime, timedelta
+
+    from bot.store import NewStory, open_store
+    from tests.store_samples import make_story
+
+    async def seed() -> None:
+        store = await open_store(f"sqlite:///{data_dir / 'newswatch.db'}")
+        try:
+            now = datetime.now(UTC)
+            ages = {"old": 40, "recent": 10}
+            await store.save_stories(
+                [
+                    NewStory(make_story(key, fetched_at=now - timedelta(days=days)), None)
+                    for key, days in ages.items()
+                ]
+            )
+        finally:
+            await store.close()
+
+    data_dir.mkdir(parents=True)
+    asyncio.run(seed())
+    code, out, _ = run(capsys, "db", "prune")
+    assert (code, out.strip()) == (
+        0,
+        "pruned 1 stories older than 30 days, 0 sent alerts and 0 notices older than 7 days",
+    )
+    code, out, _ = run(capsys, "db", "prune", "--days", "5")
+    assert code == 0 and out.startswith("pruned 1 stories older than 5 days")
+    code, _, err = run(capsys, "db", "prune", "--days", "1")
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "--days" in err
+    code, out, _ = run(capsys, "db", "prune", "--help")
+    assert code == 0 and "newswatch db prune" in out

@@ -245,6 +245,7 @@ ADMIN_COMMANDS = [
     "rule show drone_strike",
     "rule test drone_strike",
     "rule history drone_strike",
+    "rule feedback drone_strike",
     "rule undo drone_strike",
     "rule example add drone_strike negative Drone light show at the festival",
     "rule example rm aid_package positive 1",

@@ -31,7 +31,13 @@ async def test_the_release_job_queues_due_holds_as_a_digest(tmp_path: Path) -> N
             rows.append(NewStory(story, make_alert(story), held=held))
         await app.store.save_stories(rows)
         scheduler = build_scheduler(app, InFlight())
-        assert {job.id for job in scheduler.get_jobs()} == {"poll", "deliver", "release"}
+        assert {job.id for job in scheduler.get_jobs()} == {
+            "poll",
+            "deliver",
+            "release",
+            "health",
+            "prune",
+        }
         await scheduler.get_job("release").func()
         later = datetime.now(UTC)
         [item] = await app.store.claim_outbox(later, limit=5, owner="t", lease_seconds=5)

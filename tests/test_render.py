@@ -14,8 +14,12 @@ from bot.core.errors import CommandError
 from bot.core.model import Alert, Destination, FollowUp, Hit, Match, Source, Story
 from bot.platforms.console import ConsoleNotifier, render_console
 from bot.platforms.render import (
+    APPLY_FEEDBACK,
+    BUTTON_LABELS,
+    MORE_LIKE_THIS,
     MUTE,
     NOT_RELEVANT,
+    SKIP_FEEDBACK,
     UNSUBSCRIBE,
     AlertAction,
     clean_text,
@@ -24,8 +28,14 @@ from bot.platforms.render import (
     rule_ref_matches,
     utf16_len,
 )
-from bot.platforms.slack.render import SLACK_ACTION_IDS, parse_slack_button, render_slack
+from bot.platforms.slack.render import (
+    SLACK_ACTION_IDS,
+    decision_actions,
+    parse_slack_button,
+    render_slack,
+)
 from bot.platforms.telegram.render import (
+    decision_keyboard,
     parse_telegram_callback,
     render_telegram,
     telegram_keyboard,
@@ -245,14 +255,31 @@ def test_sources_note() -> None:
     "rule", ["drone_strike", "r", "правило_про_дроны", "x" * 200, "#hash_like", "a:b:c"]
 )
 def test_telegram_keyboard_round_trips_within_64_bytes(rule: str) -> None:
-    [row] = telegram_keyboard(make_alert(rules=(rule,)))
-    assert [text for text, _ in row] == ["Mute rule 24 h", "Unsubscribe", "Not relevant"]
+    rows = telegram_keyboard(make_alert(rules=(rule,)))
+    assert [len(row) for row in rows] == [2, 2]
+    row = [button for buttons in rows for button in buttons]
+    labels = ["Mute rule 24 h", "Unsubscribe", "Not relevant", "More like this"]
+    assert [text for text, _ in row] == labels
     pressed = [parse_telegram_callback(data) for _, data in row]
     assert all(len(data.encode()) <= 64 for _, data in row)
-    assert [p.action for p in pressed] == [MUTE, UNSUBSCRIBE, NOT_RELEVANT]
+    assert [p.action for p in pressed] == [MUTE, UNSUBSCRIBE, NOT_RELEVANT, MORE_LIKE_THIS]
     assert all(rule_ref_matches(p.rule_ref, rule) for p in pressed)
     assert not any(rule_ref_matches(p.rule_ref, rule + "_other") for p in pressed)
-    assert pressed[2].story_key == "k" * 12
+    assert pressed[2].story_key == pressed[3].story_key == "k" * 12
+
+
+def test_decision_buttons_carry_the_feedback_id() -> None:
+    [row] = decision_keyboard([("Apply", APPLY_FEEDBACK, 7), ("Skip", SKIP_FEEDBACK, 7)])
+    assert row == [("Apply", "fa:7"), ("Skip", "fs:7")]
+    pressed = [parse_telegram_callback(data) for _, data in row]
+    assert [(p.action, p.feedback_id) for p in pressed] == [(APPLY_FEEDBACK, 7), (SKIP_FEEDBACK, 7)]
+    with pytest.raises(CommandError, match="feedback id"):
+        parse_telegram_callback("fa:seven")
+    block = decision_actions([("Apply", APPLY_FEEDBACK, 7)])
+    elements = block["elements"]
+    assert isinstance(elements, list) and len(elements) == 1
+    decoded = parse_slack_button(elements[0]["action_id"], elements[0]["value"])
+    assert (decoded.action, decoded.feedback_id) == (APPLY_FEEDBACK, 7)
 
 
 @pytest.mark.parametrize("data", ["", "x:rule", "m:", "n:rule", "n::key", "garbage"])
@@ -326,8 +353,10 @@ def test_slack_blocks() -> None:
     context = [e["text"] for e in blocks[1]["elements"]]  # type: ignore[attr-defined]
     assert context[0] == "Example News · 2024-05-01 14:03 UTC"
     buttons = blocks[2]["elements"]
-    assert [b["action_id"] for b in buttons] == list(SLACK_ACTION_IDS.values())  # type: ignore[attr-defined]
-    assert [b["text"]["text"] for b in buttons] == ["Mute rule 24 h", "Unsubscribe", "Not relevant"]  # type: ignore[attr-defined]
+    ids = [SLACK_ACTION_IDS[action] for action in BUTTON_LABELS]
+    assert [b["action_id"] for b in buttons] == ids  # type: ignore[attr-defined]
+    labels = ["Mute rule 24 h", "Unsubscribe", "Not relevant", "More like this"]
+    assert [b["text"]["text"] for b in buttons] == labels  # type: ignore[attr-defined]
     pressed = parse_slack_button(buttons[2]["action_id"], buttons[2]["value"])  # type: ignore[index]
     assert pressed == AlertAction(NOT_RELEVANT, "drone_strike", "story-key-1")
 

@@ -377,6 +377,42 @@ def db_upgrade(config: ConfigOption = None) -> None:
     typer.echo("database is up to date")
 
 
+@db_app.command("prune")
+def db_prune(
+    days: Annotated[
+        int | None,
+        typer.Option(
+            "--days",
+            min=3,
+            help="Keep stories this many days (default: NEWSWATCH_RETENTION_DAYS, 30).",
+        ),
+    ] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Delete stories older than the retention (except what dedup and pending alerts
+    need), and sent alerts and notices older than 7 days. Example: newswatch db prune"""
+    from datetime import UTC, datetime
+
+    from bot.service.app import prune_store
+
+    settings = settings_from(config)
+    if days is not None:
+        settings = settings.model_copy(update={"retention_days": days})
+
+    async def prune() -> str:
+        store = await _open(settings)
+        try:
+            report = await prune_store(store, settings, datetime.now(UTC))
+        finally:
+            await store.close()
+        return (
+            f"pruned {report.stories} stories older than {settings.retention_days} days, "
+            f"{report.outbox_rows} sent alerts and {report.notices} notices older than 7 days"
+        )
+
+    typer.echo(run_async(prune()))
+
+
 async def _open(settings: Settings) -> Any:
     from bot.store import open_store
 

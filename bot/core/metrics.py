@@ -74,6 +74,18 @@ DELIVERY_SECONDS = Histogram(
     buckets=(*_FAST, 10.0, 30.0),
     registry=REGISTRY,
 )
+NOTICES = Counter(
+    "newswatch_notices",
+    "Admin notices (feed health) by platform and outcome: sent, retry, dead.",
+    ["platform", "outcome"],
+    registry=REGISTRY,
+)
+PRUNED = Counter(
+    "newswatch_pruned",
+    "Rows deleted by retention, by kind: stories, outbox, notices.",
+    ["kind"],
+    registry=REGISTRY,
+)
 FOLLOW_UPS = Counter(
     "newswatch_follow_ups",
     "Follow-up edits of posted alerts (later outlets, urgency) by platform and outcome: "

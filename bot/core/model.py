@@ -393,3 +393,46 @@ class PollReport:
     alerts: int = 0
     outbox_rows: int = 0
     errors: tuple[str, ...] = field(default_factory=tuple)
+
+
+# ── feedback, notices, retention ───────────────────────────────────────────
+
+
+@dataclass(frozen=True, slots=True)
+class Feedback:
+    """One click on an alert's "Not relevant" or "More like this" button, and its outcome."""
+
+    rule: str
+    kind: str
+    """`not_relevant` or `more_like_this`."""
+    story_key: str
+    title: str
+    url: str
+    actor: str
+    at: datetime
+    outcome: str
+    """What came of it (`handlers.feedback.Outcome`): noted, applied, proposed, skipped, …"""
+    id: int = 0
+    proposal: dict[str, object] | None = None
+    """The change it would make and the backtest's figures, when one was worked out."""
+    decided_by: str | None = None
+    decided_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """A plain message to an admin destination (a feed-health notice), queued durably."""
+
+    id: int
+    destination: Destination
+    text: str
+    attempts: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class PruneReport:
+    """What one retention pass deleted."""
+
+    stories: int = 0
+    outbox_rows: int = 0
+    notices: int = 0

@@ -35,6 +35,12 @@ that reads the environment.
 | urgent_minutes | NEWSWATCH_URGENT_MINUTES | …when they report it within 180 minutes of the first |
 | followup_gap | NEWSWATCH_FOLLOWUP_GAP | 60 s at least between two follow-up edits of one alert |
 | log_level | NEWSWATCH_LOG_LEVEL | INFO |
+| retention_days | NEWSWATCH_RETENTION_DAYS | 30 (older stories pruned, except what dedup needs) |
+| channel_subscribe | NEWSWATCH_CHANNEL_SUBSCRIBE | members (any member, Slack channels), admins |
+| slack_admin_channel | SLACK_ADMIN_CHANNEL | unset (the Slack channel for feed-health notices) |
+| feed_failing_after | NEWSWATCH_FEED_FAILING_AFTER | 3 failed checks in a row, then a notice |
+| feed_quiet_factor | NEWSWATCH_FEED_QUIET_FACTOR | 10 × the feed's usual gap between items … |
+| feed_quiet_hours | NEWSWATCH_FEED_QUIET_HOURS | … and at least 72 h without an item: "quiet" |
 """
 
 from __future__ import annotations
@@ -111,6 +117,17 @@ class Settings(BaseSettings):
     # delivery
     max_delivery_attempts: int = Field(8, ge=1, validation_alias=_env("NEWSWATCH_MAX_ATTEMPTS"))
 
+    # retention, chat policy and feed-health notices
+    retention_days: int = Field(30, ge=3, validation_alias=_env("NEWSWATCH_RETENTION_DAYS"))
+    channel_subscribe: Literal["members", "admins"] = Field(
+        "members", validation_alias=_env("NEWSWATCH_CHANNEL_SUBSCRIBE")
+    )
+    feed_failing_after: int = Field(3, ge=1, validation_alias=_env("NEWSWATCH_FEED_FAILING_AFTER"))
+    feed_quiet_factor: float = Field(
+        10.0, ge=2, validation_alias=_env("NEWSWATCH_FEED_QUIET_FACTOR")
+    )
+    feed_quiet_hours: float = Field(72.0, gt=0, validation_alias=_env("NEWSWATCH_FEED_QUIET_HOURS"))
+
     # the alert lifecycle: urgency (defaults measured in benchmarks/urgency.md), follow-ups
     urgent_publishers: int = Field(
         3, ge=2, le=100, validation_alias=_env("NEWSWATCH_URGENT_PUBLISHERS")
@@ -149,6 +166,7 @@ class Settings(BaseSettings):
         "https://slack.com/api/", validation_alias=_env("SLACK_API_BASE_URL")
     )
     slack_admin_ids: IdList = Field((), validation_alias=_env("SLACK_ADMIN_IDS"))
+    slack_admin_channel: str | None = Field(None, validation_alias=_env("SLACK_ADMIN_CHANNEL"))
 
     @field_validator("telegram_admin_ids", "slack_admin_ids", mode="before")
     @classmethod
@@ -168,7 +186,14 @@ class Settings(BaseSettings):
             raise ValueError("must start with http:// or https://")
         return value
 
-    @field_validator("feeds_file", "database_url", "llm_url", "telegram_webhook_url", mode="before")
+    @field_validator(
+        "feeds_file",
+        "database_url",
+        "llm_url",
+        "telegram_webhook_url",
+        "slack_admin_channel",
+        mode="before",
+    )
     @classmethod
     def _empty_is_unset(cls, value: Any) -> Any:
         """`NEWSWATCH_FEEDS_FILE=` (empty) means no file, not the current directory."""

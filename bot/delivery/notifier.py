@@ -53,6 +53,12 @@ class Notifier(Protocol):
         returns an empty id."""
         ...
 
+    async def send_notice(self, destination: Destination, text: str) -> str:
+        """Post a plain notice to an admin destination (e.g. a feed stopped working):
+        `text` is one short line of plain text, escaped here for the platform, no
+        buttons. Errors are mapped as for `send`. Returns the message id."""
+        ...
+
     async def close(self) -> None:
         """Release connections; the notifier is not used afterwards."""
         ...

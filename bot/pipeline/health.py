@@ -1,15 +1,22 @@
-"""Health reports: feed health lines and the service status summary.
+"""Health reports: feed health lines, the service status summary, and the
+feed-health notices pushed to the admins.
 
-Shared by `newswatch feeds list` and the `status` chat command, so a source
-that died is visible in both places.
+The lines are shared by `newswatch feeds list` and the `status` chat command,
+so a source that died is visible in both places. `check_feed_health` (a
+scheduler job) tells the admins, once, when a feed starts failing (N checks in
+a row) or goes quiet (no new item for much longer than its usual gap), and
+once when it recovers.
 """
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from itertools import pairwise
 
+from bot.core.model import Destination
 from bot.store.base import DeadLetter, FeedHealth, Store
 
 FAILING_AFTER = 3
@@ -90,3 +97,91 @@ async def collect_status(store: Store) -> StatusReport:
         queue_length=await store.outbox_pending(),
         dead_letters=tuple(await store.dead_letters(limit=5)),
     )
+
+
+# ── feed-health notices to the admins ──────────────────────────────────────
+
+FAILING = "failing"
+QUIET = "quiet"
+
+
+@dataclass(frozen=True, slots=True)
+class HealthLimits:
+    """When a feed counts as failing or quiet (NEWSWATCH_FEED_* settings)."""
+
+    failing_after: int = FAILING_AFTER
+    quiet_factor: float = 10.0
+    quiet_min: timedelta = timedelta(hours=72)
+
+
+def usual_gap(item_times: Sequence[datetime]) -> timedelta | None:
+    """The median gap between a feed's distinct item times (None below three items)."""
+    ordered = sorted(set(item_times))
+    gaps = [(b - a).total_seconds() for a, b in pairwise(ordered)]
+    if len(gaps) < 2:
+        return None
+    return timedelta(seconds=statistics.median(gaps))
+
+
+def feed_conditions(health: FeedHealth, limits: HealthLimits, now: datetime) -> dict[str, bool]:
+    """Which alarms hold now: `failing` always; `quiet` only when it can be told
+    (enough dated items, and the feed not failing, which would be the real cause)."""
+    state = health.state
+    failing = state.error_count >= limits.failing_after
+    found = {FAILING: failing}
+    gap = usual_gap(state.item_times)
+    if gap is not None and not failing:
+        silent = now - max(state.item_times)
+        found[QUIET] = silent > max(limits.quiet_min, gap * limits.quiet_factor)
+    return found
+
+
+def _span(length: timedelta) -> str:
+    """`3 days`, `5 h` or `20 min` (rounded to the minute first)."""
+    minutes = round(length.total_seconds() / 60)
+    if minutes >= 48 * 60:
+        return f"{minutes / 1440:.0f} days"
+    if minutes >= 60:
+        return f"{minutes / 60:.0f} h"
+    return f"{minutes} min"
+
+
+def notice_text(health: FeedHealth, kind: str, raised: bool, now: datetime) -> str:
+    """The one short line the admins get for an alarm raised or cleared."""
+    feed, state = health.feed, health.state
+    name = f"feed {feed.name} (id {feed.id})"
+    if kind == FAILING and raised:
+        error = (state.last_error or "unknown error")[:160]
+        return f"newswatch: {name} is failing: {state.error_count} checks in a row — {error}"
+    if kind == FAILING:
+        return f"newswatch: {name} works again (HTTP {state.last_status or 'ok'})"
+    if raised:
+        silent = now - max(state.item_times)
+        gap = usual_gap(state.item_times) or timedelta()
+        return (
+            f"newswatch: {name} has had no new item for {_span(silent)} "
+            f"(usually one every {_span(gap)}); its checks still succeed"
+        )
+    return f"newswatch: {name} has new items again"
+
+
+async def check_feed_health(
+    store: Store, limits: HealthLimits, admins: Sequence[Destination], now: datetime
+) -> list[str]:
+    """Raise or clear each feed's alarms, queueing one notice per admin destination
+    for each change (atomically with it: never twice, never lost); returns the texts."""
+    raised = await store.feed_alarms()
+    sent: list[str] = []
+    for health in await store.list_feeds():
+        if not health.feed.enabled:
+            continue
+        for kind, holds in feed_conditions(health, limits, now).items():
+            if holds == ((health.feed.id, kind) in raised):
+                continue
+            text = notice_text(health, kind, holds, now)
+            notices = [(admin, text) for admin in admins]
+            if await store.set_feed_alarm(
+                health.feed.id, kind, raised=holds, at=now, notices_to=notices
+            ):
+                sent.append(text)
+    return sent

@@ -92,7 +92,7 @@ async def poll_batch(pipeline: Pipeline, now: datetime) -> PollReport:
     results = await asyncio.gather(*(fetch_and_parse(pipeline, item, now) for item in due))
     candidates = [story for result in results for story in result.stories]
     backlog = [story for result in results for story in result.backlog]
-    fresh = await fresh_stories(pipeline.store, candidates + backlog)
+    fresh = await fresh_stories(pipeline.store, candidates + backlog, now)
     backlog_keys = {story.key for story in backlog}
     batch = await route_stories(pipeline, fresh, backlog_keys, now)
     saved = await pipeline.store.save_stories(batch.new_story_rows)
@@ -173,11 +173,12 @@ def normalize_entries(
     return tuple(keep), tuple(newest_first[feed.backfill :])
 
 
-async def fresh_stories(store: Store, stories: Sequence[Story]) -> list[Story]:
+async def fresh_stories(store: Store, stories: Sequence[Story], now: datetime) -> list[Story]:
     """Stories neither repeated within this batch nor already stored, oldest first,
-    with their near-duplicate fingerprints (computed only now, for new stories)."""
+    with their near-duplicate fingerprints (computed only now, for new stories).
+    The stored ones count as listed by their feed `now` (what retention keeps)."""
     unique, _ = dedupe.dedupe_batch(stories)
-    known = await store.known_story_keys(unique)
+    known = await store.known_story_keys(unique, seen_at=now)
     fresh = [normalize.with_fingerprint(story) for story in unique if story.key not in known]
     return sorted(fresh, key=lambda story: story.published)
 

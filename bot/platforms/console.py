@@ -89,6 +89,12 @@ class ConsoleNotifier:
         self._write(f"── alert #{message_id} → {destination.chat_id}", render_console(alert))
         return message_id
 
+    async def send_notice(self, destination: Destination, text: str) -> str:
+        """Print a plain notice (cleaned of control characters); return its number."""
+        self._count += 1
+        self._write(f"── notice #{self._count} → {destination.chat_id}", clean_text(text))
+        return str(self._count)
+
     async def update(self, destination: Destination, message_id: str, follow_up: FollowUp) -> None:
         """Print the alert again with the later sources, marked as an update."""
         header = f"── alert #{message_id} updated → {destination.chat_id}"

@@ -65,8 +65,11 @@ class NoChatAdmins:
         return False
 
 
-def handler_context(deps: FrontEndDeps, chat_admin_check: ChatAdminCheck) -> HandlerContext:
-    """The context chat commands run in: the store and rules, the configured admins."""
+def handler_context(
+    deps: FrontEndDeps, chat_admin_check: ChatAdminCheck, *, members_manage_chats: bool = False
+) -> HandlerContext:
+    """The context chat commands run in: the store and rules, the configured admins,
+    and whether any member of a group or channel may change what it receives."""
     settings = deps.settings
 
     async def rules_changed() -> None:
@@ -84,4 +87,5 @@ def handler_context(deps: FrontEndDeps, chat_admin_check: ChatAdminCheck) -> Han
         chat_admin_check=chat_admin_check,
         on_rules_changed=rules_changed,
         topics_active=deps.rulebook.topics_active,
+        members_manage_chats=members_manage_chats,
     )

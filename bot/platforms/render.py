@@ -7,8 +7,9 @@ platform's limit, and only then escaped by the platform's renderer
 (`bot.platforms.telegram.render`, `bot.platforms.slack.render`,
 `bot.platforms.console`), so a cut never lands inside an entity or a tag.
 
-Buttons ("Mute rule 24 h", "Unsubscribe", "Not relevant") carry the rule and
-the story; `rule_ref` is the rule as it fits in a button: the rule name, or
+Buttons ("Mute rule 24 h", "Unsubscribe", "Not relevant", "More like this")
+carry the rule and the story; "Apply" and "Skip" under a proposed feedback
+change carry its feedback id; `rule_ref` is the rule as it fits in a button: the rule name, or
 `#` + 16 hex digits of its SHA-256 when the name is longer than 48 UTF-8
 bytes (or starts with `#`); `rule_ref_matches` resolves a ref.
 
@@ -37,7 +38,19 @@ URL_LIMIT = 2048
 MUTE = "mute"
 UNSUBSCRIBE = "unsubscribe"
 NOT_RELEVANT = "not_relevant"
-BUTTON_LABELS = {MUTE: "Mute rule 24 h", UNSUBSCRIBE: "Unsubscribe", NOT_RELEVANT: "Not relevant"}
+MORE_LIKE_THIS = "more_like_this"
+APPLY_FEEDBACK = "apply_feedback"
+SKIP_FEEDBACK = "skip_feedback"
+BUTTON_LABELS = {
+    MUTE: "Mute rule 24 h",
+    UNSUBSCRIBE: "Unsubscribe",
+    NOT_RELEVANT: "Not relevant",
+    MORE_LIKE_THIS: "More like this",
+}
+STORY_ACTIONS = frozenset({NOT_RELEVANT, MORE_LIKE_THIS})
+"""The buttons that carry the story (feedback on it)."""
+DECISION_ACTIONS = frozenset({APPLY_FEEDBACK, SKIP_FEEDBACK})
+"""The buttons under a proposed feedback change: they carry its feedback id."""
 RULE_NAME_BYTES = 48
 MAX_RULE_LINES = 5
 MAX_SOURCES = 3
@@ -59,11 +72,13 @@ class AlertAction:
     """A button pressed under an alert, decoded from callback data or a Slack value."""
 
     action: str
-    """`mute`, `unsubscribe` or `not_relevant`."""
+    """`mute`, `unsubscribe`, `not_relevant`, `more_like_this`, `apply_feedback`, …"""
     rule_ref: str
     """The rule name, or `#<sha256 prefix>` for long names: see `rule_ref_matches`."""
     story_key: str | None = None
     """The story key (Slack) or its first 12 characters (Telegram)."""
+    feedback_id: int = 0
+    """For apply/skip: the proposed change's feedback id."""
 
 
 # ── text shaping ───────────────────────────────────────────────────────────

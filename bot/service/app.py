@@ -12,17 +12,21 @@ import socket
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 import httpx
 
 from bot.core.errors import DuplicateError
+from bot.core.metrics import PRUNED
+from bot.core.model import Destination, PruneReport
 from bot.core.settings import Settings
 from bot.delivery.loop import Deliverer, DeliveryPolicy
+from bot.delivery.notices import NoticeSender
 from bot.delivery.notifier import Notifier
 from bot.pipeline.feedlist import FeedSpec, load_feed_list
 from bot.pipeline.fetch.fetcher import Fetcher, FetchLimits, make_http_client
+from bot.pipeline.health import HealthLimits
 from bot.pipeline.match import RuleBook
 from bot.pipeline.poll import Pipeline, PollConfig
 from bot.pipeline.route import Urgency
@@ -55,6 +59,7 @@ class App:
     rulebook: RuleBook
     pipeline: Pipeline
     deliverer: Deliverer
+    notices: NoticeSender
     notifiers: dict[str, Notifier] = field(default_factory=dict)
 
     async def close(self) -> None:
@@ -140,7 +145,51 @@ async def build_app(
         edit_gap_seconds=settings.followup_gap,
     )
     deliverer = Deliverer(store=store, notifiers=registry, policy=policy, clock=clock)
-    return App(settings, store, http, rulebook, pipeline, deliverer, registry)
+    notices = NoticeSender(store=store, notifiers=registry, policy=policy, clock=clock)
+    return App(settings, store, http, rulebook, pipeline, deliverer, notices, registry)
+
+
+SENT_RETENTION = timedelta(days=7)
+"""Sent alerts and notices are kept this long (for `status`, edits and audits)."""
+
+
+async def prune_store(store: Store, settings: Settings, now: datetime) -> PruneReport:
+    """One retention pass: stories older than NEWSWATCH_RETENTION_DAYS (except what
+    dedup and the outbox need), sent alerts and notices older than a week."""
+    report = await store.prune(
+        stories_before=now - timedelta(days=settings.retention_days),
+        sent_before=now - SENT_RETENTION,
+    )
+    PRUNED.labels("stories").inc(report.stories)
+    PRUNED.labels("outbox").inc(report.outbox_rows)
+    PRUNED.labels("notices").inc(report.notices)
+    log.info(
+        "pruned %d stories, %d sent alerts, %d notices",
+        report.stories,
+        report.outbox_rows,
+        report.notices,
+    )
+    return report
+
+
+def health_limits(settings: Settings) -> HealthLimits:
+    """When a feed counts as failing or quiet, from the NEWSWATCH_FEED_* settings."""
+    return HealthLimits(
+        failing_after=settings.feed_failing_after,
+        quiet_factor=settings.feed_quiet_factor,
+        quiet_min=timedelta(hours=settings.feed_quiet_hours),
+    )
+
+
+def admin_destinations(settings: Settings) -> list[Destination]:
+    """Where feed-health notices go: each TELEGRAM_ADMIN_IDS user's private chat (their
+    user id is its chat id) and SLACK_ADMIN_CHANNEL, for the platforms that are on."""
+    found = []
+    if settings.telegram_enabled:
+        found += [Destination("telegram", admin) for admin in settings.telegram_admin_ids]
+    if settings.slack_enabled and settings.slack_admin_channel:
+        found.append(Destination("slack", settings.slack_admin_channel.strip()))
+    return found
 
 
 @asynccontextmanager

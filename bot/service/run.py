@@ -1,9 +1,11 @@
 """`newswatch run`: the scheduler, the HTTP server and the chat platforms.
 
-APScheduler 3 (AsyncIOScheduler) runs three jobs: the poll tick (`poll_once`),
-the delivery loop (`Deliverer.deliver_once`) and the release of held alerts as
-digests when a mute, quiet hours or a digest schedule lets them go
-(`bot.delivery.release.release_due`), each never overlapping itself.
+APScheduler 3 (AsyncIOScheduler) runs these jobs, each never overlapping
+itself: the poll tick (`poll_once`), the delivery loop (`Deliverer.deliver_once`,
+then the admin notices), the release of held alerts as digests when a mute,
+quiet hours or a digest schedule lets them go (`bot.delivery.release.release_due`),
+the feed-health check (every minute: notices to the admins when a feed fails or
+goes quiet, and when it recovers) and retention (hourly: `prune_store`).
 SIGINT/SIGTERM stop new runs, let in-flight runs finish (up to a grace period)
 and close everything; a send interrupted past the grace period stays leased in
 the outbox and is sent after the lease expires, never lost.
@@ -23,8 +25,16 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.core.settings import Settings
 from bot.delivery.release import release_due
+from bot.pipeline.health import check_feed_health
 from bot.pipeline.poll import poll_once
-from bot.service.app import App, build_app, seed_feeds
+from bot.service.app import (
+    App,
+    admin_destinations,
+    build_app,
+    health_limits,
+    prune_store,
+    seed_feeds,
+)
 from bot.service.http import HttpServer
 from bot.service.platforms import start_platforms
 
@@ -33,6 +43,8 @@ log = logging.getLogger(__name__)
 POLL_TICK_MAX_SECONDS = 30.0
 """Check for due feeds at least this often, so a new story alerts within a minute."""
 DELIVERY_TICK_SECONDS = 1.0
+HEALTH_TICK_SECONDS = 60.0
+PRUNE_TICK_SECONDS = 3600.0
 RELEASE_TICK_SECONDS = 15.0
 """Held alerts go out within this long of their release time (digests, mute ends)."""
 GRACE_SECONDS = 20.0
@@ -68,7 +80,7 @@ def poll_tick_seconds(settings: Settings) -> float:
 
 
 def build_scheduler(app: App, in_flight: InFlight) -> AsyncIOScheduler:
-    """The three jobs; each starts at once and never overlaps itself."""
+    """The jobs; each starts at once and never overlaps itself."""
     scheduler = AsyncIOScheduler(timezone=UTC)
 
     async def poll() -> None:
@@ -84,6 +96,15 @@ def build_scheduler(app: App, in_flight: InFlight) -> AsyncIOScheduler:
 
     async def deliver() -> None:
         await app.deliverer.deliver_once()
+        await app.notices.send_once()
+
+    limits, admins = health_limits(app.settings), admin_destinations(app.settings)
+
+    async def feed_health() -> None:
+        await check_feed_health(app.store, limits, admins, app.pipeline.clock())
+
+    async def prune() -> None:
+        await prune_store(app.store, app.settings, app.pipeline.clock())
 
     async def release() -> None:
         await release_due(app.store, app.deliverer.clock())
@@ -98,6 +119,12 @@ def build_scheduler(app: App, in_flight: InFlight) -> AsyncIOScheduler:
     )
     scheduler.add_job(
         in_flight.wrap(deliver), "interval", seconds=DELIVERY_TICK_SECONDS, id="deliver", **common
+    )
+    scheduler.add_job(
+        in_flight.wrap(feed_health), "interval", seconds=HEALTH_TICK_SECONDS, id="health", **common
+    )
+    scheduler.add_job(
+        in_flight.wrap(prune), "interval", seconds=PRUNE_TICK_SECONDS, id="prune", **common
     )
     scheduler.add_job(
         in_flight.wrap(release), "interval", seconds=RELEASE_TICK_SECONDS, id="release", **common

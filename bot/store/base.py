@@ -28,9 +28,12 @@ from bot.core.model import (
     DueFeed,
     EntityEntry,
     Feed,
+    Feedback,
     FeedState,
     Hold,
+    Notice,
     OutboxItem,
+    PruneReport,
     Recipient,
     Rule,
     Story,
@@ -163,10 +166,18 @@ class Store(Protocol):
 
     # ── stories and dedup ──
     async def known_story_keys(
-        self, stories: Sequence[Story], *, title_window_hours: float = 48
+        self,
+        stories: Sequence[Story],
+        *,
+        title_window_hours: float = 48,
+        seen_at: datetime | None = None,
     ) -> set[str]:
         """Keys of `stories` already seen: same key, same GUID, same canonical URL,
-        or same title_key from the same publisher within the window."""
+        or same title_key from the same publisher within the window.
+
+        With `seen_at`, the stored stories they are (by key, GUID or canonical URL)
+        count as listed by their feed at that time (refreshed at most daily), which
+        keeps them from retention's `prune`."""
         ...
 
     async def save_stories(self, items: Sequence[NewStory]) -> SavedStories:
@@ -422,4 +433,69 @@ class Store(Protocol):
 
     async def release_lease(self, name: str, owner: str) -> bool:
         """Give up the lease if `owner` holds it (True); otherwise change nothing (False)."""
+        ...
+
+    # ── feedback clicks (`rule feedback`; added with issue 9) ──
+    async def record_feedback(self, item: Feedback) -> int:
+        """Store one "Not relevant" / "More like this" click; returns its id."""
+        ...
+
+    async def get_feedback(self, feedback_id: int) -> Feedback | None: ...
+
+    async def feedback_for(self, rule: str, *, limit: int = 20) -> list[Feedback]:
+        """The rule's clicks, newest first."""
+        ...
+
+    async def feedback_counts(self, rule: str) -> dict[tuple[str, str], int]:
+        """(kind, outcome) → number of the rule's clicks."""
+        ...
+
+    async def decide_feedback(
+        self, feedback_id: int, *, outcome: str, actor: str, at: datetime
+    ) -> bool:
+        """Settle a `proposed` click as `applied` or `skipped`; False (changing
+        nothing) when it is not pending any more: exactly one decision wins."""
+        ...
+
+    # ── admin notices and feed alarms ──
+    async def feed_alarms(self) -> set[tuple[int, str]]:
+        """(feed id, kind) of the feed-health alarms raised and not yet cleared."""
+        ...
+
+    async def set_feed_alarm(
+        self,
+        feed_id: int,
+        kind: str,
+        *,
+        raised: bool,
+        at: datetime,
+        notices_to: Sequence[tuple[Destination, str]],
+    ) -> bool:
+        """Raise or clear an alarm and queue its notices in one transaction; False,
+        queueing nothing, when it already was in that state (or the feed is gone)."""
+        ...
+
+    async def queue_notices(
+        self, notices_to: Sequence[tuple[Destination, str]], at: datetime
+    ) -> None: ...
+
+    async def claim_notices(
+        self, now: datetime, *, limit: int, owner: str, lease_seconds: float
+    ) -> list[Notice]:
+        """Due pending notices, oldest first, leased to `owner` (as `claim_outbox`)."""
+        ...
+
+    async def mark_notice_sent(self, notice_id: int, *, at: datetime) -> None: ...
+
+    async def mark_notice_retry(
+        self, notice_id: int, *, error: str, next_attempt_at: datetime
+    ) -> None: ...
+
+    async def mark_notice_dead(self, notice_id: int, *, error: str) -> None: ...
+
+    # ── retention ──
+    async def prune(self, *, stories_before: datetime, sent_before: datetime) -> PruneReport:
+        """Delete outbox rows and notices settled before `sent_before`, and stories
+        neither fetched nor listed by a feed since `stories_before` that no outbox
+        row needs (see `bot.store.retention`)."""
         ...

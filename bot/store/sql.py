@@ -19,12 +19,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.store.engine import connect_error, create_engine, database_url
 from bot.store.entities import EntityQueries
+from bot.store.feedback import FeedbackQueries
 from bot.store.feeds import FeedQueries
 from bot.store.holds import HoldQueries
 from bot.store.leases import LeaseQueries
 from bot.store.lookup import StoryLookupQueries
 from bot.store.migrate import require_head, upgrade_engine
+from bot.store.notices import NoticeQueries
 from bot.store.outbox import OutboxQueries
+from bot.store.retention import RetentionQueries
 from bot.store.rules import RuleQueries
 from bot.store.stories import StoryQueries
 from bot.store.subscriptions import SubscriptionQueries
@@ -46,6 +49,9 @@ class SqlStore(
     OutboxQueries,
     HoldQueries,
     LeaseQueries,
+    FeedbackQueries,
+    NoticeQueries,
+    RetentionQueries,
     EntityQueries,
 ):
     """Everything newswatch persists, in one SQL database (see `bot.store.base.Store`)."""

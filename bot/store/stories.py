@@ -21,6 +21,9 @@ from bot.store.transactions import InsertFactory, SqlBase, batched, first_per_ke
 
 _U64 = 1 << 64
 T = TypeVar("T")
+SEEN_EVERY = timedelta(days=1)
+"""How stale a stored story's `last_seen_at` may get before a listing refreshes it:
+retention counts in days, so one write a day per listed story is enough."""
 
 
 def signed_fingerprint(value: int) -> int:
@@ -105,6 +108,27 @@ class StoredIdentities:
         return any(abs(t - story.published) <= window for t in times)
 
 
+def still_listed(
+    rows: Sequence[RowMapping], batch: Sequence[Story], seen_at: datetime
+) -> list[int]:
+    """Ids of the rows that are one of `batch`'s stories by key, canonical URL or
+    (feed, GUID) and were last seen more than SEEN_EVERY before `seen_at`."""
+    keys = {s.key for s in batch}
+    urls = {s.canonical_url for s in batch if s.canonical_url}
+    guids = {(s.feed_id, s.guid) for s in batch if s.guid and s.feed_id is not None}
+    stale = seen_at - SEEN_EVERY
+    return [
+        row["id"]
+        for row in rows
+        if (row["last_seen_at"] or row["fetched_at"]) < stale
+        and (
+            row["key"] in keys
+            or (row["canonical_url"] and row["canonical_url"] in urls)
+            or (row["feed_id"], row["guid"]) in guids
+        )
+    ]
+
+
 def _candidates_query(batch: Sequence[Story], window: timedelta) -> sa.Select[Any]:
     """One query for every stored row that could match any story of the batch.
 
@@ -128,7 +152,18 @@ def _candidates_query(batch: Sequence[Story], window: timedelta) -> sa.Select[An
     titled = [s for s in batch if s.title_key]
     if titled:
         criteria.append(_same_titles(titled, window))
-    columns = (c.key, c.canonical_url, c.guid, c.feed_id, c.title_key, c.publisher, c.published)
+    columns = (
+        c.id,
+        c.key,
+        c.canonical_url,
+        c.guid,
+        c.feed_id,
+        c.title_key,
+        c.publisher,
+        c.published,
+        c.fetched_at,
+        c.last_seen_at,
+    )
     return sa.select(*columns).where(sa.or_(*criteria))
 
 
@@ -164,22 +199,40 @@ class StoryQueries(SqlBase):
     """Story dedup and recording."""
 
     async def known_story_keys(
-        self, stories: Sequence[Story], *, title_window_hours: float = 48
+        self,
+        stories: Sequence[Story],
+        *,
+        title_window_hours: float = 48,
+        seen_at: datetime | None = None,
     ) -> set[str]:
         """Keys of `stories` already stored: same key, canonical URL, GUID from the
         same feed (stories without a feed have no GUID scope), or title_key from
         the same publisher within the window.
 
-        One query per batch of stories; the matching itself happens here.
+        One query per batch of stories; the matching itself happens here. With
+        `seen_at` (a poll's time), the stored rows the stories are (by key, URL
+        or GUID) are marked as still listed then, at most once a day each, so
+        retention keeps what a feed still carries.
         """
         window = timedelta(hours=title_window_hours)
         known: set[str] = set()
+        listed: list[int] = []
         async with self._read() as conn:
             for batch in batched(stories):
                 rows = (await conn.execute(_candidates_query(batch, window))).mappings().all()
                 stored = StoredIdentities.from_rows(rows)
                 known.update(s.key for s in batch if stored.has(s, window))
+                if seen_at is not None:
+                    listed += still_listed(rows, batch, seen_at)
+        if listed and seen_at is not None:
+            await self._mark_listed(listed, seen_at)
         return known
+
+    async def _mark_listed(self, ids: Sequence[int], seen_at: datetime) -> None:
+        async with self._write() as conn:
+            for batch in batched(sorted(set(ids))):
+                stmt = sa.update(stories).where(stories.c.id.in_(padded(batch)))
+                await conn.execute(stmt.values(last_seen_at=seen_at))
 
     async def save_stories(self, items: Sequence[NewStory]) -> SavedStories:
         """Insert new stories and, for those actually inserted, their outbox rows.

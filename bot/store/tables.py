@@ -116,12 +116,14 @@ stories = sa.Table(
     sa.Column("url", sa.Text, nullable=False),
     sa.Column("published", UtcDateTime, nullable=False),
     sa.Column("fetched_at", UtcDateTime, nullable=False),
+    sa.Column("last_seen_at", UtcDateTime),
     sa.Column("cluster_key", sa.Text),
     sa.UniqueConstraint("feed_id", "guid"),
     sa.Index(None, "guid"),
     sa.Index(None, "publisher", "title_key", "published"),
     sa.Index(None, "published"),
     sa.Index(None, "fetched_at"),
+    sa.Index(None, "last_seen_at"),
     sa.Index(None, "cluster_key"),
 )
 """`cluster_key`: the key of the first story of its near-duplicate cluster (NULL for
@@ -214,6 +216,7 @@ outbox = sa.Table(
     # The claim query: each destination's oldest pending row (a covering index scan).
     sa.Index(None, "status", "platform", "chat_id", "id"),
     sa.Index(None, "status", "dead_at"),
+    sa.Index(None, "status", "sent_at"),
     sa.Index(None, "status", "release_at"),
     sa.Index(None, "edit_due_at"),
 )
@@ -254,6 +257,57 @@ leases = sa.Table(
 )
 """Named leases (`acquire_lease`): who runs a job only one instance may run, and until when."""
 
+
+feedback = sa.Table(
+    "feedback",
+    metadata,
+    sa.Column("id", BigId, primary_key=True),
+    sa.Column("rule", sa.Text, nullable=False),
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("story_key", sa.Text, nullable=False),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("url", sa.Text, nullable=False),
+    sa.Column("actor", sa.Text, nullable=False),
+    sa.Column("at", UtcDateTime, nullable=False),
+    sa.Column("outcome", sa.Text, nullable=False),
+    sa.Column("proposal", sa.JSON),
+    sa.Column("decided_by", sa.Text),
+    sa.Column("decided_at", UtcDateTime),
+    sa.Index(None, "rule", "at"),
+)
+"""Every "Not relevant" / "More like this" click (`rule feedback`), with what came of it.
+Title and URL are copied so the list outlives the story's retention."""
+
+notices = sa.Table(
+    "notices",
+    metadata,
+    sa.Column("id", BigId, primary_key=True),
+    sa.Column("platform", sa.Text, nullable=False),
+    sa.Column("chat_id", sa.Text, nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("next_attempt_at", UtcDateTime, nullable=False),
+    sa.Column("lease_owner", sa.Text),
+    sa.Column("lease_until", UtcDateTime),
+    sa.Column("last_error", sa.Text),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("sent_at", UtcDateTime),
+    sa.CheckConstraint("status IN ('pending', 'sent', 'dead')", name="status"),
+    sa.Index(None, "status", "next_attempt_at"),
+)
+"""Plain notices to the admins (feed health), queued like alerts: durable, retried."""
+
+feed_alarms = sa.Table(
+    "feed_alarms",
+    metadata,
+    sa.Column("feed_id", sa.Integer, sa.ForeignKey("feeds.id", ondelete="CASCADE")),
+    sa.Column("kind", sa.Text),
+    sa.Column("raised_at", UtcDateTime, nullable=False),
+    sa.PrimaryKeyConstraint("feed_id", "kind"),
+)
+"""A feed-health condition (`failing`, `quiet`) the admins were told about; the row
+goes when they are told it recovered, so each is announced once per episode."""
 entity_names = sa.Table(
     "entity_names",
     metadata,

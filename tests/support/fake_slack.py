@@ -78,7 +78,8 @@ class HookPost:
     @property
     def text(self) -> str:
         """The section texts of the post, joined by newlines."""
-        return "\n".join(str(b["text"]["text"]) for b in self.body.get("blocks") or [])
+        blocks = self.body.get("blocks") or []
+        return "\n".join(str(b["text"]["text"]) for b in blocks if "text" in b)
 
 
 def _text_length(obj: Any) -> int:
@@ -174,8 +175,12 @@ class FakeSlackApi:
         self._failures.extend([status] * count)
 
     def texts(self, channel: str) -> list[str]:
-        """The section text of each message posted to one channel."""
-        return [str(m.blocks[0]["text"]["text"]) for m in self.messages if m.channel == channel]
+        """The section text of each message posted to one channel (its `text` without blocks)."""
+        return [
+            str(m.blocks[0]["text"]["text"]) if m.blocks else m.text
+            for m in self.messages
+            if m.channel == channel
+        ]
 
     def alerts(self, channel: str) -> list[SlackMessage]:
         """The messages in a channel that carry the alert buttons, as they stand now."""

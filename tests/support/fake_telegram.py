@@ -352,7 +352,8 @@ class FakeTelegramApi:
         await self.close()
 
     def fail_next(self, count: int, *, status: int = 500, method: str = "sendMessage") -> None:
-        """Answer the next `count` calls of `method` with HTTP `status`."""
+        """Answer the next `count` calls of `method` with HTTP `status` (429s carry
+        `retry_after: 1`, as Telegram's flood control does)."""
         self._failures.setdefault(method.lower(), []).extend([status] * count)
 
     def push_update(self, update: Params) -> int:
@@ -474,7 +475,10 @@ class FakeTelegramApi:
         try:
             failures = self._failures.get(name)
             if failures:
-                raise ApiError(failures.pop(0), "Internal Server Error")
+                status = failures.pop(0)
+                if status == 429:
+                    raise ApiError(429, "Too Many Requests: retry after 1", retry_after=1)
+                raise ApiError(status, "Internal Server Error")
             result = method(await _read_params(request))
             if inspect.isawaitable(result):
                 result = await result

@@ -20,7 +20,7 @@ from urllib.parse import urlencode
 
 import aiohttp
 
-from tests.support.fake_slack import FakeSlackApi, Params, SlackMessage
+from tests.support.fake_slack import FakeSlackApi, HookPost, Params, SlackMessage
 
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:
@@ -126,32 +126,53 @@ class SlackCaller:
 
     async def click(self, message: SlackMessage, action: str, *, user: str) -> int:
         """Click the alert button `newswatch_<action>` on `message` as `user`."""
-        [button] = [
-            element
-            for block in message.blocks
-            if block.get("type") == "actions"
-            for element in block["elements"]
-            if element["action_id"] == f"newswatch_{action}"
-        ]
-        payload = {
+        button = _button(message.blocks, action)
+        payload = self._click_payload(user, message.channel, button)
+        payload["container"] = {"type": "message", "message_ts": message.ts}
+        payload["message"] = {
+            "type": "message",
+            "user": "U0000BOT",
+            "ts": message.ts,
+            "text": message.text,
+            "blocks": message.blocks,
+        }
+        payload["response_url"] = self.api.new_hook(message.channel, user, message.ts)
+        return await self._post_click(payload)
+
+    async def click_ephemeral(self, post: HookPost, action: str, *, user: str) -> int:
+        """Click `newswatch_<action>` on an ephemeral answer (a response_url post), as
+        Slack sends it: the container says so and the message itself is left out."""
+        button = _button(post.body.get("blocks") or [], action)
+        payload = self._click_payload(user, post.channel, button)
+        payload["container"] = {"type": "message", "message_ts": "1.2", "is_ephemeral": True}
+        payload["response_url"] = self.api.new_hook(post.channel, user, None)
+        return await self._post_click(payload)
+
+    def _click_payload(self, user: str, channel: str, button: Params) -> Params:
+        return {
             "type": "block_actions",
             "team": {"id": "T0000TEST", "domain": "newswatch-test"},
             "user": {"id": user, "username": user.lower(), "name": user.lower()},
             "api_app_id": "A0000APP",
             "token": "legacy-verification-token",
-            "container": {"type": "message", "message_ts": message.ts},
             "trigger_id": f"{next(self._ids)}.trigger",
-            "channel": {"id": message.channel, "name": "news"},
-            "message": {
-                "type": "message",
-                "user": "U0000BOT",
-                "ts": message.ts,
-                "text": message.text,
-                "blocks": message.blocks,
-            },
-            "response_url": self.api.new_hook(message.channel, user, message.ts),
+            "channel": {"id": channel, "name": "news"},
             "actions": [{**button, "block_id": "newswatch_alert_actions", "action_ts": "1"}],
         }
+
+    async def _post_click(self, payload: Params) -> int:
         body = urlencode({"payload": json.dumps(payload)}).encode()
         status, _ = await self.signed_post(body, "application/x-www-form-urlencoded")
         return status
+
+
+def _button(blocks: list[Any], action: str) -> Params:
+    """The one button `newswatch_<action>` in `blocks`."""
+    [button] = [
+        element
+        for block in blocks
+        if block.get("type") == "actions"
+        for element in block["elements"]
+        if element["action_id"] == f"newswatch_{action}"
+    ]
+    return dict(button)

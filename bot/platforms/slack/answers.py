@@ -9,7 +9,8 @@ Every request is acknowledged at once; the command then runs
 - a DM: chat.postMessage in the DM;
 - an alert's button: through the response_url, the alert kept and its
   buttons replaced by the answer (`replace_original`), or a note only to the
-  user who clicked.
+  user who clicked (with Apply/Skip buttons when a feedback change waits for
+  the admin's decision; pressing one replaces that note).
 
 Replies are rendered by `bot.platforms.slack.intake` (mrkdwn-escaped, so no
 answer can ping or link). Whatever fails while answering is logged with
@@ -223,7 +224,11 @@ class SlackAnswers:
         async with self._answering("block_actions", channel, user):
             reply = await self._answer_click(body)
             message = body.get("message") or {}
-            if reply.replace_original and message.get("blocks"):
+            ephemeral = bool((body.get("container") or {}).get("is_ephemeral"))
+            if reply.replace_original and ephemeral:  # e.g. a decided feedback proposal
+                text, blocks = reply_blocks(reply)
+                answer = await respond(text=text, blocks=blocks, replace_original=True)
+            elif reply.replace_original and message.get("blocks"):
                 answer = await respond(
                     text=str(message.get("text") or "newswatch alert"),
                     blocks=answered_alert_blocks(message["blocks"], reply),

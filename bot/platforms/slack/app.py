@@ -249,7 +249,9 @@ async def start_slack(deps: FrontEndDeps) -> Stopper:
         client = web_client(config, session)
         await check_bot_token(client)
         bolt = build_bolt_app(client, config)
-        answers = SlackAnswers(handler_context(deps, NoChatAdmins()), client, limiter)
+        members = deps.settings.channel_subscribe == "members"
+        ctx = handler_context(deps, NoChatAdmins(), members_manage_chats=members)
+        answers = SlackAnswers(ctx, client, limiter)
         answers.register(bolt)
         socket = await start_socket_mode(bolt, config.app_token) if config.socket_mode else None
     except BaseException:

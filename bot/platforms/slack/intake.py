@@ -10,8 +10,9 @@ does I/O.
 - `slash_command`, `event_command`, `button_click`: payloads → `Command` /
   `ActionCommand`. A DM between the bot and its user is PRIVATE (they manage
   their own alerts); channels, private channels and group DMs are GROUP, where
-  only SLACK_ADMIN_IDS change subscriptions (Slack has no per-channel admins
-  the bot can see).
+  any member changes the channel's subscriptions, as with Slack's `/feed`
+  (NEWSWATCH_CHANNEL_SUBSCRIBE=admins keeps that to SLACK_ADMIN_IDS: Slack has
+  no per-channel admins the bot can see).
 - `reply_messages`, `answered_alert_blocks`: a `Reply` as mrkdwn sections with
   `&`, `<`, `>` escaped (no pings, no links), each ≤ 3000 characters, the
   `code` in ``` blocks, in as many messages as Slack's limits need (never
@@ -29,6 +30,7 @@ from bot.platforms.render import fit_text, group_parts, rule_ref_matches, split_
 from bot.platforms.slack.render import (
     SLACK_MAX_BLOCKS,
     SLACK_MESSAGE_TEXT,
+    decision_actions,
     parse_slack_button,
     slack_escape,
 )
@@ -136,8 +138,9 @@ def button_click(body: Mapping[str, Any], rule_names: Iterable[str]) -> ActionCo
         user_name=name,
         chat_kind=chat_kind(channel),
         action=ButtonAction(decoded.action),
-        rule=rule,
+        rule=rule if decoded.rule_ref else "",
         story_key=decoded.story_key or "",
+        feedback_id=decoded.feedback_id,
     )
 
 
@@ -165,7 +168,9 @@ def _sections(reply: Reply) -> list[str]:
 def reply_blocks(reply: Reply) -> tuple[str, list[Block]]:
     """(fallback text, every section) for a Reply; each piece escaped and ≤ 3000
     characters (`reply_messages` groups them into messages Slack accepts)."""
-    blocks = [{"type": "section", "text": _mrkdwn(text)} for text in _sections(reply)]
+    blocks: list[Block] = [{"type": "section", "text": _mrkdwn(text)} for text in _sections(reply)]
+    if reply.buttons:
+        blocks.append(_decision_block(reply))
     fallback = _fit(" ".join(reply.text.split()) or "done", FALLBACK_LIMIT)
     return fallback, blocks
 
@@ -179,12 +184,20 @@ def reply_messages(reply: Reply) -> list[tuple[str, list[Block]]]:
         SLACK_MESSAGE_TEXT,
         measure=utf16_len,
         separator="",
-        max_pieces=SLACK_MAX_BLOCKS,
+        max_pieces=SLACK_MAX_BLOCKS - 1 if reply.buttons else SLACK_MAX_BLOCKS,
     )
-    return [
+    messages: list[tuple[str, list[Block]]] = [
         (fallback, [{"type": "section", "text": _mrkdwn(text)} for text in group])
         for group in groups
     ]
+    if reply.buttons and messages:  # the buttons go under the last part
+        messages[-1][1].append(_decision_block(reply))
+    return messages
+
+
+def _decision_block(reply: Reply) -> Block:
+    """The apply/skip buttons of a reply as an actions block."""
+    return decision_actions([(b.label, b.action.value, b.feedback_id) for b in reply.buttons])
 
 
 def answered_alert_blocks(original: Sequence[Any], reply: Reply) -> list[Block]:

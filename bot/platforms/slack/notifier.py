@@ -31,7 +31,14 @@ from bot.core.errors import (
 )
 from bot.core.model import Alert, Destination, Digest, DigestPart, FollowUp
 from bot.delivery.ratelimit import RateLimiter
-from bot.platforms.slack.render import render_slack, render_slack_digest, render_slack_thread
+from bot.platforms.render import clean_text
+from bot.platforms.slack.render import (
+    SLACK_SECTION_LIMIT,
+    render_slack,
+    render_slack_digest,
+    render_slack_thread,
+    slack_escape,
+)
 
 DEFAULT_API_BASE_URL = "https://slack.com/api/"
 _DEFAULT_RETRY_AFTER = 1.0
@@ -162,6 +169,20 @@ class SlackNotifier:
             unfurl_media=False,
             link_names=False,
             **({"thread_ts": thread_ts} if thread_ts else {}),
+        )
+        return f"{response.get('channel') or destination.chat_id}:{response['ts']}"
+
+    async def send_notice(self, destination: Destination, text: str) -> str:
+        """Post a plain notice (mrkdwn-escaped: it can ping or link nobody); `<channel>:<ts>`."""
+        line = slack_escape(clean_text(text))[:SLACK_SECTION_LIMIT]
+        response = await self._call(
+            destination.chat_id,
+            "chat_postMessage",
+            channel=destination.chat_id,
+            text=line,
+            unfurl_links=False,
+            unfurl_media=False,
+            link_names=False,
         )
         return f"{response.get('channel') or destination.chat_id}:{response['ts']}"
 

@@ -5,8 +5,10 @@ text show literally; text objects are `verbatim` so bare `@channel` or
 `#general` is not auto-linked; section text ≤ 3000. Slack has no escape for
 `*_~` formatting marks: they can style feed text but cannot ping, link or
 break out of our markup. Buttons use action_ids `newswatch_mute`,
-`newswatch_unsubscribe`, `newswatch_not_relevant` with value
-`{"rule": <ref>, "story": <story key>}`.
+`newswatch_unsubscribe`, `newswatch_not_relevant`, `newswatch_more_like_this`
+with value `{"rule": <ref>, "story": <story key>}`; under a proposed feedback
+change, `newswatch_apply_feedback` and `newswatch_skip_feedback` with value
+`{"feedback": <id>}`.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from bot.core.errors import CommandError
 from bot.core.model import Alert, Digest, Source
 from bot.platforms.render import (
     BUTTON_LABELS,
+    DECISION_ACTIONS,
     DIGEST_SUMMARY,
     MAX_SOURCES,
     AlertAction,
@@ -42,7 +45,9 @@ SLACK_SECTION_LIMIT = 3000
 SLACK_MAX_BLOCKS = 50
 SLACK_MESSAGE_TEXT = 40_000
 """Slack truncates a message's text beyond 40,000 characters; parts stay under it."""
-SLACK_ACTION_IDS = {action: f"newswatch_{action}" for action in BUTTON_LABELS}
+SLACK_ACTION_IDS = {
+    action: f"newswatch_{action}" for action in (*BUTTON_LABELS, *sorted(DECISION_ACTIONS))
+}
 
 
 # ── Slack (Block Kit, mrkdwn) ──────────────────────────────────────────────
@@ -126,6 +131,20 @@ def _slack_actions(alert: Alert) -> list[dict[str, object]]:
         for action, label in BUTTON_LABELS.items()
     ]
     return [{"type": "actions", "block_id": "newswatch_alert_actions", "elements": buttons}]
+
+
+def decision_actions(buttons: Sequence[tuple[str, str, int]]) -> dict[str, object]:
+    """The actions block of (label, action, feedback id) buttons under a reply."""
+    elements = [
+        {
+            "type": "button",
+            "action_id": SLACK_ACTION_IDS[action],
+            "text": {"type": "plain_text", "text": label, "emoji": False},
+            "value": json.dumps({"feedback": feedback_id}),
+        }
+        for label, action, feedback_id in buttons
+    ]
+    return {"type": "actions", "block_id": "newswatch_decision", "elements": elements}
 
 
 def _slack_heading(alert: Alert, budget: int = 600) -> str:
@@ -214,10 +233,13 @@ def parse_slack_button(action_id: str, value: str) -> AlertAction:
     actions = {aid: action for action, aid in SLACK_ACTION_IDS.items()}
     if action_id not in actions:
         raise CommandError(f"unknown Slack action_id {action_id[:80]!r}: expected newswatch_*")
+    action = actions[action_id]
     try:
         data = json.loads(value)
-        return AlertAction(actions[action_id], str(data["rule"]), str(data["story"]))
+        if action in DECISION_ACTIONS:
+            return AlertAction(action, "", feedback_id=int(data["feedback"]))
+        return AlertAction(action, str(data["rule"]), str(data["story"]))
     except (ValueError, TypeError, KeyError) as exc:
         raise CommandError(
-            f'Slack button value {value[:80]!r} is not {{"rule": …, "story": …}}'
+            f"Slack button value {value[:80]!r} is not what newswatch puts on {action_id}"
         ) from exc

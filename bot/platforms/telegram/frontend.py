@@ -35,7 +35,8 @@ from bot.core.model import Destination
 from bot.delivery.ratelimit import RateLimiter
 from bot.platforms.render import clean_text
 from bot.platforms.telegram.intake import PLATFORM, click_from_callback, command_from_message
-from bot.platforms.telegram.notifier import map_telegram_error
+from bot.platforms.telegram.notifier import map_telegram_error, telegram_markup
+from bot.platforms.telegram.render import decision_keyboard
 from bot.platforms.telegram.replies import alert_with_outcome, callback_answer, render_reply
 from handlers import ChatKind, HandlerContext, Reply, dispatch
 from handlers.dispatch import GENERIC_FAILURE
@@ -155,15 +156,20 @@ class TelegramFrontEnd:
         """Send the rendered reply to the message's chat (as a reply to it if `in_thread`),
         in as many messages as it takes, in order."""
         quote = ReplyParameters(message.message_id, allow_sending_without_reply=True)
-        for text in render_reply(reply):
+        buttons = [(b.label, b.action.value, b.feedback_id) for b in reply.buttons]
+        markup = telegram_markup(decision_keyboard(buttons)) if buttons else None
+        parts = render_reply(reply)
+        for number, text in enumerate(parts, start=1):
+            last = number == len(parts)
 
-            async def send(text: str = text) -> Message:
+            async def send(text: str = text, last: bool = last) -> Message:
                 return await self._bot.send_message(
                     message.chat.id,
                     text,
                     parse_mode=ParseMode.HTML,
                     link_preview_options=NO_PREVIEW,
                     reply_parameters=quote if in_thread else None,
+                    reply_markup=markup if last else None,  # the buttons go under the last part
                 )
 
             await self.limited(message.chat.id, send)
@@ -186,6 +192,8 @@ class TelegramFrontEnd:
         await query.answer(callback_answer(reply), show_alert=not reply.ok)
         if reply.replace_original:
             await self.show_outcome(query, reply)
+        if reply.buttons and isinstance(query.message, Message):
+            await self.send_reply(query.message, reply, in_thread=True)
 
     async def show_outcome(self, query: CallbackQuery, reply: Reply) -> None:
         """Replace the alert's buttons by the outcome line, keeping its text."""

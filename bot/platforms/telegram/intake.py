@@ -17,7 +17,8 @@
   the rule reference resolves against the rules in force and the chat's
   subscriptions, and the story's 12-character key prefix (all that fits in
   callback_data) to the one stored story whose key starts with it, however
-  old (`Store.find_story_by_key_prefix`, an index lookup).
+  old (`Store.find_story_by_key_prefix`, an index lookup). The apply/skip
+  buttons under a proposed feedback change carry its feedback id.
 """
 
 from __future__ import annotations
@@ -117,10 +118,10 @@ async def click_from_callback(ctx: HandlerContext, query: CallbackQuery) -> Acti
         raise CommandError("this button is not one of newswatch's alert buttons")
     pressed = parse_telegram_callback(query.data)
     destination = Destination(PLATFORM, str(message.chat.id))
-    rule = await resolve_rule(ctx, pressed.rule_ref, destination)
     action = ButtonAction(pressed.action)
+    rule = await resolve_rule(ctx, pressed.rule_ref, destination) if pressed.rule_ref else ""
     story_key = ""
-    if action == ButtonAction.NOT_RELEVANT and pressed.story_key:
+    if pressed.story_key:
         story_key = await resolve_story_key(ctx, pressed.story_key)
     user = query.from_user
     return ActionCommand(
@@ -132,4 +133,5 @@ async def click_from_callback(ctx: HandlerContext, query: CallbackQuery) -> Acti
         action=action,
         rule=rule,
         story_key=story_key,
+        feedback_id=pressed.feedback_id,
     )

@@ -41,8 +41,11 @@ from bot.core.errors import (
 )
 from bot.core.model import Alert, Destination, Digest, DigestPart, FollowUp
 from bot.delivery.ratelimit import RateLimiter
+from bot.platforms.render import clean_text
 from bot.platforms.telegram.render import (
+    TELEGRAM_TEXT_LIMIT,
     Keyboard,
+    escape_html,
     render_telegram,
     render_telegram_digest,
     telegram_keyboard,
@@ -180,6 +183,20 @@ class TelegramNotifier:
                 parse_mode=ParseMode.HTML,
                 link_preview_options=LinkPreviewOptions(is_disabled=True),
                 reply_markup=markup,
+            )
+
+        message = await self._call(destination.chat_id, post)
+        return str(message.message_id)
+
+    async def send_notice(self, destination: Destination, text: str) -> str:
+        """Post a plain notice (escaped, no buttons, no preview); returns the message_id."""
+
+        async def post() -> Message:
+            return await self._bot.send_message(
+                chat_id=_chat_ref(destination.chat_id),
+                text=escape_html(clean_text(text))[:TELEGRAM_TEXT_LIMIT],
+                parse_mode=ParseMode.HTML,
+                link_preview_options=LinkPreviewOptions(is_disabled=True),
             )
 
         message = await self._call(destination.chat_id, post)

@@ -4,9 +4,10 @@ HTML parse mode; `html.escape` on text and on the href; only http(s) links;
 the whole message ≤ 4096 UTF-16 code units measured on the raw HTML, which is
 never shorter than the text left after entity parsing.
 
-Buttons' callback_data (≤ 64 bytes) is `m:<ref>`, `u:<ref>` and
-`n:<ref>:<story key, first 12 chars>`, where `<ref>` is
-`bot.platforms.render.rule_ref` of the rule.
+Buttons' callback_data (≤ 64 bytes) is `m:<ref>`, `u:<ref>`,
+`n:<ref>:<story key, first 12 chars>` ("Not relevant") and `p:<ref>:<…>` ("More
+like this"), where `<ref>` is `bot.platforms.render.rule_ref` of the rule; under
+a proposed feedback change, `fa:<feedback id>` (apply) and `fs:<id>` (skip).
 """
 
 from __future__ import annotations
@@ -17,11 +18,16 @@ from collections.abc import Sequence
 from bot.core.errors import CommandError
 from bot.core.model import Alert, Digest, Match
 from bot.platforms.render import (
+    APPLY_FEEDBACK,
     BUTTON_LABELS,
+    DECISION_ACTIONS,
     DIGEST_SUMMARY,
     MAX_SOURCES,
+    MORE_LIKE_THIS,
     MUTE,
     NOT_RELEVANT,
+    SKIP_FEEDBACK,
+    STORY_ACTIONS,
     UNSUBSCRIBE,
     AlertAction,
     alert_sources,
@@ -41,7 +47,15 @@ from bot.platforms.render import (
 
 TELEGRAM_TEXT_LIMIT = 4096
 TELEGRAM_CALLBACK_LIMIT = 64
-_CALLBACK_PREFIX = {MUTE: "m", UNSUBSCRIBE: "u", NOT_RELEVANT: "n"}
+_CALLBACK_PREFIX = {
+    MUTE: "m",
+    UNSUBSCRIBE: "u",
+    NOT_RELEVANT: "n",
+    MORE_LIKE_THIS: "p",
+    APPLY_FEEDBACK: "fa",
+    SKIP_FEEDBACK: "fs",
+}
+BUTTONS_PER_ROW = 2
 _STORY_PREFIX_LEN = 12
 
 Keyboard = list[list[tuple[str, str]]]
@@ -160,22 +174,26 @@ def render_telegram_digest(digest: Digest) -> list[str]:
 def telegram_callback_data(action: str, rule: str, story_key: str) -> str:
     """The callback_data for one button (≤ 64 bytes, scheme in the module docstring)."""
     prefix, ref = _CALLBACK_PREFIX[action], rule_ref(rule)
-    if action == NOT_RELEVANT:
+    if action in STORY_ACTIONS:
         return f"{prefix}:{ref}:{story_key[:_STORY_PREFIX_LEN]}"
     return f"{prefix}:{ref}"
 
 
 def telegram_keyboard(alert: Alert) -> Keyboard:
-    """One row with the three buttons for the alert's first matched rule ([] if none)."""
+    """The four buttons for the alert's first matched rule, two a row ([] if none)."""
     if not alert.matches:
         return []
     rule, key = alert.matches[0].rule, alert.story.key
-    return [
-        [
-            (label, telegram_callback_data(action, rule, key))
-            for action, label in BUTTON_LABELS.items()
-        ]
+    buttons = [
+        (label, telegram_callback_data(action, rule, key))
+        for action, label in BUTTON_LABELS.items()
     ]
+    return [buttons[n : n + BUTTONS_PER_ROW] for n in range(0, len(buttons), BUTTONS_PER_ROW)]
+
+
+def decision_keyboard(buttons: Sequence[tuple[str, str, int]]) -> Keyboard:
+    """One row of (label, action, feedback id) buttons under a reply: `fa:<id>`, `fs:<id>`."""
+    return [[(label, f"{_CALLBACK_PREFIX[action]}:{fid}") for label, action, fid in buttons]]
 
 
 def parse_telegram_callback(data: str) -> AlertAction:
@@ -183,10 +201,19 @@ def parse_telegram_callback(data: str) -> AlertAction:
     actions = {prefix: action for action, prefix in _CALLBACK_PREFIX.items()}
     prefix, _, rest = data.partition(":")
     if prefix not in actions or not rest:
-        raise CommandError(f"unknown button data {data[:64]!r}: expected m:, u: or n: and a rule")
-    if actions[prefix] != NOT_RELEVANT:
-        return AlertAction(actions[prefix], rest)
+        raise CommandError(
+            f"unknown button data {data[:64]!r}: expected m:, u:, n:, p:, fa: or fs: and more"
+        )
+    action = actions[prefix]
+    if action in DECISION_ACTIONS:
+        if not rest.isdigit():
+            raise CommandError(f"button data {data[:64]!r}: expected {prefix}:<feedback id>")
+        return AlertAction(action, "", feedback_id=int(rest))
+    if action not in STORY_ACTIONS:
+        return AlertAction(action, rest)
     ref, _, key = rest.rpartition(":")
     if not ref or not key:
-        raise CommandError(f"button data {data[:64]!r} lacks the story: expected n:<rule>:<story>")
-    return AlertAction(NOT_RELEVANT, ref, key)
+        raise CommandError(
+            f"button data {data[:64]!r} lacks the story: expected {prefix}:<rule>:<story>"
+        )
+    return AlertAction(action, ref, key)
