@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from bot.core import metrics
 from bot.core.errors import FeedParseError, FetchError
 from bot.core.model import Alert, DueFeed, Feed, FeedState, ParsedFeed, PollReport, Story
 from bot.pipeline import dedupe, fetch, match, normalize, parse, summarize
@@ -73,11 +74,14 @@ async def poll_once(pipeline: Pipeline, now: datetime | None = None) -> PollRepo
     """Poll every due feed once, in batches, and queue the alerts; returns what happened."""
     now = now or pipeline.clock()
     total = PollReport()
-    while True:
-        report = await poll_batch(pipeline, now)
-        total = merge_reports(total, report)
-        if report.feeds_polled < pipeline.config.batch_size:
-            break
+    with metrics.POLL_SECONDS.time():
+        while True:
+            report = await poll_batch(pipeline, now)
+            metrics.STORIES.inc(report.new_stories)
+            metrics.ALERTS.inc(report.alerts)
+            total = merge_reports(total, report)
+            if report.feeds_polled < pipeline.config.batch_size:
+                break
     await pipeline.store.set_meta("last_poll_at", now.isoformat(timespec="seconds"))
     return total
 

@@ -2,7 +2,8 @@
 
 APScheduler 3 (AsyncIOScheduler) runs two jobs: the poll tick (`poll_once`)
 and the delivery loop (`Deliverer.deliver_once`), each never overlapping
-itself. SIGINT/SIGTERM stop new runs, let in-flight runs finish (up to a
+itself and each beating the heartbeat that `/healthz` reads when a tick
+starts. SIGINT/SIGTERM stop new runs, let in-flight runs finish (up to a
 grace period) and close everything; a send interrupted past the grace period
 stays leased in the outbox and is sent after the lease expires, never lost.
 """
@@ -22,6 +23,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from bot.core.settings import Settings
 from bot.pipeline.poll import poll_once
 from bot.service.app import App, build_app, seed_feeds
+from bot.service.heartbeat import Heartbeat, scheduler_heartbeat
 from bot.service.http import HttpServer
 from bot.service.platforms import start_platforms
 
@@ -62,11 +64,18 @@ def poll_tick_seconds(settings: Settings) -> float:
     return min(settings.poll_interval, POLL_TICK_MAX_SECONDS)
 
 
-def build_scheduler(app: App, in_flight: InFlight) -> AsyncIOScheduler:
-    """The two jobs; each starts at once and never overlaps itself."""
+def job_ticks(settings: Settings) -> dict[str, float]:
+    """Each scheduled job's tick in seconds (the heartbeat's limits derive from them)."""
+    return {"poll": poll_tick_seconds(settings), "deliver": DELIVERY_TICK_SECONDS}
+
+
+def build_scheduler(app: App, in_flight: InFlight, heartbeat: Heartbeat) -> AsyncIOScheduler:
+    """The two jobs; each starts at once, never overlaps itself and beats the heartbeat."""
     scheduler = AsyncIOScheduler(timezone=UTC)
+    ticks = job_ticks(app.settings)
 
     async def poll() -> None:
+        heartbeat.beat("poll")
         report = await poll_once(app.pipeline)
         if report.feeds_polled:
             log.info(
@@ -78,18 +87,13 @@ def build_scheduler(app: App, in_flight: InFlight) -> AsyncIOScheduler:
             )
 
     async def deliver() -> None:
+        heartbeat.beat("deliver")
         await app.deliverer.deliver_once()
 
     common = {"max_instances": 1, "coalesce": True, "next_run_time": datetime.now(UTC)}
+    scheduler.add_job(in_flight.wrap(poll), "interval", seconds=ticks["poll"], id="poll", **common)
     scheduler.add_job(
-        in_flight.wrap(poll),
-        "interval",
-        seconds=poll_tick_seconds(app.settings),
-        id="poll",
-        **common,
-    )
-    scheduler.add_job(
-        in_flight.wrap(deliver), "interval", seconds=DELIVERY_TICK_SECONDS, id="deliver", **common
+        in_flight.wrap(deliver), "interval", seconds=ticks["deliver"], id="deliver", **common
     )
     return scheduler
 
@@ -105,10 +109,11 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> Non
     in_flight = InFlight()
     try:
         await seed_feeds(app)
-        http = HttpServer(app)
+        heartbeat = scheduler_heartbeat(job_ticks(settings))
+        http = HttpServer(app, heartbeat)
         platforms = await start_platforms(app, http)
         await http.start(settings.http_host, settings.http_port)
-        scheduler = build_scheduler(app, in_flight)
+        scheduler = build_scheduler(app, in_flight, heartbeat)
         scheduler.start()
         log.info(
             "newswatch running: %d feeds, %d rules, http on %s:%d",
