@@ -1,7 +1,8 @@
 """One pass of the poller: the whole pipeline in one place.
 
     claim due feeds ─▶ fetch ─▶ parse ─▶ normalize        (per feed, concurrently)
-    ─▶ dedupe (batch, store, near-duplicates) ─▶ match ─▶ summarize ─▶ route
+    ─▶ dedupe (batch, store) ─▶ [full text for teasers] ─▶ near-duplicates
+    ─▶ match ─▶ summarize ─▶ route
     ─▶ save stories + outbox rows (one transaction) ─▶ save feed states
 
 `poll_once` is what the scheduler calls on every tick, and what tests and the
@@ -48,6 +49,8 @@ class Pipeline:
     clock: Callable[[], datetime]
     near_index: dedupe.NearDuplicateIndex = field(default_factory=dedupe.NearDuplicateIndex)
     """The stored stories of the near-duplicate window, kept across polls."""
+    fulltext: fetch.FullText | None = None
+    """Article text for teaser-only stories (NEWSWATCH_FULLTEXT); None when off."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +100,8 @@ async def poll_batch(pipeline: Pipeline, now: datetime) -> PollReport:
     backlog = [story for result in results for story in result.backlog]
     fresh = await fresh_stories(pipeline.store, candidates + backlog)
     backlog_keys = {story.key for story in backlog}
+    if pipeline.fulltext is not None:
+        fresh = await pipeline.fulltext.fill(fresh, now=now, skip=backlog_keys)
     batch = await route_stories(pipeline, fresh, backlog_keys, now)
     saved = await pipeline.store.save_stories(batch.new_story_rows)
     await pipeline.store.save_feed_states({r.feed.id: r.state for r in results})

@@ -23,6 +23,7 @@ from bot.delivery.loop import Deliverer, DeliveryPolicy
 from bot.delivery.notifier import Notifier
 from bot.pipeline.feedlist import FeedSpec, load_feed_list
 from bot.pipeline.fetch.fetcher import Fetcher, FetchLimits, make_http_client
+from bot.pipeline.fetch.fulltext import FullText, page_limits, require_fulltext
 from bot.pipeline.match import RuleBook
 from bot.pipeline.poll import Pipeline, PollConfig
 from bot.store import open_store
@@ -110,6 +111,8 @@ async def build_app(
     clock: Callable[[], datetime] = utc_now,
 ) -> App:
     """Open the store (migrating it), compile the rules and wire the pipeline."""
+    if settings.fulltext:
+        require_fulltext()  # before anything is opened: a missing extra is one line
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = await open_store(settings.effective_database_url)
     limits = fetch_limits(settings)
@@ -127,6 +130,7 @@ async def build_app(
         rulebook=rulebook,
         config=PollConfig(floor_seconds=settings.poll_interval, owner=owner),
         clock=clock,
+        fulltext=FullText(Fetcher(http, page_limits(limits))) if settings.fulltext else None,
     )
     registry = dict(notifiers or {})
     policy = DeliveryPolicy(owner=owner, max_attempts=settings.max_delivery_attempts)

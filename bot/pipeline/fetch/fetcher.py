@@ -14,7 +14,7 @@ import asyncio
 import re
 import ssl
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractContextManager, asynccontextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from email.utils import parsedate_to_datetime
@@ -107,22 +107,34 @@ class Fetcher:
         with a one-line reason, `status` and `retry_after` for anything else.
         """
         try:
-            host = _checked_host(url)
-            async with self._host_slot(host), self._global:
-                with metrics.FETCH_SECONDS.time():
-                    response = await self._fetch_in_slot(url, state, now)
+            response = await self._get(url, state, now, metrics.FETCH_SECONDS.time())
         except FetchError:
             metrics.FETCHES.labels("failed").inc()
             raise
         metrics.FETCHES.labels("not_modified" if response.not_modified else "fetched").inc()
         return response
 
-    async def _fetch_in_slot(self, url: str, state: FeedState, now: datetime) -> FeedResponse:
-        try:
-            async with asyncio.timeout(self._limits.total_timeout):
-                return await self._follow(url, state, now)
-        except TimeoutError:
-            raise FetchError(f"timed out after {self._limits.total_timeout:g} s") from None
+    async def fetch_page(self, url: str, now: datetime) -> FeedResponse:
+        """GET a web page (not a feed: unconditional, not counted in the feed metrics),
+        with the same guard, limits and errors as `fetch`."""
+        return await self._get(url, FeedState(), now)
+
+    async def _get(
+        self,
+        url: str,
+        state: FeedState,
+        now: datetime,
+        timer: AbstractContextManager[object] | None = None,
+    ) -> FeedResponse:
+        """The fetch once a host and a global slot are free (`timer` runs from then)."""
+        host = _checked_host(url)
+        async with self._host_slot(host), self._global:
+            try:
+                with timer or nullcontext():
+                    async with asyncio.timeout(self._limits.total_timeout):
+                        return await self._follow(url, state, now)
+            except TimeoutError:
+                raise FetchError(f"timed out after {self._limits.total_timeout:g} s") from None
 
     @asynccontextmanager
     async def _host_slot(self, host: str) -> AsyncIterator[None]:
