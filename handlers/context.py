@@ -32,6 +32,8 @@ class HandlerContext:
     topics_active: bool = False
     """Whether the service scores topics (the semantic tier is loaded); when
     False, `rules` and `status` report topic rules as inactive."""
+    default_backfill: int = 0
+    """Backlog items a feed added from chat may alert (NEWSWATCH_BACKFILL)."""
 
     def is_admin(self, origin: ChatOrigin) -> bool:
         """Whether the user is a configured admin of the bot on that platform."""

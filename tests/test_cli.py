@@ -120,8 +120,8 @@ def test_rules_check(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
         (["feeds", "add", "ftp://x.org/feed"], "is not an http(s) URL"),
         (["feeds", "add", "https://x.org/f", "--backfill", "-1"], "Invalid value for '--backfill'"),
         (["feeds", "remove", "nope"], "no feed 'nope' — see `newswatch feeds list`"),
-        (["rules", "test", "--input", "/nonexistent.jsonl"], "cannot read /nonexistent.jsonl"),
-        (["feeds", "import", "/nonexistent.opml"], "cannot read /nonexistent.opml"),
+        (["rules", "test", "--input", "/nonexistent.jsonl"], "cannot read the items file /nonex"),
+        (["feeds", "import", "/nonexistent.opml"], "cannot read the OPML file /nonexistent.opml"),
     ],
 )
 def test_user_errors_are_one_line_and_exit_2(

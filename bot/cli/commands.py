@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 import typer
 
 from bot.core.errors import ConfigError, NewswatchError, NotFoundError
-from bot.core.settings import Settings, load_settings
+from bot.core.files import describe_os_error
+from bot.core.settings import Settings, ensure_data_dir, load_settings
 from bot.service.logs import configure_logging
 
 if TYPE_CHECKING:
@@ -202,7 +203,10 @@ def rules_check(file: Annotated[Path, typer.Argument(help="Rules YAML file.")]) 
 def feeds_add(
     url: Annotated[str, typer.Argument(help="Feed URL (http or https).")],
     name: Annotated[str | None, typer.Option(help="Display name (default: the host).")] = None,
-    backfill: Annotated[int, typer.Option(help="Backlog items that may alert.", min=0)] = 0,
+    backfill: Annotated[
+        int | None,
+        typer.Option(help="Backlog items that may alert (default: NEWSWATCH_BACKFILL).", min=0),
+    ] = None,
     config: ConfigOption = None,
 ) -> None:
     """Add a feed."""
@@ -217,7 +221,9 @@ def feeds_add(
     async def add() -> str:
         store = await _open(settings)
         try:
-            spec = FeedSpec(url, name or default_name(url), backfill)
+            spec = FeedSpec(
+                url, name or default_name(url), settings.backfill if backfill is None else backfill
+            )
             feed = await store.add_feed(spec.url, spec.name, backfill=spec.backfill)
             return f"added feed {feed.id}: {feed.name} <{feed.url}>"
         finally:
@@ -269,16 +275,16 @@ def feeds_import(
     file: Annotated[Path, typer.Argument(help="OPML file.")], config: ConfigOption = None
 ) -> None:
     """Import feeds from an OPML file (all or nothing; known URLs are skipped)."""
+    from bot.core.files import read_bytes
     from bot.pipeline.feedlist import parse_opml
     from bot.service.app import add_feeds
 
+    settings = settings_from(config)
     try:
-        specs = parse_opml(file.read_bytes(), source=str(file))
-    except OSError as err:
-        raise fail(f"cannot read {file}: {err.strerror}") from None
+        data = read_bytes(file, "the OPML file")
+        specs = parse_opml(data, source=str(file), default_backfill=settings.backfill)
     except NewswatchError as err:
         raise fail(str(err)) from None
-    settings = settings_from(config)
 
     async def import_all() -> str:
         store = await _open(settings)
@@ -297,6 +303,7 @@ def feeds_export(
     config: ConfigOption = None,
 ) -> None:
     """Export the feeds as OPML."""
+    from bot.core.files import write_text_atomically
     from bot.pipeline.feedlist import render_opml
 
     settings = settings_from(config)
@@ -311,8 +318,11 @@ def feeds_export(
     document = run_async(export())
     if output is None:
         typer.echo(document, nl=False)
-    else:
-        output.write_text(document, encoding="utf-8")
+        return
+    try:
+        write_text_atomically(output, document, "the OPML export", set_by="--output")
+    except NewswatchError as err:
+        raise fail(str(err)) from None
 
 
 # ── db ──────────────────────────────────────────────────────────────────────
@@ -324,15 +334,19 @@ def db_upgrade(config: ConfigOption = None) -> None:
     from bot.store import upgrade
 
     settings = settings_from(config)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    run_async(upgrade(settings.effective_database_url))
+
+    async def migrate() -> None:
+        ensure_data_dir(settings)
+        await upgrade(settings.effective_database_url)
+
+    run_async(migrate())
     typer.echo("database is up to date")
 
 
 async def _open(settings: Settings) -> Any:
     from bot.store import open_store
 
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    ensure_data_dir(settings)
     return await open_store(settings.effective_database_url)
 
 
@@ -352,4 +366,11 @@ def main(argv: list[str] | None = None) -> None:
     except typer.Abort:
         typer.echo("newswatch: interrupted", err=True)
         sys.exit(130)
+    except OSError as err:  # the last resort for an OS error no command mapped itself
+        if err.filename is not None:
+            message = describe_os_error(err, err.filename, "the file")
+        else:
+            message = (err.strerror or str(err) or type(err).__name__).lower()
+        typer.echo(f"newswatch: error: {message}", err=True)
+        sys.exit(2)
     sys.exit(code if isinstance(code, int) else 0)

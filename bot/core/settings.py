@@ -53,6 +53,7 @@ from pydantic_settings import (
 )
 
 from bot.core.errors import ConfigError
+from bot.core.files import ensure_directory, read_text
 from bot.core.resources import package_path
 
 PACKAGED_CONFIG_DIR = package_path("config")
@@ -206,6 +207,11 @@ ENV_NAMES: dict[str, str] = {
 }
 
 
+def ensure_data_dir(settings: Settings) -> None:
+    """Create the data directory if needed; PathError (one line, exit code 2) if it cannot be."""
+    ensure_directory(settings.data_dir, "the data directory", set_by="NEWSWATCH_DATA_DIR")
+
+
 def load_settings(
     *, config_file: Path | None = None, overrides: Mapping[str, Any] | None = None
 ) -> Settings:
@@ -231,13 +237,10 @@ def _config_path_from_env() -> Path | None:
 
 
 def _check_yaml_file(path: Path) -> None:
-    if not path.is_file():
-        raise ConfigError(
-            f"config file {path} (NEWSWATCH_CONFIG) does not exist — fix the path or unset it"
-        )
+    text = read_text(path, "the config file", set_by="NEWSWATCH_CONFIG or --config")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as err:
         reason = str(err).splitlines()[0]
         raise ConfigError(f"config file {path} is not valid YAML: {reason}") from None
     if data is not None and not isinstance(data, dict):

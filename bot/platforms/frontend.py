@@ -84,4 +84,5 @@ def handler_context(deps: FrontEndDeps, chat_admin_check: ChatAdminCheck) -> Han
         chat_admin_check=chat_admin_check,
         on_rules_changed=rules_changed,
         topics_active=deps.rulebook.topics_active,
+        default_backfill=settings.backfill,
     )

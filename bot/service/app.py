@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import httpx
 
 from bot.core.errors import DuplicateError
-from bot.core.settings import Settings
+from bot.core.settings import Settings, ensure_data_dir
 from bot.delivery.loop import Deliverer, DeliveryPolicy
 from bot.delivery.notifier import Notifier
 from bot.pipeline.feedlist import FeedSpec, load_feed_list
@@ -113,7 +113,7 @@ async def build_app(
     """Open the store (migrating it), compile the rules and wire the pipeline."""
     if settings.fulltext:
         require_fulltext()  # before anything is opened: a missing extra is one line
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    ensure_data_dir(settings)
     store = await open_store(settings.effective_database_url)
     limits = fetch_limits(settings)
     http = make_http_client(limits)
@@ -171,5 +171,6 @@ async def seed_feeds(app: App) -> None:
     path = app.settings.feeds_file
     if path is None or await app.store.list_feeds():
         return
-    added, _ = await add_feeds(app.store, load_feed_list(path))
+    specs = load_feed_list(path, default_backfill=app.settings.backfill)
+    added, _ = await add_feeds(app.store, specs)
     log.info("seeded %d feeds from %s", len(added), path)

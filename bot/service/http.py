@@ -20,6 +20,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from bot.core import metrics
+from bot.core.errors import ConfigError
 from bot.pipeline.health import collect_status
 from bot.platforms.frontend import Handler
 from bot.service.app import App
@@ -47,7 +48,15 @@ class HttpServer:
     async def start(self, host: str, port: int) -> None:
         self._runner = web.AppRunner(self.web, access_log=None)
         await self._runner.setup()
-        await web.TCPSite(self._runner, host, port).start()
+        try:
+            await web.TCPSite(self._runner, host, port).start()
+        except OSError as err:
+            await self._runner.cleanup()
+            reason = (err.strerror or str(err)).lower()
+            raise ConfigError(
+                f"cannot listen on {host}:{port}: {reason} — set NEWSWATCH_HTTP_HOST and"
+                " NEWSWATCH_HTTP_PORT to an address of this machine and a free port"
+            ) from None
         self.port = int(self._runner.addresses[0][1])  # the bound port, also when `port` is 0
 
     async def stop(self) -> None:
