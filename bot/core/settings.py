@@ -5,33 +5,11 @@ variables, the optional YAML file named by `NEWSWATCH_CONFIG` (keys are the fiel
 names below, e.g. `poll_interval: 120`), then defaults. This is the only module
 that reads the environment.
 
-| setting | environment variable | default |
-|---|---|---|
-| database_url | NEWSWATCH_DATABASE_URL | SQLite file `newswatch.db` in the data directory |
-| data_dir | NEWSWATCH_DATA_DIR | `./data` |
-| poll_interval | NEWSWATCH_POLL_INTERVAL | 300 s (the floor for every feed) |
-| allow_private_networks | NEWSWATCH_ALLOW_PRIVATE_NETWORKS | false |
-| rules_file | NEWSWATCH_RULES_FILE | the packaged `config/rules.yaml` |
-| feeds_file | NEWSWATCH_FEEDS_FILE | the packaged `config/feeds.yaml` (seeds an empty database) |
-| backfill | NEWSWATCH_BACKFILL | 0 backlog items alerted from a newly added feed |
-| http_host, http_port | NEWSWATCH_HTTP_HOST, NEWSWATCH_HTTP_PORT | 127.0.0.1, 8080 |
-| telegram_bot_token | TELEGRAM_BOT_TOKEN | unset (Telegram off) |
-| telegram_api_base_url | TELEGRAM_API_BASE_URL | https://api.telegram.org |
-| telegram_webhook_url | TELEGRAM_WEBHOOK_URL | unset (long polling) |
-| telegram_webhook_secret | TELEGRAM_WEBHOOK_SECRET | unset (required with a webhook) |
-| telegram_admin_ids | TELEGRAM_ADMIN_IDS | none (comma-separated user ids) |
-| slack_bot_token | SLACK_BOT_TOKEN | unset (Slack off) |
-| slack_signing_secret | SLACK_SIGNING_SECRET | unset (required for HTTP mode) |
-| slack_app_token | SLACK_APP_TOKEN | unset (HTTP mode; set it for Socket Mode) |
-| slack_api_base_url | SLACK_API_BASE_URL | https://slack.com/api/ |
-| slack_admin_ids | SLACK_ADMIN_IDS | none (comma-separated user ids) |
-| fulltext | NEWSWATCH_FULLTEXT | false (fetch article pages for teaser-only feeds) |
-| semantic | NEWSWATCH_SEMANTIC | auto (on when `newswatch[semantic]` is installed), on, off |
-| llm_url | NEWSWATCH_LLM_URL | unset (OpenAI-compatible server root for rules with `llm_check`) |
-| llm_model | NEWSWATCH_LLM_MODEL | default |
-| llm_api_key | NEWSWATCH_LLM_API_KEY | unset |
-| llm_timeout | NEWSWATCH_LLM_TIMEOUT | 10 s (then the semantic verdict stands) |
-| log_level | NEWSWATCH_LOG_LEVEL | INFO |
+Every setting, its environment variable, default and meaning is in the
+README's settings table, the one place they are documented;
+tests/test_settings_docs.py fails when the table and this class disagree, or
+when a setting is read by nothing. `config/newswatch.example.yaml` shows the
+YAML form of each.
 """
 
 from __future__ import annotations
@@ -71,7 +49,7 @@ IdList = Annotated[tuple[str, ...], NoDecode]
 
 
 class Settings(BaseSettings):
-    """Every tunable of newswatch, validated. See the module docstring for the table."""
+    """Every tunable of newswatch, validated. Documented in the README's settings table."""
 
     model_config = SettingsConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
