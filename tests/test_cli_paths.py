@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli.commands import main
+from tests.support.cli import run_cli
 from tests.support.data import SEED_STORY_JSONL
 
 SETTINGS = (
@@ -39,18 +39,10 @@ def tree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exited:
-        main(list(argv))
-    out, err = capsys.readouterr()
-    code = exited.value.code
-    return (code if isinstance(code, int) else 1), out, err
-
-
 def one_line_error(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
     """The one error line of a failed command. `run` is a service and logs (e.g. its
     migrations) before it fails: there the error is the last line."""
-    code, _, err = run(capsys, *argv)
+    code, _, err = run_cli(capsys, *argv)
     lines = err.strip().splitlines()
     assert code == 2, err
     assert "Traceback" not in err
@@ -148,7 +140,7 @@ def test_export_to_a_bad_path_is_one_line_and_writes_nothing(
 def test_export_replaces_a_file_whole(tree: Path, capsys: pytest.CaptureFixture[str]) -> None:
     target = tree / "feeds.opml"
     target.write_text("old")
-    assert run(capsys, "feeds", "export", "--output", str(target))[0] == 0
+    assert run_cli(capsys, "feeds", "export", "--output", str(target))[0] == 0
     assert target.read_text().startswith("<?xml") and "</opml>" in target.read_text()
     assert [p.name for p in tree.iterdir() if p.name.startswith(".feeds.opml")] == []
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
@@ -21,6 +22,7 @@ from bot.service.logs import configure_logging
 
 if TYPE_CHECKING:
     from bot.pipeline.match import RuleBook
+    from bot.store.base import Store
 
 T = TypeVar("T")
 
@@ -219,15 +221,12 @@ def feeds_add(
     settings = settings_from(config)
 
     async def add() -> str:
-        store = await _open(settings)
-        try:
-            spec = FeedSpec(
-                url, name or default_name(url), settings.backfill if backfill is None else backfill
-            )
+        spec = FeedSpec(
+            url, name or default_name(url), settings.backfill if backfill is None else backfill
+        )
+        async with opened_store(settings) as store:
             feed = await store.add_feed(spec.url, spec.name, backfill=spec.backfill)
-            return f"added feed {feed.id}: {feed.name} <{feed.url}>"
-        finally:
-            await store.close()
+        return f"added feed {feed.id}: {feed.name} <{feed.url}>"
 
     typer.echo(run_async(add()))
 
@@ -240,11 +239,8 @@ def feeds_list(config: ConfigOption = None) -> None:
     settings = settings_from(config)
 
     async def listing() -> list[str]:
-        store = await _open(settings)
-        try:
+        async with opened_store(settings) as store:
             return feed_health_lines(await store.list_feeds())
-        finally:
-            await store.close()
 
     for line in run_async(listing()):
         typer.echo(line)
@@ -258,14 +254,12 @@ def feeds_remove(
     settings = settings_from(config)
 
     async def remove() -> str:
-        store = await _open(settings)
-        try:
-            removed = await store.remove_feed(feed)
-            return f"removed feed {removed.id}: {removed.name} <{removed.url}>"
-        except NotFoundError:
-            raise NotFoundError(f"no feed {feed!r} — see `newswatch feeds list`") from None
-        finally:
-            await store.close()
+        async with opened_store(settings) as store:
+            try:
+                removed = await store.remove_feed(feed)
+            except NotFoundError:
+                raise NotFoundError(f"no feed {feed!r} — see `newswatch feeds list`") from None
+        return f"removed feed {removed.id}: {removed.name} <{removed.url}>"
 
     typer.echo(run_async(remove()))
 
@@ -287,11 +281,8 @@ def feeds_import(
         raise fail(str(err)) from None
 
     async def import_all() -> str:
-        store = await _open(settings)
-        try:
+        async with opened_store(settings) as store:
             added, skipped = await add_feeds(store, specs)
-        finally:
-            await store.close()
         return f"imported {len(added)} feeds, skipped {len(skipped)} already present"
 
     typer.echo(run_async(import_all()))
@@ -309,11 +300,8 @@ def feeds_export(
     settings = settings_from(config)
 
     async def export() -> str:
-        store = await _open(settings)
-        try:
+        async with opened_store(settings) as store:
             return render_opml([health.feed for health in await store.list_feeds()])
-        finally:
-            await store.close()
 
     document = run_async(export())
     if output is None:
@@ -343,11 +331,17 @@ def db_upgrade(config: ConfigOption = None) -> None:
     typer.echo("database is up to date")
 
 
-async def _open(settings: Settings) -> Any:
+@asynccontextmanager
+async def opened_store(settings: Settings) -> AsyncIterator[Store]:
+    """The configured store (data directory created, migrated), closed afterwards."""
     from bot.store import open_store
 
     ensure_data_dir(settings)
-    return await open_store(settings.effective_database_url)
+    store = await open_store(settings.effective_database_url)
+    try:
+        yield store
+    finally:
+        await store.close()
 
 
 def main(argv: list[str] | None = None) -> None:
