@@ -5,6 +5,7 @@
         description: Drone and missile strikes
         query: '"drone strike*" OR (drone* NEAR/5 (attack* OR strike*))'
         enabled: true                 # optional, default true
+        urgent: false                 # optional: true skips quiet hours and digests
         topic:                        # optional, the semantic half
           intent: A drone or missile attack on a place
           positives: [Russia launched a drone attack on Kyiv overnight]
@@ -31,7 +32,7 @@ from bot.core.files import os_error_reason
 from bot.core.model import Rule, Topic
 from filters.query import parse_query
 
-RULE_KEYS = ("name", "description", "query", "enabled", "topic")
+RULE_KEYS = ("name", "description", "query", "enabled", "urgent", "topic")
 TOPIC_KEYS = ("intent", "positives", "negatives", "threshold", "llm_check")
 _NAME = re.compile(r"[a-z][a-z0-9_]*")
 
@@ -62,6 +63,8 @@ def dump_rules(rules: Sequence[Rule]) -> str:
         entry: dict[str, Any] = {"name": rule.name, "description": rule.description}
         entry["query"] = rule.query
         entry["enabled"] = rule.enabled
+        if rule.urgent:
+            entry["urgent"] = True
         if rule.topic is not None:
             entry["topic"] = {
                 "intent": rule.topic.intent,
@@ -153,12 +156,16 @@ def _rule(entry: Any) -> Rule:
     enabled = entry.get("enabled", True)
     if not isinstance(enabled, bool):
         raise _Problem(f"enabled: {enabled!r} is not true or false; write enabled: false")
+    urgent = entry.get("urgent", False)
+    if not isinstance(urgent, bool):
+        raise _Problem(f"urgent: {urgent!r} is not true or false; write urgent: true")
     return Rule(
         name=name,
         query=query,
         description=_text(entry, "description", required=False),
         enabled=enabled,
         topic=None if topic is None else _topic(topic),
+        urgent=urgent,
     )
 
 

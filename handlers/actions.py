@@ -1,5 +1,8 @@
 """The buttons under an alert: "Mute rule 24 h", "Unsubscribe", "Not relevant".
 
+A muted rule's alerts are held, not lost: they arrive as one digest when the
+rule mute ends (`bot.pipeline.route`), as with the `mute` command.
+
 Mute and unsubscribe change what the chat receives, so in groups and
 channels they need a chat administrator or a bot admin, like the commands.
 "Not relevant" is always recorded as `feedback` on the rule (audited with the
@@ -33,7 +36,8 @@ async def mute_rule(ctx: HandlerContext, click: ActionCommand) -> Reply:
     until = ctx.clock() + RULE_MUTE
     await ctx.store.mute_rule(click.destination, click.rule, until)
     return Reply(
-        f"{click.user_name or click.user_id} muted {click.rule} here until {utc_time(until)}",
+        f"{click.user_name or click.user_id} muted {click.rule} here until {utc_time(until)}; "
+        "its alerts meanwhile arrive as one digest then",
         replace_original=True,
     )
 

@@ -20,6 +20,7 @@ from handlers import (
     backtest,
     feed_commands,
     info,
+    quiet,
     rule_commands,
     rule_history,
     subscribing,
@@ -144,6 +145,7 @@ COMMANDS: dict[str, CommandSpec] = {
     for spec in (
         CommandSpec("help", show_help, "help [command]", "help subscribe", "what you can ask"),
         *subscribing.SPECS,
+        *quiet.SPECS,
         *info.SPECS,
         *rule_commands.SPECS,
         *backtest.SPECS,

@@ -1,4 +1,4 @@
-"""Rule commands: `rules` for everyone; `rule add|edit|rm|show` for admins."""
+"""Rule commands: `rules` for everyone; `rule add|edit|rm|show|urgent` for admins."""
 
 from __future__ import annotations
 
@@ -20,6 +20,8 @@ def _markers(ctx: HandlerContext, rule: Rule) -> str:
     marks = []
     if rule.topic is not None:
         marks.append("topic" if ctx.topics_active else "topic, inactive")
+    if rule.urgent:
+        marks.append("urgent")
     if not rule.enabled:
         marks.append("disabled")
     if any(error.rule == rule.name for error in ctx.rulebook.errors):
@@ -104,6 +106,24 @@ async def show_rule(ctx: HandlerContext, command: Command, args: str) -> Reply:
     return Reply("\n".join(lines), code=rule.query)
 
 
+URGENT_WORDS = {"on": True, "yes": True, "true": True, "off": False, "no": False, "false": False}
+
+
+async def set_urgent(ctx: HandlerContext, command: Command, args: str) -> Reply:
+    """Make every alert of a rule urgent (skips quiet hours and digests), or not."""
+    word, rest = split_first(args)
+    name = rule_name(word)
+    if rest.lower() not in URGENT_WORDS:
+        raise BadArgumentsError(f"say on or off after the rule name, not {rest!r}")
+    rule = rule_in_force(ctx, name)
+    urgent = URGENT_WORDS[rest.lower()]
+    if rule.urgent != urgent:
+        await store_rule(ctx, command, replace(rule, urgent=urgent))
+    if urgent:
+        return Reply(f"{name} is urgent: its alerts skip quiet hours and digests, marked urgent")
+    return Reply(f"{name} is no longer urgent: its alerts follow each chat's schedule")
+
+
 def topic_lines(rule: Rule) -> list[str]:
     """The topic of a rule, examples numbered as `rule example rm` takes them."""
     topic = rule.topic
@@ -147,6 +167,14 @@ SPECS = (
         "rule show <name>",
         "rule show drone_strike",
         "show a rule's query, topic and subscribers",
+        admin_only=True,
+    ),
+    CommandSpec(
+        "rule urgent",
+        set_urgent,
+        "rule urgent <name> on|off",
+        "rule urgent drone_strike on",
+        "make a rule's alerts urgent: they skip quiet hours and digests",
         admin_only=True,
     ),
 )

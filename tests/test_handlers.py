@@ -250,6 +250,7 @@ ADMIN_COMMANDS = [
     "rule example rm aid_package positive 1",
     "rule threshold aid_package 0.7",
     "rule intent drone_strike An attack by drones",
+    "rule urgent drone_strike on",
     "feed add https://news.example/rss News",
     "feed rm https://old.example/rss",
     "feeds",

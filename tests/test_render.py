@@ -5,12 +5,13 @@ from __future__ import annotations
 import io
 import json
 import re
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
 from bot.core.errors import CommandError
-from bot.core.model import Alert, Destination, Hit, Match, Story
+from bot.core.model import Alert, Destination, FollowUp, Hit, Match, Source, Story
 from bot.platforms.console import ConsoleNotifier, render_console
 from bot.platforms.render import (
     MUTE,
@@ -83,6 +84,11 @@ def hostile_alert(field: str, text: str) -> Alert:
 
 def slack_unescape(text: str) -> str:
     return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+def with_sources(alert: Alert, stories: list[Story]) -> Alert:
+    """The alert as a follow-up shows it: later outlets among its sources."""
+    return replace(alert, sources=tuple(Source.of(story) for story in stories))
 
 
 def other_story(publisher: str, url: str) -> Story:
@@ -215,17 +221,21 @@ def test_telegram_update_names_other_sources_with_links() -> None:
         other_story("Wire <Service>", "https://wire.example/b"),
         other_story("Other & Co", "javascript:alert(1)"),
     ]
-    rendered = render_telegram(make_alert(), extra)
-    assert parse_telegram_html(rendered).endswith("Also reported by: Wire <Service>, Other & Co")
+    rendered = render_telegram(with_sources(make_alert(), extra))
+    assert parse_telegram_html(rendered).endswith(
+        "Also reported by: Wire <Service>, Other & Co (3 outlets)"
+    )
     assert '<a href="https://wire.example/a">Wire &lt;Service&gt;</a>' in rendered
     assert "javascript" not in rendered
 
 
 def test_sources_note() -> None:
     extra = [other_story(f"P{n}", f"https://p{n}.example/") for n in range(12)]
-    assert render_sources_note([]) == ""
-    assert render_sources_note(extra[:2]) == "Also reported by: P0, P1"
-    assert render_sources_note(extra).endswith("P9 and 2 more")
+    assert render_sources_note(make_alert()) == ""
+    two = with_sources(make_alert(), extra[:2])
+    assert render_sources_note(two) == "Also reported by: P0, P1 (3 outlets)"
+    many = with_sources(make_alert(), extra)
+    assert render_sources_note(many) == "Also reported by: P0, P1, P2 and 9 more (13 outlets)"
 
 
 # ── buttons ──
@@ -344,16 +354,17 @@ def test_slack_button_that_is_not_ours(action_id: str, value: str) -> None:
 
 
 def test_slack_update_lists_sources() -> None:
-    _, blocks = render_slack(make_alert(), [other_story("<!channel> Wire", "https://w.example/")])
+    alert = with_sources(make_alert(), [other_story("<!channel> Wire", "https://w.example/")])
+    _, blocks = render_slack(alert)
     note = blocks[1]["elements"][-1]["text"]  # type: ignore[index]
-    assert note == "Also reported by: &lt;!channel&gt; Wire"
+    assert note == "Also reported by: <https://w.example/|&lt;!channel&gt; Wire> (2 outlets)"
 
 
 # ── console ──
 
 
 def test_console_reads_like_chat() -> None:
-    text = render_console(make_alert(), [other_story("Wire", "https://w.example/")])
+    text = render_console(with_sources(make_alert(), [other_story("Wire", "https://w.example/")]))
     assert text.split("\n") == [
         "Drone strike reported near the border",
         "Example News · 2024-05-01 14:03 UTC",
@@ -363,7 +374,7 @@ def test_console_reads_like_chat() -> None:
         "",
         'Matched drone_strike: title: "drone" + summary: "strike"',
         "",
-        "Also reported by: Wire",
+        "Also reported by: Wire (2 outlets)",
     ]
 
 
@@ -390,10 +401,11 @@ async def test_console_notifier_prints_alerts_and_updates() -> None:
     alert = make_alert()
     first = await notifier.send(Destination("console", "demo"), alert)
     second = await notifier.send(Destination("console", "demo"), alert)
-    await notifier.update(Destination("console", "demo"), first, alert, [other_story("Wire", URL)])
+    later = with_sources(alert, [other_story("Wire", URL)])
+    await notifier.update(Destination("console", "demo"), first, FollowUp(later))
     await notifier.close()
     assert (first, second) == ("1", "2")
     blocks = out.getvalue().split("\n\n── ")
     assert blocks[0] == f"── alert #1 → demo\n{render_console(alert)}"
     assert blocks[2].startswith("alert #1 updated → demo\n")
-    assert blocks[2].rstrip().endswith("Also reported by: Wire")
+    assert blocks[2].rstrip().endswith("Also reported by: Wire (2 outlets)")

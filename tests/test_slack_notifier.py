@@ -18,13 +18,13 @@ from bot.core.errors import (
     RateLimitedError,
     RetryableDeliveryError,
 )
-from bot.core.model import Destination
+from bot.core.model import Destination, FollowUp
 from bot.delivery.ratelimit import slack_limiter
 from bot.platforms.render import clean_text
 from bot.platforms.slack.notifier import SlackNotifier
 from bot.platforms.slack.render import render_slack
 from tests.support.fake_slack import FakeSlackApi
-from tests.test_render import HOSTILE, make_alert, other_story, slack_unescape
+from tests.test_render import HOSTILE, make_alert, other_story, slack_unescape, with_sources
 
 
 @pytest.fixture
@@ -154,16 +154,18 @@ async def test_unreachable_api_is_retryable(api: FakeSlackApi) -> None:
 async def test_update_adds_the_other_sources(api: FakeSlackApi, notifier: SlackNotifier) -> None:
     alert = make_alert()
     message_id = await notifier.send(channel("C1"), alert)
-    extra = [other_story("Wire", "https://wire.example/1")]
-    await notifier.update(channel("C1"), message_id, alert, extra)
+    later = with_sources(alert, [other_story("Wire", "https://wire.example/1")])
+    await notifier.update(channel("C1"), message_id, FollowUp(later, later.sources))
     [edit] = api.updates
     assert (edit.channel, edit.ts) == ("C1", message_id.split(":")[1])
-    assert (edit.text, edit.blocks) == render_slack(alert, extra)
+    assert (edit.text, edit.blocks) == render_slack(later)
+    [reply] = [m for m in api.messages if m.thread_ts]  # the follow-up in the alert's thread
+    assert reply.thread_ts == edit.ts and "Wire" in reply.blocks[0]["text"]["text"]
 
 
 async def test_update_of_an_unknown_message(notifier: SlackNotifier) -> None:
     with pytest.raises(PermanentDeliveryError, match="message_not_found"):
-        await notifier.update(channel("C1"), "C1:1700000000.000001", make_alert(), [])
+        await notifier.update(channel("C1"), "C1:1700000000.000001", FollowUp(make_alert()))
 
 
 async def test_stand_in_accepts_form_bodies_and_checks_blocks(api: FakeSlackApi) -> None:

@@ -283,13 +283,20 @@ async def test_command_menu_polling_and_addressing(service: Service) -> None:
 
 
 @pytest.mark.slow
-async def test_long_reply_is_escaped_and_trimmed_to_one_message(service: Service) -> None:
+async def test_long_reply_is_escaped_and_split_never_cut(service: Service) -> None:
     hostile = "<b>" + "&<x> " * 1500
+    before = len([m for m in service.api.messages if m.chat_id == 503])
     reply = await service.say(503, f"help {hostile}")
-    posted = [m for m in service.api.messages if m.chat_id == 503][-1]
-    assert len(posted.text.encode("utf-16-le")) // 2 <= 4096
-    assert reply.startswith("no command '<b>&<x>") and reply.endswith("…")
-    assert service.api.rejected == []
+    assert reply.startswith("no command '<b>&<x>")
+
+    def parts() -> list[PostedMessage]:
+        return [m for m in service.api.messages if m.chat_id == 503][before:]
+
+    await wait_for(lambda: "shows an example" in shown(parts()[-1]), "the last part")
+    assert len(parts()) > 1 and service.api.rejected == []
+    assert all(len(m.text.encode("utf-16-le")) // 2 <= 4096 for m in parts())
+    text = " ".join(shown(m) for m in parts())
+    assert text.count("&<x>") == 1500  # every bit of it, escaped and shown
 
 
 @pytest.mark.slow

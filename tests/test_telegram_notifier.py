@@ -28,13 +28,13 @@ from bot.core.errors import (
     RateLimitedError,
     RetryableDeliveryError,
 )
-from bot.core.model import Alert, Destination
+from bot.core.model import Alert, Destination, FollowUp
 from bot.delivery.ratelimit import telegram_limiter
 from bot.platforms.render import clean_text
 from bot.platforms.telegram.notifier import TelegramNotifier, map_telegram_error
 from bot.platforms.telegram.render import render_telegram, telegram_keyboard
 from tests.support.fake_telegram import FakeTelegramApi, parse_telegram_html
-from tests.test_render import HOSTILE, make_alert, other_story
+from tests.test_render import HOSTILE, make_alert, other_story, with_sources
 
 # RetryAfter's own constructor reads its deprecated int `retry_after` (python-telegram-bot 22).
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
@@ -213,13 +213,14 @@ async def test_update_adds_the_other_sources(
 ) -> None:
     alert = make_alert()
     message_id = await notifier.send(chat(-100500), alert)
-    extra = [other_story("Wire", "https://wire.example/1")]
-    await notifier.update(chat(-100500), message_id, alert, extra)
-    await notifier.update(chat(-100500), message_id, alert, extra)  # not modified: fine
+    later = FollowUp(with_sources(alert, [other_story("Wire", "https://wire.example/1")]))
+    await notifier.update(chat(-100500), message_id, later)
+    await notifier.update(chat(-100500), message_id, later)  # not modified: fine
     [edit] = api.edits
     assert (edit.chat_id, edit.message_id) == (-100500, int(message_id))
-    assert edit.text == render_telegram(alert, extra)
-    assert parse_telegram_html(edit.text).endswith("Also reported by: Wire")
+    assert edit.text == render_telegram(later.alert)
+    assert parse_telegram_html(edit.text).endswith("Also reported by: Wire (2 outlets)")
+    assert edit.reply_markup == api.messages[0].reply_markup  # the buttons stay
 
 
 @pytest.mark.parametrize(
@@ -229,7 +230,7 @@ async def test_update_of_an_unknown_message(
     notifier: TelegramNotifier, message_id: str, says: str
 ) -> None:
     with pytest.raises(PermanentDeliveryError, match=says):
-        await notifier.update(chat(3), message_id, make_alert(), [])
+        await notifier.update(chat(3), message_id, FollowUp(make_alert()))
 
 
 @pytest.mark.parametrize(

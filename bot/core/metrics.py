@@ -85,6 +85,24 @@ DELIVERY_SECONDS = Histogram(
     buckets=(*_FAST, 10.0, 30.0),
     registry=REGISTRY,
 )
+FOLLOW_UPS = Counter(
+    "newswatch_follow_ups",
+    "Follow-up edits of posted alerts (later outlets, urgency) by platform and outcome: "
+    "edited, retried, given_up.",
+    ["platform", "outcome"],
+    registry=REGISTRY,
+)
+HELD = Counter(
+    "newswatch_held_alerts",
+    "Alerts queued to wait instead of going out at once, by reason: mute, quiet, digest.",
+    ["reason"],
+    registry=REGISTRY,
+)
+DIGESTS = Counter(
+    "newswatch_digests",
+    "Digests of held alerts queued for a chat by the release job.",
+    registry=REGISTRY,
+)
 
 FEEDS = Gauge("newswatch_feeds", "Feeds in the database.", registry=REGISTRY)
 FEEDS_FAILING = Gauge(

@@ -163,6 +163,8 @@ class Rule:
     description: str = ""
     enabled: bool = True
     topic: Topic | None = None
+    urgent: bool = False
+    """Every alert of this rule is urgent: it skips quiet hours and digests."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,12 +191,35 @@ class Match:
 
 
 @dataclass(frozen=True, slots=True)
+class Source:
+    """Another outlet's report of an alerted story, named in the alert's follow-up."""
+
+    publisher: str
+    url: str
+    title: str
+    published: datetime
+
+    @classmethod
+    def of(cls, story: Story) -> Source:
+        return cls(story.publisher, story.url, story.title, story.published)
+
+
+@dataclass(frozen=True, slots=True)
 class Alert:
     """What gets posted: the story, why it matched and a short summary."""
 
     story: Story
     matches: tuple[Match, ...]
     summary: str
+    sources: tuple[Source, ...] = ()
+    """Other outlets that reported the story since, each publisher once, oldest first."""
+    urgent: bool = False
+    """Reported by many outlets at once, or matched by an `urgent: true` rule."""
+
+    @property
+    def outlets(self) -> int:
+        """How many distinct publishers reported the story (the alert's own included)."""
+        return len({self.story.publisher, *(source.publisher for source in self.sources)})
 
 
 # ── routing and delivery ───────────────────────────────────────────────────
@@ -225,18 +250,107 @@ class Subscription:
     paused_reason: str | None = None
     """Set when the platform said the chat is gone (blocked, kicked, not found)."""
     created_by: str | None = None
+    digest: str | None = None
+    """A `bot.core.schedules.DigestSchedule` (`hourly`, `daily 08:00 Europe/Kyiv`), or
+    None for alerts as they come."""
+    mute_discards: bool = False
+    """While muted, alerts are dropped (`mute 2h discard`) instead of held for a digest."""
+    quiet_hours: str | None = None
+    """A `bot.core.schedules.QuietHours` (`22:00-07:00 Europe/Kyiv`) of the destination."""
+
+
+class Hold(StrEnum):
+    """Why an alert waits instead of going out at once."""
+
+    MUTE = "mute"
+    QUIET = "quiet"
+    DIGEST = "digest"
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    """A destination following some of an alert's rules, with all that decides when
+    it gets the alert (read by `Store.recipients_for`, decided by the router)."""
+
+    destination: Destination
+    schedules: tuple[tuple[str, str | None], ...]
+    """(rule or ALL_RULES, digest schedule or None) for each subscription that applies."""
+    muted_until: datetime | None = None
+    mute_discards: bool = False
+    rule_mutes: tuple[tuple[str, datetime], ...] = ()
+    """Per-rule mutes in force: (rule, until)."""
+    quiet_hours: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """Where an alert goes and when: at once (`release_at` None) or held until a time."""
+
+    destination: Destination
+    release_at: datetime | None = None
+    hold: Hold | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Digest:
+    """Alerts that waited (a mute, quiet hours, a digest subscription), sent as one message."""
+
+    alerts: tuple[Alert, ...]
+    """In the order the stories were published, each story once."""
+    holds: tuple[Hold, ...] = ()
+    """Why they waited, for the heading."""
+
+
+@dataclass(frozen=True, slots=True)
+class DigestPart:
+    """What posting one part of a digest gave back."""
+
+    message_id: str
+    parts: int
+    """How many parts the digest has on this platform."""
+
+
+@dataclass(frozen=True, slots=True)
+class FollowUp:
+    """An edit of a posted alert: more outlets reported it, or it became urgent."""
+
+    alert: Alert
+    """With every source and its urgency as they stand now."""
+    new_sources: tuple[Source, ...] = ()
+    """The sources the posted message does not show yet."""
+    outcome: str | None = None
+    """The answer of a button that replaced the alert's buttons; they stay replaced."""
+
+
+class OutboxJob(StrEnum):
+    """What the delivery loop does with a claimed outbox row."""
+
+    SEND = "send"
+    EDIT = "edit"
+    DIGEST = "digest"
 
 
 @dataclass(frozen=True, slots=True)
 class OutboxItem:
-    """One alert waiting to be delivered to one destination."""
+    """One message to post or edit for one destination: an alert, its follow-up, a digest."""
 
     id: int
     destination: Destination
-    alert: Alert
+    alert: Alert | None
+    """The alert to send or edit (None for a digest)."""
     attempts: int = 0
     created_at: datetime | None = None
     last_error: str | None = None
+    job: OutboxJob = OutboxJob.SEND
+    digest: Digest | None = None
+    message_id: str | None = None
+    """EDIT: the posted message."""
+    new_sources: tuple[Source, ...] = ()
+    """EDIT: sources the posted message does not show yet."""
+    outcome: str | None = None
+    """EDIT: the button answer the message shows instead of buttons."""
+    parts_sent: int = 0
+    """DIGEST: parts already posted (a retry goes on from there)."""
 
 
 @dataclass(frozen=True, slots=True)

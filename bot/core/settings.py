@@ -87,6 +87,17 @@ class Settings(BaseSettings):
     # delivery
     max_delivery_attempts: int = Field(8, ge=1, validation_alias=_env("NEWSWATCH_MAX_ATTEMPTS"))
 
+    # the alert lifecycle: urgency (defaults measured in benchmarks/urgency.md), follow-ups
+    urgent_publishers: int = Field(
+        3, ge=2, le=100, validation_alias=_env("NEWSWATCH_URGENT_PUBLISHERS")
+    )
+    urgent_minutes: float = Field(
+        180.0, gt=0, le=48 * 60, validation_alias=_env("NEWSWATCH_URGENT_MINUTES")
+    )
+    followup_gap: float = Field(
+        60.0, ge=0, le=3600, validation_alias=_env("NEWSWATCH_FOLLOWUP_GAP")
+    )
+
     # optional LLM confirmation of topic matches (rules with `llm_check: true`)
     llm_url: str | None = Field(None, validation_alias=_env("NEWSWATCH_LLM_URL"))
     llm_model: str = Field("default", validation_alias=_env("NEWSWATCH_LLM_MODEL"))

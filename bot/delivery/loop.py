@@ -14,6 +14,12 @@ platform, and records the outcome:
 | PermanentDeliveryError       | dead-lettered (shown by `status`)                 |
 | no notifier for the platform | retried later (the platform may be configured on restart) |
 
+A digest is posted part by part, each part recorded as it goes, so a retry
+goes on from the first part not posted. A follow-up edit that fails is
+retried with backoff (after `retry_after` for a 429); when it cannot be done
+(the message is gone, too old to edit, the chat left) it is given up and the
+alert stays as it was: an edit never dead-letters or pauses anything.
+
 A crash mid-send leaves the row leased; when the lease expires it is sent
 again, so delivery is at-least-once and rows are never lost.
 """
@@ -36,7 +42,7 @@ from bot.core.errors import (
     RateLimitedError,
     RetryableDeliveryError,
 )
-from bot.core.model import Destination, OutboxItem
+from bot.core.model import Destination, FollowUp, OutboxItem, OutboxJob
 from bot.delivery.notifier import Notifier
 from bot.store.base import Store
 
@@ -55,6 +61,8 @@ class DeliveryPolicy:
     backoff_cap_seconds: float = 900.0
     no_notifier_retry_seconds: float = 300.0
     concurrency: int = 100
+    edit_gap_seconds: float = 60.0
+    """At least this long between two follow-up edits of one alert."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +71,16 @@ class DeliveryReport:
     retried: int = 0
     dead: int = 0
     paused: int = 0
+    edited: int = 0
+
+    def __add__(self, other: DeliveryReport) -> DeliveryReport:
+        return DeliveryReport(
+            self.sent + other.sent,
+            self.retried + other.retried,
+            self.dead + other.dead,
+            self.paused + other.paused,
+            self.edited + other.edited,
+        )
 
 
 @dataclass
@@ -83,6 +101,7 @@ class Deliverer:
             limit=self.policy.batch_size,
             owner=self.policy.owner,
             lease_seconds=self.policy.lease_seconds,
+            edit_gap_seconds=self.policy.edit_gap_seconds,
         )
         gate = asyncio.Semaphore(self.policy.concurrency)
 
@@ -96,6 +115,7 @@ class Deliverer:
             retried=outcomes.count("retried"),
             dead=outcomes.count("dead"),
             paused=outcomes.count("paused"),
+            edited=outcomes.count("edited"),
         )
 
     async def deliver_pending(self, *, max_passes: int = 10_000) -> DeliveryReport:
@@ -103,40 +123,109 @@ class Deliverer:
         total = DeliveryReport()
         for _ in range(max_passes):
             report = await self.deliver_once()
-            total = DeliveryReport(
-                total.sent + report.sent,
-                total.retried + report.retried,
-                total.dead + report.dead,
-                total.paused + report.paused,
-            )
+            total += report
             if report == DeliveryReport():
                 break
         return total
 
     async def deliver_item(self, item: OutboxItem) -> str:
-        """Send one row and record the outcome; returns sent/retried/dead/paused."""
+        """Send (or edit) one row and record the outcome; returns
+        sent/edited/retried/dead/paused."""
         platform = item.destination.platform
         notifier = self.notifiers.get(platform)
         if notifier is None:
             error = f"no notifier configured for platform {platform!r}"
-            await self._retry(item, error, self.policy.no_notifier_retry_seconds)
+            if item.job is OutboxJob.EDIT:
+                await self._retry_edit(item, error, self.policy.no_notifier_retry_seconds)
+            else:
+                await self._retry(item, error, self.policy.no_notifier_retry_seconds)
             metrics.DELIVERIES.labels(platform, "no_notifier").inc()
             return "retried"
+        if item.job is OutboxJob.EDIT:
+            return await self.edit_item(notifier, item)
         try:
             with metrics.DELIVERY_SECONDS.time():
-                message_id = await notifier.send(item.destination, item.alert)
+                message_id = await self._post(notifier, item)
         except (RateLimitedError, RetryableDeliveryError, PermanentDeliveryError) as err:
             failure: DeliveryError = err
         except Exception as err:  # a notifier bug must not stop the loop
             log.exception("notifier %s crashed on outbox row %s", notifier.platform, item.id)
             failure = RetryableDeliveryError(repr(err))
         else:
-            await self.store.mark_sent(item.id, message_id=message_id, at=self.clock())
+            shown = len(item.alert.sources) if item.alert else 0
+            await self.store.mark_sent(
+                item.id, message_id=message_id, at=self.clock(), shown_sources=shown
+            )
             metrics.DELIVERIES.labels(platform, "sent").inc()
             return "sent"
         outcome = await self._record_failure(item, failure)
         metrics.DELIVERIES.labels(platform, metric_outcome(failure, outcome)).inc()
         return outcome
+
+    async def _post(self, notifier: Notifier, item: OutboxItem) -> str | None:
+        """Post an alert, or the digest's parts not posted yet (each recorded as it
+        goes); the message id (a digest's first part's, when this call posted it)."""
+        if item.job is not OutboxJob.DIGEST:
+            assert item.alert is not None, "an alert row carries its alert"
+            return await notifier.send(item.destination, item.alert)
+        assert item.digest is not None, "a digest row carries its digest"
+        part, first = item.parts_sent, None
+        while True:
+            posted = await notifier.send_digest(item.destination, item.digest, part)
+            if part >= posted.parts:
+                return first
+            part += 1
+            first = first or posted.message_id
+            await self.store.mark_digest_part(
+                item.id, parts_sent=part, message_id=posted.message_id, at=self.clock()
+            )
+            if part >= posted.parts:
+                return first
+
+    async def edit_item(self, notifier: Notifier, item: OutboxItem) -> str:
+        """Make one follow-up edit and record it; a failure never touches the alert."""
+        outcome = await self._edit(notifier, item)
+        label = outcome.replace(" ", "_")
+        metrics.FOLLOW_UPS.labels(platform=item.destination.platform, outcome=label).inc()
+        return outcome
+
+    async def _edit(self, notifier: Notifier, item: OutboxItem) -> str:
+        assert item.alert is not None and item.message_id is not None
+        follow_up = FollowUp(item.alert, item.new_sources, item.outcome)
+        try:
+            await notifier.update(item.destination, item.message_id, follow_up)
+        except RateLimitedError as err:
+            await self._retry_edit(item, str(err), err.retry_after or 1.0)
+            return "retried"
+        except RetryableDeliveryError as err:
+            if item.attempts + 1 >= self.policy.max_attempts:
+                return await self._give_up_edit(item, f"gave up editing: {err}")
+            await self._retry_edit(
+                item, str(err), err.retry_after or self.backoff_seconds(item.attempts)
+            )
+            return "retried"
+        except PermanentDeliveryError as err:
+            return await self._give_up_edit(item, str(err))
+        except Exception as err:  # a notifier bug must not stop the loop
+            log.exception("notifier %s crashed editing outbox row %s", notifier.platform, item.id)
+            await self._retry_edit(item, repr(err), self.backoff_seconds(item.attempts))
+            return "retried"
+        await self.store.mark_edited(
+            item.id, shown_sources=len(item.alert.sources), at=self.clock()
+        )
+        return "edited"
+
+    async def _retry_edit(self, item: OutboxItem, error: str, delay_seconds: float) -> None:
+        now = self.clock()
+        retry_at = now + timedelta(seconds=delay_seconds)
+        await self.store.mark_edit_failed(item.id, error=error, retry_at=retry_at, at=now)
+
+    async def _give_up_edit(self, item: OutboxItem, error: str) -> str:
+        log.warning(
+            "follow-up of outbox row %s to %s given up: %s", item.id, item.destination, error
+        )
+        await self.store.mark_edit_failed(item.id, error=error, retry_at=None, at=self.clock())
+        return "given up"
 
     async def _record_failure(self, item: OutboxItem, err: DeliveryError) -> str:
         dest = item.destination

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from bot.core import metrics
 from bot.core.errors import FeedParseError, FetchError
 from bot.core.model import Alert, DueFeed, Feed, FeedState, ParsedFeed, PollReport, Story
-from bot.pipeline import dedupe, fetch, match, normalize, parse, summarize
+from bot.pipeline import dedupe, fetch, match, normalize, parse, route, summarize
 from bot.store.base import NewStory, Store
 
 log = logging.getLogger(__name__)
@@ -36,6 +36,7 @@ class PollConfig:
     batch_size: int = 500
     lease_seconds: float = 120.0
     near_duplicate_hours: float = 48.0
+    urgency: route.Urgency = field(default_factory=route.Urgency)
 
 
 @dataclass
@@ -193,15 +194,24 @@ async def fresh_stories(store: Store, stories: Sequence[Story]) -> list[Story]:
 async def route_stories(
     pipeline: Pipeline, stories: Sequence[Story], backlog_keys: set[str], now: datetime
 ) -> _Batch:
-    """Match, summarise and route each fresh story; near-duplicates of a story
-    already alerted (from another outlet) are recorded without a new alert."""
+    """Match, summarise and route each fresh story. A near-duplicate of an earlier
+    story (another outlet's report) never alerts: it is recorded in that story's
+    cluster, whose alert names it in a follow-up, and may make the cluster urgent."""
     batch = _Batch()
     duplicates_of = await near_duplicates(pipeline, stories, backlog_keys, now)
+    clusters = await route.clusters_of(
+        pipeline.store, stories, duplicates_of, pipeline.config.urgency
+    )
+    urgent_rules = {rule.name for rule in pipeline.rulebook.rules if rule.urgent}
     for story in stories:
-        if story.key in backlog_keys or story.key in duplicates_of:
-            if story.key in duplicates_of:
-                log.info("another source for story %s: %s", duplicates_of[story.key], story.url)
-            batch.new_story_rows.append(NewStory(story=story, alert=None))
+        root = clusters.root_of(story.key)
+        if story.key in backlog_keys or root is not None:
+            if root is not None:
+                log.info("another source for story %s: %s", root, story.url)
+            urgent = root is not None and clusters.urgent(root)
+            batch.new_story_rows.append(
+                NewStory(story, None, cluster_key=root, urgent_cluster=urgent)
+            )
             continue
         matches = pipeline.rulebook.match_story(story)
         if matches:  # the optional LLM check (rules with llm_check); fail-open
@@ -209,11 +219,16 @@ async def route_stories(
         if not matches:
             batch.new_story_rows.append(NewStory(story=story, alert=None))
             continue
+        rules = [m.rule for m in matches]
         alert = Alert(
-            story=story, matches=tuple(matches), summary=summarize.summarize(story, matches)
+            story=story,
+            matches=tuple(matches),
+            summary=summarize.summarize(story, matches),
+            urgent=clusters.urgent(story.key) or bool(urgent_rules.intersection(rules)),
         )
-        destinations = await pipeline.store.destinations_for([m.rule for m in matches], now)
-        batch.new_story_rows.append(NewStory(story, alert, tuple(destinations)))
+        recipients = await pipeline.store.recipients_for(rules, now)
+        at_once, held = route.plan_deliveries(recipients, rules, urgent=alert.urgent, now=now)
+        batch.new_story_rows.append(NewStory(story, alert, tuple(at_once), tuple(held)))
         batch.alerts += 1
     return batch
 

@@ -26,6 +26,7 @@ from bot.pipeline.fetch.fetcher import Fetcher, FetchLimits, make_http_client
 from bot.pipeline.fetch.fulltext import FullText, page_limits, require_fulltext
 from bot.pipeline.match import RuleBook
 from bot.pipeline.poll import Pipeline, PollConfig
+from bot.pipeline.route import Urgency
 from bot.store import open_store
 from bot.store.base import Store
 
@@ -128,12 +129,20 @@ async def build_app(
         store=store,
         fetcher=Fetcher(http, limits),
         rulebook=rulebook,
-        config=PollConfig(floor_seconds=settings.poll_interval, owner=owner),
+        config=PollConfig(
+            floor_seconds=settings.poll_interval,
+            owner=owner,
+            urgency=Urgency(settings.urgent_publishers, settings.urgent_minutes),
+        ),
         clock=clock,
         fulltext=FullText(Fetcher(http, page_limits(limits))) if settings.fulltext else None,
     )
     registry = dict(notifiers or {})
-    policy = DeliveryPolicy(owner=owner, max_attempts=settings.max_delivery_attempts)
+    policy = DeliveryPolicy(
+        owner=owner,
+        max_attempts=settings.max_delivery_attempts,
+        edit_gap_seconds=settings.followup_gap,
+    )
     deliverer = Deliverer(store=store, notifiers=registry, policy=policy, clock=clock)
     return App(settings, store, http, rulebook, pipeline, deliverer, registry)
 

@@ -1,11 +1,13 @@
 """`newswatch run`: the scheduler, the HTTP server and the chat platforms.
 
-APScheduler 3 (AsyncIOScheduler) runs two jobs: the poll tick (`poll_once`)
-and the delivery loop (`Deliverer.deliver_once`), each never overlapping
-itself and each beating the heartbeat that `/healthz` reads when a tick
-starts. SIGINT/SIGTERM stop new runs, let in-flight runs finish (up to a
-grace period) and close everything; a send interrupted past the grace period
-stays leased in the outbox and is sent after the lease expires, never lost.
+APScheduler 3 (AsyncIOScheduler) runs three jobs: the poll tick (`poll_once`),
+the delivery loop (`Deliverer.deliver_once`) and the release of held alerts as
+digests when a mute, quiet hours or a digest schedule lets them go
+(`bot.delivery.release.release_due`), each never overlapping itself and each
+beating the heartbeat that `/healthz` reads when a tick starts.
+SIGINT/SIGTERM stop new runs, let in-flight runs finish (up to a grace period)
+and close everything; a send interrupted past the grace period stays leased in
+the outbox and is sent after the lease expires, never lost.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from datetime import UTC, datetime
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.core.settings import Settings
+from bot.delivery.release import release_due
 from bot.pipeline.poll import poll_once
 from bot.service.app import App, build_app, seed_feeds
 from bot.service.heartbeat import Heartbeat, scheduler_heartbeat
@@ -32,6 +35,8 @@ log = logging.getLogger(__name__)
 POLL_TICK_MAX_SECONDS = 30.0
 """Check for due feeds at least this often, so a new story alerts within a minute."""
 DELIVERY_TICK_SECONDS = 1.0
+RELEASE_TICK_SECONDS = 15.0
+"""Held alerts go out within this long of their release time (digests, mute ends)."""
 GRACE_SECONDS = 20.0
 
 
@@ -66,11 +71,15 @@ def poll_tick_seconds(settings: Settings) -> float:
 
 def job_ticks(settings: Settings) -> dict[str, float]:
     """Each scheduled job's tick in seconds (the heartbeat's limits derive from them)."""
-    return {"poll": poll_tick_seconds(settings), "deliver": DELIVERY_TICK_SECONDS}
+    return {
+        "poll": poll_tick_seconds(settings),
+        "deliver": DELIVERY_TICK_SECONDS,
+        "release": RELEASE_TICK_SECONDS,
+    }
 
 
 def build_scheduler(app: App, in_flight: InFlight, heartbeat: Heartbeat) -> AsyncIOScheduler:
-    """The two jobs; each starts at once, never overlaps itself and beats the heartbeat."""
+    """The three jobs; each starts at once, never overlaps itself and beats the heartbeat."""
     scheduler = AsyncIOScheduler(timezone=UTC)
     ticks = job_ticks(app.settings)
 
@@ -90,10 +99,17 @@ def build_scheduler(app: App, in_flight: InFlight, heartbeat: Heartbeat) -> Asyn
         heartbeat.beat("deliver")
         await app.deliverer.deliver_once()
 
+    async def release() -> None:
+        heartbeat.beat("release")
+        await release_due(app.store, app.deliverer.clock())
+
     common = {"max_instances": 1, "coalesce": True, "next_run_time": datetime.now(UTC)}
     scheduler.add_job(in_flight.wrap(poll), "interval", seconds=ticks["poll"], id="poll", **common)
     scheduler.add_job(
         in_flight.wrap(deliver), "interval", seconds=ticks["deliver"], id="deliver", **common
+    )
+    scheduler.add_job(
+        in_flight.wrap(release), "interval", seconds=ticks["release"], id="release", **common
     )
     return scheduler
 

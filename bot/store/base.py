@@ -23,11 +23,14 @@ from typing import Protocol
 from bot.core.model import (
     Alert,
     Change,
+    Delivery,
     Destination,
     DueFeed,
     Feed,
     FeedState,
+    Hold,
     OutboxItem,
+    Recipient,
     Rule,
     Story,
     Subscription,
@@ -50,6 +53,44 @@ class NewStory:
     alert: Alert | None
     """None when the story matched no rule (it is still recorded as seen)."""
     destinations: tuple[Destination, ...] = ()
+    """Where the alert goes at once."""
+    held: tuple[Delivery, ...] = ()
+    """Where it waits (muted, quiet hours, a digest subscription) until a release time."""
+    cluster_key: str | None = None
+    """For a near-duplicate: the first story of its cluster. Its alert rows name this
+    story's publisher as another source (a follow-up edit once sent)."""
+    urgent_cluster: bool = False
+    """This near-duplicate makes its cluster urgent: the cluster's alerts are marked,
+    and those waiting for quiet hours or a digest go out at once."""
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterReports:
+    """The stored stories of one near-duplicate cluster, for urgency."""
+
+    root: str
+    """The key of the cluster's first story."""
+    reports: tuple[tuple[str, datetime], ...]
+    """(publisher, published) of each of its stories."""
+
+
+@dataclass(frozen=True, slots=True)
+class HeldGroup:
+    """One destination's held alerts whose release time has come."""
+
+    destination: Destination
+    ids: tuple[int, ...]
+    quiet_hours: str | None
+    """The destination's quiet hours now (the release waits while they hold)."""
+
+
+@dataclass(frozen=True, slots=True)
+class HeldSummary:
+    """What waits for one destination, for `subscriptions`."""
+
+    hold: Hold
+    count: int
+    release_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +198,11 @@ class Store(Protocol):
         """
         ...
 
+    async def story_clusters(self, keys: Collection[str]) -> dict[str, ClusterReports]:
+        """For each stored story among `keys`: its near-duplicate cluster (the first
+        story's key and every report in it). Unknown keys are absent."""
+        ...
+
     async def find_near_duplicate(
         self, story: Story, *, since: datetime, max_distance: int
     ) -> Story | None:
@@ -187,13 +233,21 @@ class Store(Protocol):
 
     # ── subscriptions ──
     async def subscribe(
-        self, destination: Destination, rules: Sequence[str], *, actor: str
+        self,
+        destination: Destination,
+        rules: Sequence[str],
+        *,
+        actor: str,
+        digest: str | None = None,
     ) -> list[str]:
-        """Subscribe to rules (or ALL_RULES); returns the names newly added."""
+        """Subscribe to rules (or ALL_RULES) as they come (`digest` None) or on a digest
+        schedule; rules already subscribed take the new schedule. Returns the names
+        newly added."""
         ...
 
     async def unsubscribe(self, destination: Destination, rules: Sequence[str]) -> list[str]:
-        """Remove subscriptions; ALL_RULES in `rules` removes every one. Returns removed."""
+        """Remove subscriptions; ALL_RULES in `rules` removes every one. Returns removed.
+        A destination left with no subscription drops its held alerts."""
         ...
 
     async def subscriptions(self, destination: Destination | None = None) -> list[Subscription]: ...
@@ -203,8 +257,22 @@ class Store(Protocol):
         not paused, not muted at `now`; each destination once."""
         ...
 
-    async def mute(self, destination: Destination, until: datetime | None) -> None:
-        """Mute every subscription of the destination until `until` (None unmutes)."""
+    async def mute(
+        self, destination: Destination, until: datetime | None, *, discard: bool = False
+    ) -> None:
+        """Mute the destination until `until` (None unmutes, releasing at once what the
+        mute held). Alerts routed meanwhile are held for a digest at `until` unless
+        `discard`; alerts already held by a mute move to the new end."""
+        ...
+
+    async def recipients_for(self, rules: Sequence[str], now: datetime) -> list[Recipient]:
+        """Each unpaused destination subscribed to any of `rules` (or to ALL_RULES),
+        once, with its subscriptions to them, mute, rule mutes and quiet hours."""
+        ...
+
+    async def set_quiet_hours(self, destination: Destination, quiet: str | None) -> None:
+        """Set (a `QuietHours` text) or clear the destination's quiet hours; alerts held
+        by quiet hours are released for the new setting to judge."""
         ...
 
     async def pause_destination(self, destination: Destination, reason: str | None) -> None:
@@ -217,13 +285,70 @@ class Store(Protocol):
 
     # ── outbox ──
     async def claim_outbox(
-        self, now: datetime, *, limit: int, owner: str, lease_seconds: float
+        self,
+        now: datetime,
+        *,
+        limit: int,
+        owner: str,
+        lease_seconds: float,
+        edit_gap_seconds: float = 0.0,
     ) -> list[OutboxItem]:
-        """Due, unsent rows, oldest first, at most one per destination (the
-        destination's oldest unsent row), so order is kept per chat."""
+        """Due, unsent rows (alerts and digests), oldest first, at most one per
+        destination (its oldest unsent row), so order is kept per chat; then sent
+        alerts with a follow-up edit due, each at least `edit_gap_seconds` after its
+        last edit. Up to `limit` of each."""
         ...
 
-    async def mark_sent(self, item_id: int, *, message_id: str | None, at: datetime) -> None: ...
+    async def mark_sent(
+        self, item_id: int, *, message_id: str | None, at: datetime, shown_sources: int = 0
+    ) -> None:
+        """Record a posted row (a message id of None keeps the one recorded) showing its
+        first `shown_sources` sources; a follow-up edit is due if more arrived meanwhile."""
+        ...
+
+    async def mark_edited(self, item_id: int, *, shown_sources: int, at: datetime) -> None:
+        """A follow-up edit went out showing the first `shown_sources` sources; another
+        is due if more arrived meanwhile. Releases the lease."""
+        ...
+
+    async def mark_edit_failed(
+        self, item_id: int, *, error: str, retry_at: datetime | None, at: datetime
+    ) -> None:
+        """A follow-up edit failed: try again at `retry_at`, or (None) give up editing
+        this message. The alert stays sent. Releases the lease."""
+        ...
+
+    async def mark_digest_part(
+        self, item_id: int, *, parts_sent: int, message_id: str, at: datetime
+    ) -> None:
+        """Record that a digest's first `parts_sent` parts are posted (the lease stays)."""
+        ...
+
+    async def record_outcome(self, destination: Destination, message_id: str, outcome: str) -> None:
+        """A button's answer replaced the buttons of this posted alert: later follow-up
+        edits keep showing it instead of the buttons. Unknown messages are ignored."""
+        ...
+
+    # ── held alerts and digests ──
+    async def due_holds(self, now: datetime, *, limit: int = 1000) -> list[HeldGroup]:
+        """Held alerts released by `now`, grouped per destination, oldest first."""
+        ...
+
+    async def release_holds(
+        self, destination: Destination, ids: Sequence[int], at: datetime
+    ) -> int:
+        """Turn those of `ids` still held into one pending digest row for the destination,
+        in one transaction; returns 1 if a digest was queued, 0 if another instance
+        (or an earlier call) took them."""
+        ...
+
+    async def postpone_holds(self, ids: Sequence[int], until: datetime, hold: Hold) -> None:
+        """Hold those of `ids` still held until `until` instead, for `hold`."""
+        ...
+
+    async def held_summary(self, destination: Destination) -> list[HeldSummary]:
+        """What waits for the destination, per reason, with the next release."""
+        ...
 
     async def mark_retry(
         self, item_id: int, *, error: str, next_attempt_at: datetime, at: datetime

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot.core.errors import StoreError
-from bot.core.model import Alert, Hit, Match, Rule, Story, Topic
+from bot.core.model import Alert, Digest, Hit, Hold, Match, Rule, Source, Story, Topic
 
 JsonObject = dict[str, Any]
 
@@ -97,13 +97,47 @@ def match_from_dict(data: Mapping[str, Any]) -> Match:
     )
 
 
-def alert_to_dict(alert: Alert) -> JsonObject:
-    """A JSON-ready dict of an Alert, as stored on outbox rows."""
+def source_to_dict(source: Source) -> JsonObject:
+    """A JSON-ready dict of a later outlet's report."""
     return {
+        "publisher": source.publisher,
+        "url": source.url,
+        "title": source.title,
+        "published": encode_time(source.published),
+    }
+
+
+def source_from_dict(data: Mapping[str, Any]) -> Source:
+    """The Source written by `source_to_dict`."""
+    return Source(
+        publisher=str(data["publisher"]),
+        url=str(data["url"]),
+        title=str(data["title"]),
+        published=decode_time(data["published"]),
+    )
+
+
+def sources_from_list(data: Any) -> tuple[Source, ...]:
+    """The sources of an outbox row's `sources` column; StoreError if malformed."""
+    try:
+        return tuple(source_from_dict(item) for item in data or ())
+    except (KeyError, TypeError, ValueError) as exc:
+        raise StoreError(f"stored sources are malformed ({type(exc).__name__}: {exc})") from exc
+
+
+def alert_to_dict(alert: Alert) -> JsonObject:
+    """A JSON-ready dict of an Alert, as stored on outbox rows (sources and urgency
+    only when set, so documents written before them read the same)."""
+    data: JsonObject = {
         "story": story_to_dict(alert.story),
         "matches": [match_to_dict(m) for m in alert.matches],
         "summary": alert.summary,
     }
+    if alert.sources:
+        data["sources"] = [source_to_dict(source) for source in alert.sources]
+    if alert.urgent:
+        data["urgent"] = True
+    return data
 
 
 def alert_from_dict(data: Mapping[str, Any]) -> Alert:
@@ -113,9 +147,28 @@ def alert_from_dict(data: Mapping[str, Any]) -> Alert:
             story=story_from_dict(data["story"]),
             matches=tuple(match_from_dict(m) for m in data["matches"]),
             summary=str(data["summary"]),
+            sources=tuple(source_from_dict(s) for s in data.get("sources", ())),
+            urgent=bool(data.get("urgent", False)),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise StoreError(f"stored alert is malformed ({type(exc).__name__}: {exc})") from exc
+
+
+def digest_to_dict(digest: Digest) -> JsonObject:
+    """A JSON-ready dict of a Digest, as stored on its outbox row."""
+    return {
+        "alerts": [alert_to_dict(alert) for alert in digest.alerts],
+        "holds": [hold.value for hold in digest.holds],
+    }
+
+
+def digest_from_dict(data: Mapping[str, Any]) -> Digest:
+    """The Digest written by `digest_to_dict`; StoreError if the document is malformed."""
+    try:
+        holds = tuple(Hold(hold) for hold in data.get("holds", ()))
+        return Digest(alerts=tuple(alert_from_dict(a) for a in data["alerts"]), holds=holds)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise StoreError(f"stored digest is malformed ({type(exc).__name__}: {exc})") from exc
 
 
 def encode_alert(alert: Alert) -> str:
@@ -164,6 +217,7 @@ def rule_to_dict(rule: Rule) -> JsonObject:
         "description": rule.description,
         "enabled": rule.enabled,
         "topic": topic_to_dict(rule.topic) if rule.topic else None,
+        **({"urgent": True} if rule.urgent else {}),
     }
 
 
@@ -176,4 +230,5 @@ def rule_from_dict(data: Mapping[str, Any]) -> Rule:
         description=str(data.get("description", "")),
         enabled=bool(data.get("enabled", True)),
         topic=topic_from_dict(topic) if topic else None,
+        urgent=bool(data.get("urgent", False)),
     )

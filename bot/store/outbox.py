@@ -1,7 +1,9 @@
-"""The outbox: alerts waiting for delivery, claimed with leases in per-chat order."""
+"""The outbox: alerts, follow-up edits and digests waiting for delivery, claimed
+with leases in per-chat order."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -10,42 +12,88 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import RowMapping
 
 from bot.core.errors import NotFoundError
-from bot.core.model import Destination, OutboxItem
+from bot.core.model import Destination, OutboxItem, OutboxJob
 from bot.store.base import DeadLetter
-from bot.store.codec import alert_from_dict
-from bot.store.tables import OutboxStatus, outbox, stories, subscriptions
+from bot.store.codec import alert_from_dict, digest_from_dict, sources_from_list
+from bot.store.tables import OutboxKind, OutboxStatus, outbox, stories, subscriptions
 from bot.store.transactions import SqlBase
 
 _o = outbox.c
 _PENDING = OutboxStatus.PENDING.value
+_SENT = OutboxStatus.SENT.value
 
 
 def item_from_row(row: RowMapping) -> OutboxItem:
-    """The OutboxItem dataclass of an `outbox` row."""
+    """The OutboxItem of an `outbox` row: a digest, a follow-up edit of a sent alert,
+    or an alert to send (with the sources and urgency it has by now)."""
+    destination = Destination(platform=row["platform"], chat_id=row["chat_id"])
+    common = {"id": row["id"], "destination": destination, "created_at": row["created_at"]}
+    common["last_error"] = row["last_error"]
+    if row["kind"] == OutboxKind.DIGEST.value:
+        digest = digest_from_dict(row["digest"])
+        return OutboxItem(
+            alert=None,
+            attempts=row["attempts"],
+            job=OutboxJob.DIGEST,
+            digest=digest,
+            parts_sent=row["parts_sent"],
+            **common,
+        )
+    sources = sources_from_list(row["sources"])
+    alert = replace(alert_from_dict(row["alert"]), sources=sources, urgent=row["urgent"])
+    if row["status"] != _SENT:
+        return OutboxItem(alert=alert, attempts=row["attempts"], **common)
     return OutboxItem(
-        id=row["id"],
-        destination=Destination(platform=row["platform"], chat_id=row["chat_id"]),
-        alert=alert_from_dict(row["alert"]),
-        attempts=row["attempts"],
-        created_at=row["created_at"],
-        last_error=row["last_error"],
+        alert=alert,
+        attempts=row["edit_attempts"],
+        job=OutboxJob.EDIT,
+        message_id=row["message_id"],
+        new_sources=sources[row["edited_sources"] :],
+        outcome=row["outcome"],
+        **common,
+    )
+
+
+def _paused() -> sa.Exists:
+    s = subscriptions.c
+    return (
+        sa.select(s.id)
+        .where(s.platform == _o.platform, s.chat_id == _o.chat_id, s.paused_reason.is_not(None))
+        .exists()
+    )
+
+
+def _unleased(now: datetime) -> sa.ColumnElement[bool]:
+    return sa.or_(_o.lease_until.is_(None), _o.lease_until <= now)
+
+
+def editable_query(now: datetime, limit: int, gap_seconds: float) -> sa.Select[Any]:
+    """Sent alerts whose follow-up edit is due, at least `gap_seconds` after their
+    last edit, not leased, in destinations not paused; locked with SKIP LOCKED."""
+    rested = now - timedelta(seconds=gap_seconds)
+    return (
+        sa.select(outbox)
+        .where(
+            _o.edit_due_at <= now,
+            _o.status == _SENT,
+            sa.or_(_o.edited_at.is_(None), _o.edited_at <= rested),
+            _unleased(now),
+            sa.not_(_paused()),
+        )
+        .order_by(_o.edit_due_at, _o.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True, of=outbox)
     )
 
 
 def claimable_query(now: datetime, limit: int, backend: str) -> sa.Select[Any]:
     """Each destination's oldest pending row, if it is due, not leased and the
     destination is not paused; oldest first, locked with SKIP LOCKED on PostgreSQL."""
-    s = subscriptions.c
-    paused = (
-        sa.select(s.id)
-        .where(s.platform == _o.platform, s.chat_id == _o.chat_id, s.paused_reason.is_not(None))
-        .exists()
-    )
     conditions = [
         _is_destination_head(backend),
         _o.next_attempt_at <= now,
-        sa.or_(_o.lease_until.is_(None), _o.lease_until <= now),
-        sa.not_(paused),
+        _unleased(now),
+        sa.not_(_paused()),
     ]
     if backend == "postgresql":
         # Re-checked by PostgreSQL on a row another transaction changed meanwhile.
@@ -79,29 +127,108 @@ class OutboxQueries(SqlBase):
     """Claiming and settling outbox rows."""
 
     async def claim_outbox(
-        self, now: datetime, *, limit: int, owner: str, lease_seconds: float
+        self,
+        now: datetime,
+        *,
+        limit: int,
+        owner: str,
+        lease_seconds: float,
+        edit_gap_seconds: float = 0.0,
     ) -> list[OutboxItem]:
-        """Lease up to `limit` rows to `owner`: at most one per destination, always
-        that destination's oldest unsent row, so each chat gets alerts in order."""
+        """Lease up to `limit` rows to send to `owner` (at most one per destination,
+        always its oldest unsent row, so each chat gets them in order), then up to
+        `limit` sent alerts whose follow-up edit is due."""
         if limit <= 0:
             return []
         lease = {"lease_owner": owner, "lease_until": now + timedelta(seconds=lease_seconds)}
         async with self._write() as conn:
-            rows = (await conn.execute(claimable_query(now, limit, self.backend))).mappings().all()
+            rows = list(
+                (await conn.execute(claimable_query(now, limit, self.backend))).mappings().all()
+            )
+            edits = await conn.execute(editable_query(now, limit, edit_gap_seconds))
+            rows += edits.mappings().all()
             if rows:
                 ids = [r["id"] for r in rows]
                 await conn.execute(sa.update(outbox).where(_o.id.in_(ids)).values(lease))
         return [item_from_row(r) for r in rows]
 
-    async def mark_sent(self, item_id: int, *, message_id: str | None, at: datetime) -> None:
-        """Record a delivered row with the platform's message id; releases the lease."""
-        await self._settle(
+    async def mark_sent(
+        self, item_id: int, *, message_id: str | None, at: datetime, shown_sources: int = 0
+    ) -> None:
+        """Record a delivered row with the platform's message id and how many sources
+        it shows (a follow-up edit is due if more arrived meanwhile); releases the lease."""
+        values: dict[str, Any] = {"status": _SENT, "sent_at": at}
+        if message_id is not None:  # a resumed digest keeps its first part's id
+            values["message_id"] = message_id
+        await self._settle_shown(
             item_id,
-            status=OutboxStatus.SENT.value,
-            sent_at=at,
-            message_id=message_id,
+            shown_sources,
+            at,
             attempts=_o.attempts + 1,
+            edited_sources=shown_sources,
+            **values,
         )
+
+    async def mark_edited(self, item_id: int, *, shown_sources: int, at: datetime) -> None:
+        """A follow-up edit went out; another is due if more sources arrived meanwhile."""
+        await self._settle_shown(
+            item_id,
+            shown_sources,
+            at,
+            edited_sources=shown_sources,
+            edited_at=at,
+            edit_attempts=0,
+            last_error=None,
+        )
+
+    async def _settle_shown(
+        self, item_id: int, shown_sources: int, at: datetime, **values: Any
+    ) -> None:
+        async with self._write() as conn:
+            query = sa.select(_o.sources).where(_o.id == item_id).with_for_update()
+            sources = (await conn.execute(query)).scalar_one_or_none()
+            more = len(sources or ()) > shown_sources
+            stmt = (
+                sa.update(outbox)
+                .where(_o.id == item_id)
+                .values(lease_owner=None, lease_until=None, edit_due_at=at if more else None)
+                .values(**values)
+            )
+            if (await conn.execute(stmt)).rowcount == 0:
+                raise NotFoundError(f"no outbox row with id {item_id}")
+
+    async def mark_edit_failed(
+        self, item_id: int, *, error: str, retry_at: datetime | None, at: datetime
+    ) -> None:
+        """Record a failed follow-up edit: retried at `retry_at`, or given up (None)."""
+        await self._settle(
+            item_id, last_error=error, edit_due_at=retry_at, edit_attempts=_o.edit_attempts + 1
+        )
+
+    async def mark_digest_part(
+        self, item_id: int, *, parts_sent: int, message_id: str, at: datetime
+    ) -> None:
+        """Record the digest's posted parts (the first part's id is its message id)."""
+        values: dict[str, Any] = {"parts_sent": parts_sent}
+        if parts_sent == 1:
+            values["message_id"] = message_id
+        async with self._write() as conn:
+            await conn.execute(sa.update(outbox).where(_o.id == item_id).values(values))
+
+    async def record_outcome(self, destination: Destination, message_id: str, outcome: str) -> None:
+        """Keep a button's answer on the posted alert, so follow-ups keep it."""
+        stmt = (
+            sa.update(outbox)
+            .where(
+                _o.platform == destination.platform,
+                _o.chat_id == destination.chat_id,
+                _o.message_id == message_id,
+                _o.kind == OutboxKind.ALERT.value,
+            )
+            .values(outcome=outcome)
+        )
+        async with self._write() as conn:
+            await conn.execute(stmt)
 
     async def mark_retry(
         self, item_id: int, *, error: str, next_attempt_at: datetime, at: datetime
@@ -141,7 +268,7 @@ class OutboxQueries(SqlBase):
         """The most recently abandoned rows, newest first."""
         query = (
             sa.select(_o.id, _o.platform, _o.chat_id, _o.last_error, _o.dead_at, stories.c.title)
-            .join(stories, stories.c.key == _o.story_key)
+            .outerjoin(stories, stories.c.key == _o.story_key)
             .where(_o.status == OutboxStatus.DEAD.value)
             .order_by(_o.dead_at.desc(), _o.id.desc())
             .limit(limit)
@@ -152,7 +279,7 @@ class OutboxQueries(SqlBase):
             DeadLetter(
                 id=r["id"],
                 destination=Destination(platform=r["platform"], chat_id=r["chat_id"]),
-                story_title=r["title"],
+                story_title=r["title"] if r["title"] is not None else "a digest",
                 error=r["last_error"] or "",
                 at=r["dead_at"],
             )

@@ -27,6 +27,7 @@ def rule_from_row(row: RowMapping) -> Rule:
         description=row["description"],
         enabled=row["enabled"],
         topic=topic_from_dict(topic) if topic else None,
+        urgent=row["urgent"],
     )
 
 
@@ -87,6 +88,7 @@ class RuleQueries(SqlBase):
             "description": rule.description,
             "enabled": rule.enabled,
             "topic": topic_to_dict(rule.topic) if rule.topic else None,
+            "urgent": rule.urgent,
             "deleted": False,
             "updated_at": at,
             "updated_by": actor,

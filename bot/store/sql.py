@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.store.engine import connect_error, create_engine, database_url
 from bot.store.feeds import FeedQueries
+from bot.store.holds import HoldQueries
 from bot.store.leases import LeaseQueries
 from bot.store.lookup import StoryLookupQueries
 from bot.store.migrate import require_head, upgrade_engine
@@ -42,6 +43,7 @@ class SqlStore(
     RuleQueries,
     SubscriptionQueries,
     OutboxQueries,
+    HoldQueries,
     LeaseQueries,
 ):
     """Everything newswatch persists, in one SQL database (see `bot.store.base.Store`)."""

@@ -12,9 +12,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.core.model import Story
-from bot.store.base import NearDuplicateRow, NewStory, SavedStories
+from bot.core.model import Delivery, Story
+from bot.store.base import ClusterReports, NearDuplicateRow, NewStory, SavedStories
 from bot.store.codec import alert_to_dict
+from bot.store.follow_ups import apply_follow_up
 from bot.store.tables import OutboxStatus, outbox, stories
 from bot.store.transactions import InsertFactory, SqlBase, batched, first_per_key
 
@@ -189,11 +190,38 @@ class StoryQueries(SqlBase):
         """
         unique = first_per_key(items, lambda item: item.story.key)
         async with self._write() as conn:
-            inserted = await _insert_stories(conn, self._insert, [i.story for i in unique])
+            inserted = await _insert_stories(conn, self._insert, unique)
             rows = [row for item in unique if item.story.key in inserted for row in _outbox(item)]
             queued = await _insert_outbox(conn, self._insert, rows)
+            for item in unique:
+                if item.cluster_key and item.story.key in inserted:
+                    await apply_follow_up(conn, item, at=item.story.fetched_at)
         stored = tuple(i.story.key for i in unique if i.story.key in inserted)
         return SavedStories(stored_keys=stored, outbox_rows=queued)
+
+    async def story_clusters(self, keys: Collection[str]) -> dict[str, ClusterReports]:
+        """Each stored story's near-duplicate cluster: its first story and every report."""
+        if not keys:
+            return {}
+        c = stories.c
+        async with self._read() as conn:
+            roots: dict[str, str] = {}
+            for batch in batched(sorted(set(keys))):
+                query = sa.select(c.key, c.cluster_key).where(c.key.in_(padded(batch)))
+                roots.update({key: root or key for key, root in await conn.execute(query)})
+            reports: dict[str, list[tuple[str, datetime]]] = {}
+            for batch in batched(sorted(set(roots.values()))):
+                members = padded(batch)
+                query = sa.select(c.key, c.cluster_key, c.publisher, c.published).where(
+                    sa.or_(c.key.in_(members), c.cluster_key.in_(members))
+                )
+                for row in (await conn.execute(query)).mappings():
+                    root = row["cluster_key"] or row["key"]
+                    reports.setdefault(root, []).append((row["publisher"], row["published"]))
+        return {
+            key: ClusterReports(root, tuple(sorted(reports.get(root, []), key=lambda r: r[1])))
+            for key, root in roots.items()
+        }
 
     async def recent_stories(self, since: datetime, *, limit: int = 5000) -> list[Story]:
         """Stories published or fetched since `since`, newest first."""
@@ -291,27 +319,36 @@ async def _before_window(conn: AsyncConnection, since: datetime) -> int:
 
 
 def _outbox(item: NewStory) -> list[dict[str, Any]]:
+    """The alert's outbox rows: pending for each destination it goes to at once,
+    held for each where it waits (a destination in both gets it at once)."""
     if item.alert is None:
         return []
     alert = alert_to_dict(item.alert)
     at = item.story.fetched_at
-    return [
-        {
-            "story_key": item.story.key,
-            "platform": dest.platform,
-            "chat_id": dest.chat_id,
-            "alert": alert,
-            "status": OutboxStatus.PENDING.value,
-            "attempts": 0,
-            "next_attempt_at": at,
-            "created_at": at,
-        }
-        for dest in first_per_key(item.destinations, lambda d: d)
-    ]
+    deliveries = [Delivery(d) for d in item.destinations] + list(item.held)
+    rows = []
+    for delivery in first_per_key(deliveries, lambda d: d.destination):
+        held = delivery.release_at is not None
+        rows.append(
+            {
+                "story_key": item.story.key,
+                "platform": delivery.destination.platform,
+                "chat_id": delivery.destination.chat_id,
+                "alert": alert,
+                "status": (OutboxStatus.HELD if held else OutboxStatus.PENDING).value,
+                "attempts": 0,
+                "next_attempt_at": at,
+                "created_at": at,
+                "release_at": delivery.release_at,
+                "hold": delivery.hold.value if held and delivery.hold else None,
+                "urgent": item.alert.urgent,
+            }
+        )
+    return rows
 
 
 async def _insert_stories(
-    conn: AsyncConnection, insert: InsertFactory, batch: list[Story]
+    conn: AsyncConnection, insert: InsertFactory, items: list[NewStory]
 ) -> set[str]:
     """Insert the stories, skipping stored ones; returns the keys actually inserted.
 
@@ -319,10 +356,11 @@ async def _insert_stories(
     as multi-row INSERTs ("insertmanyvalues"), where `.values([...])` would
     compile a new statement of 13 bound parameters per row for every batch.
     """
-    if not batch:
+    if not items:
         return set()
     stmt = insert(stories).on_conflict_do_nothing().returning(stories.c.key)
-    result = await conn.execute(stmt, [story_values(s) for s in batch])
+    values = [story_values(i.story) | {"cluster_key": i.cluster_key} for i in items]
+    result = await conn.execute(stmt, values)
     return set(result.scalars())
 
 

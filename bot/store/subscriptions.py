@@ -15,7 +15,7 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.core.errors import StoreError
-from bot.core.model import ALL_RULES, Destination, Subscription
+from bot.core.model import ALL_RULES, Destination, Hold, Recipient, Subscription
 from bot.store.tables import OutboxStatus, outbox, rule_mutes, subscriptions
 from bot.store.transactions import SqlBase, first_per_key
 
@@ -35,24 +35,49 @@ def subscription_from_row(row: RowMapping) -> Subscription:
         muted_until=row["muted_until"],
         paused_reason=row["paused_reason"],
         created_by=row["created_by"],
+        digest=row["digest"],
+        mute_discards=row["mute_discards"],
+        quiet_hours=row["quiet_hours"],
     )
 
 
+_DESTINATION_STATE = ("muted_until", "paused_reason", "mute_discards", "quiet_hours")
+"""The columns that belong to the destination, copied onto each of its rows."""
+
+
 async def _destination_state(conn: AsyncConnection, destination: Destination) -> dict[str, Any]:
-    query = sa.select(_s.muted_until, _s.paused_reason).where(at_destination(destination))
+    columns = [_s[name] for name in _DESTINATION_STATE]
+    query = sa.select(*columns).where(at_destination(destination))
     row = (await conn.execute(query.order_by(_s.id).limit(1))).mappings().first()
     if row is None:
-        return {"muted_until": None, "paused_reason": None}
+        return {"muted_until": None, "paused_reason": None, "mute_discards": False}
     return dict(row)
+
+
+def _held_by(destination: Destination, hold: Hold) -> sa.ColumnElement[bool]:
+    """The destination's alert rows held for `hold`."""
+    o = outbox.c
+    return sa.and_(
+        o.platform == destination.platform,
+        o.chat_id == destination.chat_id,
+        o.status == OutboxStatus.HELD.value,
+        o.hold == hold.value,
+    )
 
 
 class SubscriptionQueries(SqlBase):
     """Who gets which rule's alerts."""
 
     async def subscribe(
-        self, destination: Destination, rules: Sequence[str], *, actor: str
+        self,
+        destination: Destination,
+        rules: Sequence[str],
+        *,
+        actor: str,
+        digest: str | None = None,
     ) -> list[str]:
-        """Subscribe to rules (or ALL_RULES); returns the names newly added, in order."""
+        """Subscribe to rules (or ALL_RULES), as they come or on a `digest` schedule;
+        rules already subscribed take the schedule. Returns the names newly added, in order."""
         names = first_per_key([r.strip() for r in rules], lambda r: r)
         if not all(names):
             raise StoreError("a rule name is empty — name the rules to subscribe to, or *")
@@ -60,6 +85,11 @@ class SubscriptionQueries(SqlBase):
             return []
         async with self._write() as conn:
             state = await _destination_state(conn, destination)
+            known = set(
+                await conn.scalars(
+                    sa.select(_s.rule).where(at_destination(destination), _s.rule.in_(names))
+                )
+            )
             rows = [
                 {
                     "platform": destination.platform,
@@ -67,13 +97,17 @@ class SubscriptionQueries(SqlBase):
                     "rule": name,
                     "created_by": actor,
                     "created_at": self._clock(),
+                    "digest": digest,
                     **state,
                 }
                 for name in names
             ]
-            stmt = self._insert(subscriptions).values(rows).on_conflict_do_nothing()
-            added = set(await conn.scalars(stmt.returning(_s.rule)))
-        return [name for name in names if name in added]
+            stmt = self._insert(subscriptions).values(rows)
+            stmt = stmt.on_conflict_do_update(
+                index_elements=[_s.platform, _s.chat_id, _s.rule], set_={"digest": digest}
+            )
+            await conn.execute(stmt)
+        return [name for name in names if name not in known]
 
     async def unsubscribe(self, destination: Destination, rules: Sequence[str]) -> list[str]:
         """Remove subscriptions; ALL_RULES among `rules` removes every one. Returns removed."""
@@ -83,6 +117,16 @@ class SubscriptionQueries(SqlBase):
         async with self._write() as conn:
             stmt = sa.delete(subscriptions).where(where).returning(_s.id, _s.rule)
             removed = (await conn.execute(stmt)).all()
+            left = await conn.scalar(sa.select(sa.func.count()).where(at_destination(destination)))
+            if not left:
+                o = outbox.c
+                await conn.execute(
+                    sa.delete(outbox).where(
+                        o.platform == destination.platform,
+                        o.chat_id == destination.chat_id,
+                        o.status == OutboxStatus.HELD.value,
+                    )
+                )
         return [rule for _, rule in sorted(removed)]
 
     async def subscriptions(self, destination: Destination | None = None) -> list[Subscription]:
@@ -113,9 +157,57 @@ class SubscriptionQueries(SqlBase):
             muted = await _rule_mutes_in_force(conn, rules, now)
         return _unmuted_destinations(rows, set(rules), muted)
 
-    async def mute(self, destination: Destination, until: datetime | None) -> None:
-        """Mute every subscription of the destination until `until` (None unmutes)."""
-        await self._update_destination(destination, muted_until=until)
+    async def mute(
+        self, destination: Destination, until: datetime | None, *, discard: bool = False
+    ) -> None:
+        """Mute the destination until `until` (None unmutes); alerts held by a mute
+        are released at the new end (at once when unmuted)."""
+        release = until if until is not None else self._clock()
+        async with self._write() as conn:
+            await conn.execute(
+                sa.update(subscriptions)
+                .where(at_destination(destination))
+                .values(muted_until=until, mute_discards=discard and until is not None)
+            )
+            await conn.execute(
+                sa.update(outbox).where(_held_by(destination, Hold.MUTE)).values(release_at=release)
+            )
+
+    async def set_quiet_hours(self, destination: Destination, quiet: str | None) -> None:
+        """Set or clear the quiet hours; what they held is released for the new ones to judge."""
+        async with self._write() as conn:
+            await conn.execute(
+                sa.update(subscriptions)
+                .where(at_destination(destination))
+                .values(quiet_hours=quiet)
+            )
+            await conn.execute(
+                sa.update(outbox)
+                .where(_held_by(destination, Hold.QUIET))
+                .values(release_at=self._clock())
+            )
+
+    async def recipients_for(self, rules: Sequence[str], now: datetime) -> list[Recipient]:
+        """Each unpaused destination subscribed to any of `rules` or ALL_RULES, with what
+        decides when it gets the alert."""
+        if not rules:
+            return []
+        columns = [
+            _s.platform,
+            _s.chat_id,
+            _s.rule,
+            _s.digest,
+            *(_s[n] for n in _DESTINATION_STATE),
+        ]
+        query = (
+            sa.select(*columns)
+            .where(_s.rule.in_([*rules, ALL_RULES]), _s.paused_reason.is_(None))
+            .order_by(_s.platform, _s.chat_id, _s.id)
+        )
+        async with self._read() as conn:
+            rows = (await conn.execute(query)).mappings().all()
+            mutes = await _rule_mute_times(conn, rules, now)
+        return _recipients(rows, mutes, now)
 
     async def pause_destination(self, destination: Destination, reason: str | None) -> None:
         """Pause (reason given) or resume (None) every subscription of a destination.
@@ -189,7 +281,7 @@ async def _move_pending_outbox(conn: AsyncConnection, old: Destination, new: Des
     old_pending = sa.and_(
         o.platform == old.platform,
         o.chat_id == old.chat_id,
-        o.status == OutboxStatus.PENDING.value,
+        o.status.in_([OutboxStatus.PENDING.value, OutboxStatus.HELD.value]),
     )
     new_keys = (
         sa.select(o.story_key)
@@ -231,6 +323,47 @@ async def _rule_mutes_in_force(
     for platform, chat_id, rule in (await conn.execute(query)).all():
         muted.setdefault((platform, chat_id), set()).add(rule)
     return muted
+
+
+async def _rule_mute_times(
+    conn: AsyncConnection, rules: Sequence[str], now: datetime
+) -> dict[tuple[str, str], list[tuple[str, datetime]]]:
+    """(platform, chat_id) → [(rule, until)] of `rules` muted for it at `now`."""
+    query = sa.select(_m.platform, _m.chat_id, _m.rule, _m.muted_until).where(
+        _m.rule.in_(list(rules)), _m.muted_until > now
+    )
+    found: dict[tuple[str, str], list[tuple[str, datetime]]] = {}
+    for platform, chat_id, rule, until in (await conn.execute(query)).all():
+        found.setdefault((platform, chat_id), []).append((rule, until))
+    return found
+
+
+def _recipients(
+    rows: Sequence[RowMapping],
+    mutes: dict[tuple[str, str], list[tuple[str, datetime]]],
+    now: datetime,
+) -> list[Recipient]:
+    """One Recipient per destination (rows come ordered by destination)."""
+    grouped: dict[tuple[str, str], list[RowMapping]] = {}
+    for row in rows:
+        grouped.setdefault((row["platform"], row["chat_id"]), []).append(row)
+    recipients = []
+    for (platform, chat_id), subs in grouped.items():
+        first = subs[0]
+        muted = (
+            first["muted_until"] if first["muted_until"] and first["muted_until"] > now else None
+        )
+        recipients.append(
+            Recipient(
+                destination=Destination(platform, chat_id),
+                schedules=tuple((row["rule"], row["digest"]) for row in subs),
+                muted_until=muted,
+                mute_discards=bool(first["mute_discards"]) and muted is not None,
+                rule_mutes=tuple(sorted(mutes.get((platform, chat_id), []))),
+                quiet_hours=first["quiet_hours"],
+            )
+        )
+    return recipients
 
 
 def _unmuted_destinations(

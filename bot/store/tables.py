@@ -57,11 +57,21 @@ BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
 class OutboxStatus(StrEnum):
-    """The life of an outbox row: pending until sent, or dead when given up."""
+    """The life of an outbox row: pending until sent, or dead when given up; an alert
+    that has to wait is held until its release, then digested into a digest row."""
 
     PENDING = "pending"
     SENT = "sent"
     DEAD = "dead"
+    HELD = "held"
+    DIGESTED = "digested"
+
+
+class OutboxKind(StrEnum):
+    """What an outbox row posts: one alert, or a digest of held alerts."""
+
+    ALERT = "alert"
+    DIGEST = "digest"
 
 
 feeds = sa.Table(
@@ -106,12 +116,16 @@ stories = sa.Table(
     sa.Column("url", sa.Text, nullable=False),
     sa.Column("published", UtcDateTime, nullable=False),
     sa.Column("fetched_at", UtcDateTime, nullable=False),
+    sa.Column("cluster_key", sa.Text),
     sa.UniqueConstraint("feed_id", "guid"),
     sa.Index(None, "guid"),
     sa.Index(None, "publisher", "title_key", "published"),
     sa.Index(None, "published"),
     sa.Index(None, "fetched_at"),
+    sa.Index(None, "cluster_key"),
 )
+"""`cluster_key`: the key of the first story of its near-duplicate cluster (NULL for
+that first story itself), so later outlets are counted and named on its alert."""
 
 rules = sa.Table(
     "rules",
@@ -123,6 +137,7 @@ rules = sa.Table(
     sa.Column("enabled", sa.Boolean, nullable=False),
     sa.Column("topic", sa.JSON),
     sa.Column("deleted", sa.Boolean, nullable=False),
+    sa.Column("urgent", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("updated_at", UtcDateTime, nullable=False),
     sa.Column("updated_by", sa.Text, nullable=False),
 )
@@ -152,20 +167,24 @@ subscriptions = sa.Table(
     sa.Column("paused_reason", sa.Text),
     sa.Column("created_by", sa.Text),
     sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("digest", sa.Text),
+    sa.Column("mute_discards", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("quiet_hours", sa.Text),
     sa.UniqueConstraint("platform", "chat_id", "rule"),
     sa.Index(None, "rule"),
 )
+"""`digest` is the subscription's schedule; `muted_until`, `mute_discards`,
+`paused_reason` and `quiet_hours` belong to the destination and are kept on
+each of its rows."""
 
 outbox = sa.Table(
     "outbox",
     metadata,
     sa.Column("id", BigId, primary_key=True),
-    sa.Column(
-        "story_key", sa.Text, sa.ForeignKey("stories.key", ondelete="CASCADE"), nullable=False
-    ),
+    sa.Column("story_key", sa.Text, sa.ForeignKey("stories.key", ondelete="CASCADE")),
     sa.Column("platform", sa.Text, nullable=False),
     sa.Column("chat_id", sa.Text, nullable=False),
-    sa.Column("alert", sa.JSON, nullable=False),
+    sa.Column("alert", sa.JSON),
     sa.Column("status", sa.Text, nullable=False),
     sa.Column("attempts", sa.Integer, nullable=False),
     sa.Column("next_attempt_at", UtcDateTime, nullable=False),
@@ -176,12 +195,35 @@ outbox = sa.Table(
     sa.Column("dead_at", UtcDateTime),
     sa.Column("message_id", sa.Text),
     sa.Column("created_at", UtcDateTime, nullable=False),
-    sa.CheckConstraint("status IN ('pending', 'sent', 'dead')", name="status"),
+    sa.Column("kind", sa.Text, nullable=False, server_default="alert"),
+    sa.Column("digest", sa.JSON),
+    sa.Column("parts_sent", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("release_at", UtcDateTime),
+    sa.Column("hold", sa.Text),
+    sa.Column("digest_id", BigId),
+    sa.Column("sources", sa.JSON, nullable=False, server_default="[]"),
+    sa.Column("urgent", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("edit_due_at", UtcDateTime),
+    sa.Column("edited_sources", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("edit_attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("edited_at", UtcDateTime),
+    sa.Column("outcome", sa.Text),
+    sa.CheckConstraint("status IN ('pending', 'sent', 'dead', 'held', 'digested')", name="status"),
+    sa.CheckConstraint("kind IN ('alert', 'digest')", name="kind"),
     sa.UniqueConstraint("story_key", "platform", "chat_id"),
     # The claim query: each destination's oldest pending row (a covering index scan).
     sa.Index(None, "status", "platform", "chat_id", "id"),
     sa.Index(None, "status", "dead_at"),
+    sa.Index(None, "status", "release_at"),
+    sa.Index(None, "edit_due_at"),
 )
+"""One message for one destination. An alert row (`story_key`, `alert`) is pending,
+held until `release_at` (`hold` says why) and then digested into the digest row
+`digest_id`, sent, or dead. Once sent, later outlets go into `sources` and
+`edit_due_at` asks for a follow-up edit (`edited_sources` are shown already);
+`outcome` is the button answer that replaced its buttons. A digest row
+(`kind` digest, no story) carries its alerts in `digest` and counts the parts
+posted in `parts_sent`."""
 
 meta = sa.Table(
     "meta",

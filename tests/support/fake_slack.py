@@ -14,9 +14,10 @@ JSON bodies and a Bearer token check, and behaves like Slack where it matters:
   HTTP 429 with a `Retry-After` header and `{"ok": false, "error": "ratelimited"}`;
 - `fail_next` injects 5xx answers.
 
-Accepted messages are recorded in `messages`, edits in `updates`, ephemeral
-messages in `ephemerals`, response_url posts in `responses` (one with
-`replace_original` also edits the clicked message, as Slack does).
+Accepted messages are recorded in `messages` (as they stand now: chat.update
+changes them, as Slack does), edits in `updates`, ephemeral messages in
+`ephemerals`, response_url posts in `responses` (one with `replace_original`
+also edits the clicked message, as Slack does).
 
 `new_hook` makes a response_url (tests.support.slack_caller uses it when it
 calls the app as Slack). For Socket Mode, apps.connections.open points at the
@@ -285,6 +286,9 @@ class FakeSlackApi:
         text, blocks = self._content(params)
         self._take_rate_slot(channel)
         self.updates.append(self._record(params, channel, ts, text, blocks))
+        for n, message in enumerate(self.messages):
+            if (message.channel, message.ts) == (channel, ts):
+                self.messages[n] = replace(message, text=text, blocks=blocks)
         return {"channel": channel, "ts": ts, "text": text}
 
     def _record(

@@ -34,12 +34,16 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook import WebhookResponse
 
 from bot.core.errors import CommandError
+from bot.core.model import Destination
 from bot.delivery.ratelimit import RateLimiter
+from bot.platforms.render import clean_text
 from bot.platforms.slack.intake import (
+    PLATFORM,
     answered_alert_blocks,
     button_click,
     event_command,
     reply_blocks,
+    reply_messages,
     reply_thread,
     shown_in_channel,
     slash_command,
@@ -125,10 +129,10 @@ class SlackAnswers:
             if command is None:
                 return
             reply = await dispatch(self._ctx, command)
-            text, blocks = reply_blocks(reply)
             shown = "in_channel" if shown_in_channel(command, reply) else "ephemeral"
-            answer = await respond(text=text, blocks=blocks, response_type=shown)
-            _check_webhook(answer, SLASH_COMMAND, command.chat_id, command.user_id)
+            for text, blocks in reply_messages(reply):  # a response_url takes five posts
+                answer = await respond(text=text, blocks=blocks, response_type=shown)
+                _check_webhook(answer, SLASH_COMMAND, command.chat_id, command.user_id)
 
     async def _in_own_dm(self, body: dict[str, Any]) -> bool:
         """Whether a slash command came from the user's own DM with the bot."""
@@ -187,27 +191,27 @@ class SlackAnswers:
     async def _post_reply(
         self, command: Command, reply: Reply, thread_ts: str | None, *, private: bool
     ) -> None:
-        """Post the answer in the chat; only to the user when `private` and it is an error
-        or asked to be ephemeral."""
-        text, blocks = reply_blocks(reply)
-        await self._limiter.acquire(command.chat_id)
-        if private and (reply.ephemeral or not reply.ok):
-            await self._client.chat_postEphemeral(
+        """Post the answer in the chat (in as many messages as it takes); only to the
+        user when `private` and it is an error or asked to be ephemeral."""
+        for text, blocks in reply_messages(reply):
+            await self._limiter.acquire(command.chat_id)
+            if private and (reply.ephemeral or not reply.ok):
+                await self._client.chat_postEphemeral(
+                    channel=command.chat_id,
+                    user=command.user_id,
+                    text=text,
+                    blocks=blocks,
+                    thread_ts=thread_ts,
+                )
+                continue
+            await self._client.chat_postMessage(
                 channel=command.chat_id,
-                user=command.user_id,
                 text=text,
                 blocks=blocks,
                 thread_ts=thread_ts,
+                unfurl_links=False,
+                unfurl_media=False,
             )
-            return
-        await self._client.chat_postMessage(
-            channel=command.chat_id,
-            text=text,
-            blocks=blocks,
-            thread_ts=thread_ts,
-            unfurl_links=False,
-            unfurl_media=False,
-        )
 
     # ── alert buttons ──────────────────────────────────────────────────────
 
@@ -227,12 +231,20 @@ class SlackAnswers:
                     unfurl_links=False,
                     unfurl_media=False,
                 )
+                await self._keep_outcome(channel, message, reply)
             else:
                 text, blocks = reply_blocks(reply)
                 answer = await respond(
                     text=text, blocks=blocks, response_type="ephemeral", replace_original=False
                 )
             _check_webhook(answer, "block_actions", channel, user)
+
+    async def _keep_outcome(self, channel: object, message: dict[str, Any], reply: Reply) -> None:
+        """Record the answer on the alert, so its follow-up edits keep it (not the buttons)."""
+        if channel and message.get("ts"):
+            destination = Destination(PLATFORM, str(channel))
+            outcome = clean_text(reply.text)
+            await self._ctx.store.record_outcome(destination, f"{channel}:{message['ts']}", outcome)
 
     async def _answer_click(self, body: dict[str, Any]) -> Reply:
         """Run the button's action; a button that is not ours gets an ephemeral note."""

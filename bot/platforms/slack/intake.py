@@ -12,9 +12,10 @@ does I/O.
   their own alerts); channels, private channels and group DMs are GROUP, where
   only SLACK_ADMIN_IDS change subscriptions (Slack has no per-channel admins
   the bot can see).
-- `reply_blocks`, `answered_alert_blocks`: a `Reply` as mrkdwn sections with
+- `reply_messages`, `answered_alert_blocks`: a `Reply` as mrkdwn sections with
   `&`, `<`, `>` escaped (no pings, no links), each ≤ 3000 characters, the
-  `code` in a ``` block; an alert whose buttons give way to the answer.
+  `code` in ``` blocks, in as many messages as Slack's limits need (never
+  cut); an alert whose buttons give way to the answer.
 - `shown_in_channel`: whether a slash command's answer is posted for everyone.
 """
 
@@ -24,16 +25,20 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from bot.platforms.render import fit_text, rule_ref_matches, utf16_len
-from bot.platforms.slack.render import parse_slack_button, slack_escape
+from bot.platforms.render import fit_text, group_parts, rule_ref_matches, split_text, utf16_len
+from bot.platforms.slack.render import (
+    SLACK_MAX_BLOCKS,
+    SLACK_MESSAGE_TEXT,
+    parse_slack_button,
+    slack_escape,
+)
 from handlers import ActionCommand, ButtonAction, ChatKind, Command, Reply
 from handlers.dispatch import find_command
 
 PLATFORM = "slack"
 SECTION_LIMIT = 3000
-MAX_SECTIONS = 20
 FALLBACK_LIMIT = 3000
-CHAT_CHANGES = frozenset({"subscribe", "unsubscribe", "mute", "unmute"})
+CHAT_CHANGES = frozenset({"subscribe", "unsubscribe", "mute", "unmute", "quiet"})
 """Commands whose success the whole channel should see: they change what it receives."""
 
 Block = dict[str, Any]
@@ -147,31 +152,39 @@ def _fit(text: str, budget: int) -> str:
     return fit_text(text, budget, slack_escape, utf16_len)
 
 
-def _chunks(text: str, budget: int) -> list[str]:
-    """Escaped `text` in pieces of whole lines, each ≤ `budget` (an overlong line trimmed)."""
-    chunks: list[str] = []
-    current = ""
-    for line in text.splitlines() or [""]:
-        piece = _fit(line, budget) or " "
-        joined = f"{current}\n{piece}" if current else piece
-        if utf16_len(joined) <= budget:
-            current = joined
-            continue
-        chunks.append(current)
-        current = piece
-    return [chunk for chunk in [*chunks, current] if chunk.strip()]
+def _sections(reply: Reply) -> list[str]:
+    """The reply's escaped text and code as section texts, each ≤ 3000 characters."""
+    texts = split_text(reply.text, SECTION_LIMIT, escape=slack_escape, measure=utf16_len)
+    if reply.code:
+        code = reply.code.replace("`", "ˋ")  # a ``` inside would end the block
+        chunks = split_text(code, SECTION_LIMIT - 8, escape=slack_escape, measure=utf16_len)
+        texts += [f"```\n{chunk}\n```" for chunk in chunks]
+    return texts or ["done"]
 
 
 def reply_blocks(reply: Reply) -> tuple[str, list[Block]]:
-    """(fallback text, sections) for a Reply; every piece escaped and ≤ 3000 characters."""
-    texts = _chunks(reply.text, SECTION_LIMIT)
-    if reply.code:
-        code = reply.code.replace("`", "ˋ")  # a ``` inside would end the block
-        texts += [f"```\n{chunk}\n```" for chunk in _chunks(code, SECTION_LIMIT - 8)]
-    texts = texts[:MAX_SECTIONS] or ["done"]
-    blocks = [{"type": "section", "text": _mrkdwn(text)} for text in texts]
+    """(fallback text, every section) for a Reply; each piece escaped and ≤ 3000
+    characters (`reply_messages` groups them into messages Slack accepts)."""
+    blocks = [{"type": "section", "text": _mrkdwn(text)} for text in _sections(reply)]
     fallback = _fit(" ".join(reply.text.split()) or "done", FALLBACK_LIMIT)
     return fallback, blocks
+
+
+def reply_messages(reply: Reply) -> list[tuple[str, list[Block]]]:
+    """The Reply as Slack messages in order: each ≤ 50 sections and under Slack's
+    40,000-character text limit, so nothing is cut."""
+    fallback, _ = reply_blocks(reply)
+    groups = group_parts(
+        _sections(reply),
+        SLACK_MESSAGE_TEXT,
+        measure=utf16_len,
+        separator="",
+        max_pieces=SLACK_MAX_BLOCKS,
+    )
+    return [
+        (fallback, [{"type": "section", "text": _mrkdwn(text)} for text in group])
+        for group in groups
+    ]
 
 
 def answered_alert_blocks(original: Sequence[Any], reply: Reply) -> list[Block]:
@@ -185,7 +198,7 @@ def shown_in_channel(command: Command, reply: Reply) -> bool:
     """Whether a slash command's answer is posted for the whole channel.
 
     Only a successful change to what the channel receives (subscribe,
-    unsubscribe, mute, unmute) is: members see who changed it. Everything
+    unsubscribe, mute, unmute, quiet) is: members see who changed it. Everything
     else, errors included, is shown only to the user who asked (`help` and
     `rules` would be noise, and an admin's `status` names other chats).
     """

@@ -8,12 +8,13 @@ delivery loop owns retrying. After a 429 the channel is held back for
 `Retry-After` seconds.
 
 Message ids are `<channel>:<ts>`: a DM posted to a user id lands in a `D…`
-channel, and `chat.update` needs that channel with the timestamp.
+channel, and `chat.update` needs that channel with the timestamp. A follow-up
+edits the alert (`chat.update`) and posts the new outlets in its thread
+(`chat.postMessage` with `thread_ts`). A digest posts one message per part.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import aiohttp
@@ -29,9 +30,9 @@ from bot.core.errors import (
     RateLimitedError,
     RetryableDeliveryError,
 )
-from bot.core.model import Alert, Destination, Story
+from bot.core.model import Alert, Destination, Digest, DigestPart, FollowUp
 from bot.delivery.ratelimit import RateLimiter
-from bot.platforms.slack.render import render_slack
+from bot.platforms.slack.render import render_slack, render_slack_digest, render_slack_thread
 
 DEFAULT_API_BASE_URL = "https://slack.com/api/"
 _DEFAULT_RETRY_AFTER = 1.0
@@ -136,6 +137,23 @@ class SlackNotifier:
     async def send(self, destination: Destination, alert: Alert) -> str:
         """Post the alert as Block Kit; returns `<channel>:<ts>`."""
         text, blocks = render_slack(alert)
+        return await self._post(destination, text, blocks)
+
+    async def send_digest(self, destination: Destination, digest: Digest, part: int) -> DigestPart:
+        """Post one part of the digest (sections, no buttons)."""
+        parts = render_slack_digest(digest)
+        if part >= len(parts):
+            return DigestPart("", len(parts))
+        text, blocks = parts[part]
+        return DigestPart(await self._post(destination, text, blocks), len(parts))
+
+    async def _post(
+        self,
+        destination: Destination,
+        text: str,
+        blocks: list[dict[str, object]],
+        thread_ts: str | None = None,
+    ) -> str:
         response = await self._call(
             destination.chat_id,
             "chat_postMessage",
@@ -145,22 +163,21 @@ class SlackNotifier:
             unfurl_links=False,
             unfurl_media=False,
             link_names=False,
+            **({"thread_ts": thread_ts} if thread_ts else {}),
         )
         return f"{response.get('channel') or destination.chat_id}:{response['ts']}"
 
-    async def update(
-        self,
-        destination: Destination,
-        message_id: str,
-        alert: Alert,
-        extra_sources: Sequence[Story],
-    ) -> None:
-        """Edit the posted alert (chat.update) to name the later sources."""
+    async def update(self, destination: Destination, message_id: str, follow_up: FollowUp) -> None:
+        """Edit the posted alert (chat.update): sources, urgency, and the buttons or the
+        answer that replaced them; then name the new outlets in the alert's thread."""
         channel, ts = _split_message_id(message_id, destination.chat_id)
-        text, blocks = render_slack(alert, extra_sources)
+        text, blocks = render_slack(follow_up.alert, outcome=follow_up.outcome)
         await self._call(
             destination.chat_id, "chat_update", channel=channel, ts=ts, text=text, blocks=blocks
         )
+        if follow_up.new_sources:
+            text, blocks = render_slack_thread(follow_up.alert, follow_up.new_sources)
+            await self._post(Destination(destination.platform, channel), text, blocks, ts)
 
     async def close(self) -> None:
         """Close the HTTP connection pool."""

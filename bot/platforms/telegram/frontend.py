@@ -33,6 +33,7 @@ from telegram.ext import BaseUpdateProcessor, ContextTypes
 from bot.core.errors import CommandError, RateLimitedError
 from bot.core.model import Destination
 from bot.delivery.ratelimit import RateLimiter
+from bot.platforms.render import clean_text
 from bot.platforms.telegram.intake import PLATFORM, click_from_callback, command_from_message
 from bot.platforms.telegram.notifier import map_telegram_error
 from bot.platforms.telegram.replies import alert_with_outcome, callback_answer, render_reply
@@ -151,19 +152,21 @@ class TelegramFrontEnd:
         await self.send_reply(message, reply, in_thread=in_thread)
 
     async def send_reply(self, message: Message, reply: Reply, *, in_thread: bool) -> None:
-        """Send the rendered reply to the message's chat (as a reply to it if `in_thread`)."""
+        """Send the rendered reply to the message's chat (as a reply to it if `in_thread`),
+        in as many messages as it takes, in order."""
         quote = ReplyParameters(message.message_id, allow_sending_without_reply=True)
+        for text in render_reply(reply):
 
-        async def send() -> Message:
-            return await self._bot.send_message(
-                message.chat.id,
-                render_reply(reply),
-                parse_mode=ParseMode.HTML,
-                link_preview_options=NO_PREVIEW,
-                reply_parameters=quote if in_thread else None,
-            )
+            async def send(text: str = text) -> Message:
+                return await self._bot.send_message(
+                    message.chat.id,
+                    text,
+                    parse_mode=ParseMode.HTML,
+                    link_preview_options=NO_PREVIEW,
+                    reply_parameters=quote if in_thread else None,
+                )
 
-        await self.limited(message.chat.id, send)
+            await self.limited(message.chat.id, send)
 
     async def on_click(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Answer a press on an alert's button, and show its outcome on the alert."""
@@ -208,6 +211,9 @@ class TelegramFrontEnd:
         except BadRequest as error:
             if "not modified" not in error.message.lower():
                 raise
+        # Later follow-up edits of this alert keep the answer instead of the buttons.
+        destination = Destination(PLATFORM, str(chat_id))
+        await self._ctx.store.record_outcome(destination, str(message_id), clean_text(reply.text))
 
     async def on_member(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Pause a chat that removed or blocked the bot; resume it when it is back."""

@@ -11,7 +11,7 @@ flood wait applies to the bot.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import TypeVar
 
@@ -40,9 +40,14 @@ from bot.core.errors import (
     RateLimitedError,
     RetryableDeliveryError,
 )
-from bot.core.model import Alert, Destination, Story
+from bot.core.model import Alert, Destination, Digest, DigestPart, FollowUp
 from bot.delivery.ratelimit import RateLimiter
-from bot.platforms.telegram.render import Keyboard, render_telegram, telegram_keyboard
+from bot.platforms.telegram.render import (
+    Keyboard,
+    render_telegram,
+    render_telegram_digest,
+    telegram_keyboard,
+)
 
 DEFAULT_API_BASE_URL = "https://api.telegram.org"
 T = TypeVar("T")
@@ -157,9 +162,19 @@ class TelegramNotifier:
 
     async def send(self, destination: Destination, alert: Alert) -> str:
         """Post the alert as HTML with its buttons; returns Telegram's message_id."""
-        text = render_telegram(alert)
         markup = telegram_markup(telegram_keyboard(alert))
+        return await self._post(destination, render_telegram(alert), markup)
 
+    async def send_digest(self, destination: Destination, digest: Digest, part: int) -> DigestPart:
+        """Post one part of the digest (HTML, no buttons)."""
+        parts = render_telegram_digest(digest)
+        if part >= len(parts):
+            return DigestPart("", len(parts))
+        return DigestPart(await self._post(destination, parts[part], None), len(parts))
+
+    async def _post(
+        self, destination: Destination, text: str, markup: InlineKeyboardMarkup | None
+    ) -> str:
         async def post() -> Message:
             return await self._bot.send_message(
                 chat_id=_chat_ref(destination.chat_id),
@@ -172,20 +187,16 @@ class TelegramNotifier:
         message = await self._call(destination.chat_id, post)
         return str(message.message_id)
 
-    async def update(
-        self,
-        destination: Destination,
-        message_id: str,
-        alert: Alert,
-        extra_sources: Sequence[Story],
-    ) -> None:
-        """Edit the posted alert to name the later sources (unchanged text is fine)."""
+    async def update(self, destination: Destination, message_id: str, follow_up: FollowUp) -> None:
+        """Edit the posted alert (unchanged text is fine): its sources and urgency, and
+        its buttons, unless a button's answer replaced them (that answer stays)."""
         if not message_id.isdigit():
             raise PermanentDeliveryError(
                 f"telegram message id {message_id!r} is not a number: pass the id send() returned"
             )
-        text = render_telegram(alert, extra_sources)
-        markup = telegram_markup(telegram_keyboard(alert))
+        alert = follow_up.alert
+        text = render_telegram(alert, outcome=follow_up.outcome)
+        markup = None if follow_up.outcome else telegram_markup(telegram_keyboard(alert))
 
         async def edit() -> object:
             return await self._bot.edit_message_text(

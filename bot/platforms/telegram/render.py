@@ -15,9 +15,10 @@ import html
 from collections.abc import Sequence
 
 from bot.core.errors import CommandError
-from bot.core.model import Alert, Match, Story
+from bot.core.model import Alert, Digest, Match
 from bot.platforms.render import (
     BUTTON_LABELS,
+    DIGEST_SUMMARY,
     MAX_SOURCES,
     MUTE,
     NOT_RELEVANT,
@@ -25,11 +26,16 @@ from bot.platforms.render import (
     AlertAction,
     alert_sources,
     clean_text,
+    digest_heading,
     fit_text,
+    pack_parts,
+    part_label,
     published_label,
     rule_lines,
     rule_ref,
     safe_url,
+    sources_tail,
+    urgent_label,
     utf16_len,
 )
 
@@ -72,37 +78,83 @@ def _tg_rules(matches: Sequence[Match]) -> str:
     return "\n".join(lines)
 
 
-def _tg_sources(extra_sources: Sequence[Story], budget: int = 600) -> str:
-    """ "Also reported by" with each publisher linked, as many as fit in `budget`."""
-    sources = alert_sources(extra_sources)
+def _tg_sources(alert: Alert, budget: int = 600) -> str:
+    """ "Also reported by" with each publisher linked (at most a few, as many as fit
+    in `budget`), then how many more and the outlet count."""
     parts: list[str] = []
-    for name, url in sources[:MAX_SOURCES]:
+    for name, url in alert_sources(alert.sources)[:MAX_SOURCES]:
         part = _tg_link(url or "", _tg_fit(name, 40), href_limit=300)
         if sum(utf16_len(p) + 2 for p in [*parts, part]) > budget - 60:
             break
         parts.append(part)
     if not parts:
         return ""
-    more = f" and {len(sources) - len(parts)} more" if len(sources) > len(parts) else ""
-    return f"<i>Also reported by: {', '.join(parts)}{more}</i>"
+    return (
+        f"<i>Also reported by: {', '.join(parts)}{escape_html(sources_tail(alert, len(parts)))}</i>"
+    )
 
 
-def render_telegram(alert: Alert, extra_sources: Sequence[Story] = ()) -> str:
+def _tg_urgent(alert: Alert) -> str:
+    label = urgent_label(alert)
+    return f"🔴 <b>{escape_html(label)}</b>\n" if label else ""
+
+
+def render_telegram(alert: Alert, *, outcome: str | None = None) -> str:
     """The alert as Telegram HTML, ≤ 4096 UTF-16 units, every feed string escaped.
 
-    Title (linked when the URL is http/https), publisher and UTC time, the
-    summary, the rules that matched and why, and "also reported by" when
-    `extra_sources` are given (for the edit).
+    The urgent mark (with the outlet count), the title (linked when the URL is
+    http/https), publisher and UTC time, the summary, the rules that matched and
+    why, "also reported by" for later sources, and `outcome` (the answer of a
+    button that replaced the buttons) as a last italic line.
     """
     story = alert.story
     title = f"<b>{_tg_link(story.url, _tg_fit(clean_text(story.title) or 'Untitled', 500))}</b>"
     meta = f"{_tg_fit(clean_text(story.publisher), 200)} · {published_label(story.published)}"
-    tail = [part for part in (_tg_rules(alert.matches), _tg_sources(extra_sources)) if part]
-    fixed = "\n\n".join([f"{title}\n{meta}", *tail])
+    head = f"{_tg_urgent(alert)}{title}\n{meta}"
+    answer = (
+        f"<i>{_tg_fit(clean_text(outcome), 300)}</i>" if outcome and clean_text(outcome) else ""
+    )
+    tail = [part for part in (_tg_rules(alert.matches), _tg_sources(alert), answer) if part]
+    fixed = "\n\n".join([head, *tail])
     room = TELEGRAM_TEXT_LIMIT - utf16_len(fixed) - utf16_len("\n\n") * 2
     summary = _tg_fit(clean_text(alert.summary), room)
-    parts = [f"{title}\n{meta}", summary, *tail]
+    parts = [head, summary, *tail]
     return "\n\n".join(part for part in parts if part)
+
+
+def _tg_digest_entry(number: int, alert: Alert) -> str:
+    """One story of a digest: number, urgent mark, linked title, publisher, time,
+    a one-line summary and the other outlets."""
+    story = alert.story
+    title = _tg_link(story.url, _tg_fit(clean_text(story.title) or "Untitled", 300))
+    mark = f"{_tg_urgent(alert).strip()} " if alert.urgent else ""
+    meta = f"{_tg_fit(clean_text(story.publisher), 100)} · {published_label(story.published)}"
+    lines = [f"{number}. {mark}<b>{title}</b>", meta]
+    summary = _tg_fit(clean_text(alert.summary), DIGEST_SUMMARY)
+    if summary:
+        lines.append(summary)
+    sources = _tg_sources(alert, budget=400)
+    if sources:
+        lines.append(sources)
+    return "\n".join(lines)
+
+
+DIGEST_HEADING_ROOM = 160
+"""UTF-16 units kept free in each digest part for its heading."""
+
+
+def render_telegram_digest(digest: Digest) -> list[str]:
+    """The digest as Telegram HTML messages, each ≤ 4096 UTF-16 units: a heading
+    (with "part k of n" when split), then the stories in order, each story whole
+    in one part."""
+    entries = [_tg_digest_entry(n, alert) for n, alert in enumerate(digest.alerts, 1)]
+    room = TELEGRAM_TEXT_LIMIT - DIGEST_HEADING_ROOM
+    bodies = pack_parts(entries, room, measure=utf16_len, separator="\n\n") or [""]
+    heading = escape_html(digest_heading(digest))
+    return [
+        f"<b>{heading}</b> {escape_html(part_label(n, len(bodies)))}".rstrip() + f"\n\n{body}"
+        for n, body in enumerate(bodies)
+    ]
 
 
 def telegram_callback_data(action: str, rule: str, story_key: str) -> str:
