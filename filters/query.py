@@ -1,10 +1,11 @@
-"""The watch-rule query language: lexer and parser (`parse_query`).
+"""The watch-rule query language: the parser (`parse_query`; the lexer is `query_lexer`).
 
     drone strike*                 both (adjacency is AND)
     "drone strike*" OR uav        a phrase, or a word
     title:(drone OR uav) -drill   field scope; `-x` is NOT x
     drone NEAR/5 (strike OR attack)
     summary:re:/\\b\\d+ killed/      RE2, case-insensitive, on folded text
+    ~accuse NEAR/4 @us            a stem (accused, accusing, accusation), an entity class
 
 Precedence, tightest first: field scope, NEAR, NOT / `-`, AND (or
 adjacency), OR — so `a OR b c` is `a OR (b AND c)` and `NOT a NEAR b` is
@@ -12,11 +13,14 @@ adjacency), OR — so `a OR b c` is `a OR (b AND c)` and `NOT a NEAR b` is
 
 Terms fold like story text (see `bot.core.text`): a word that tokenises into
 several tokens (`drone-strike`, `$2.6`) is a phrase. A trailing `*` makes a
-token a prefix of at least `query_ast.MIN_PREFIX` (3) characters. `NEAR/n`
+token a prefix of at least `query_ast.MIN_PREFIX` (3) characters. A leading
+`~` matches by English stem (`filters.morphology`): `~pledge` is pledge,
+pledges, pledged, pledging. `@name` matches any member of an entity class
+(`filters.entities`): `@country`, `@us`, `@org`, `@money`. `NEAR/n`
 (default 10, 1 ≤ n ≤ `MAX_NEAR`) holds when the two operands lie at most n
 token positions apart, without overlapping, in the same field: `drone
 NEAR/2 strike` matches "drone strike" and "drone air strike"; each operand
-is a term, phrase, wildcard or a (…) OR-group of those. Fields are `title`,
+is a term, phrase, wildcard, stem, class or a (…) OR-group of those. Fields are `title`,
 `summary`, `content`, `publisher`, `url`; an unscoped term searches title,
 summary and content. A scope inside another scope is an error. `re:/…/`
 takes RE2 syntax (`\\/` for a slash), no flags; a regex that matches empty
@@ -28,174 +32,55 @@ Every error is a `RuleSyntaxError` with the 1-based column and a hint.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from bot.core.errors import RuleSyntaxError
-from bot.core.text import DEFAULT_FIELDS, FIELDS
+from bot.core.text import DEFAULT_FIELDS
+from filters.entities import EntityCatalogue
+from filters.entities_file import default_catalogue
 from filters.query_ast import (
     And,
+    Before,
+    Entity,
     Near,
     Node,
     Not,
+    Operand,
     Or,
     Regex,
     Term,
+    build_entity,
     build_term,
     compile_regex,
+    index_operands,
 )
+from filters.query_lexer import DEFAULT_NEAR, MAX_NEAR, Lexeme, lex_query
 
-DEFAULT_NEAR = 10
-MAX_NEAR = 100
+__all__ = ["DEFAULT_NEAR", "MAX_DEPTH", "MAX_NEAR", "lex_query", "parse_query"]
+
 MAX_DEPTH = 32
 """Parentheses and NOTs nested deeper than this are refused (no runaway recursion)."""
-_QUOTES_OPEN = '"“'
-_QUOTES_CLOSE = '"”'
-_WORD_STOP = '()"“”'
-_KEYWORDS = {"AND", "OR", "NOT"}
-_PRIMARY_KINDS = {"word", "phrase", "regex", "field", "("}
+_PRIMARY_KINDS = {"word", "phrase", "regex", "field", "entity", "stem", "("}
 _UNARY_KINDS = _PRIMARY_KINDS | {"NOT", "-"}
 
 
-@dataclass(frozen=True, slots=True)
-class Lexeme:
-    """One token of the query: `kind` is a keyword, a bracket or a value kind."""
-
-    kind: str
-    text: str
-    column: int
-    distance: int = 0
-
-
-class _Lexer:
-    """Splits a query into lexemes, raising RuleSyntaxError on bad input."""
-
-    def __init__(self, query: str) -> None:
-        self.query = query
-        self.pos = 0
-        self.out: list[Lexeme] = []
-
-    def error(self, message: str, column: int, hint: str) -> RuleSyntaxError:
-        return RuleSyntaxError(message, query=self.query, column=column, hint=hint)
-
-    def run(self) -> list[Lexeme]:
-        while self.pos < len(self.query):
-            char = self.query[self.pos]
-            if char.isspace():
-                self.pos += 1
-            elif char in "()":
-                self.out.append(Lexeme(char, char, self.pos + 1))
-                self.pos += 1
-            elif char in _QUOTES_OPEN:
-                self.phrase()
-            elif char == "-":
-                self.minus()
-            else:
-                self.word()
-        return self.out
-
-    def phrase(self) -> None:
-        start = self.pos
-        end = next(
-            (i for i in range(start + 1, len(self.query)) if self.query[i] in _QUOTES_CLOSE), -1
-        )
-        if end < 0:
-            raise self.error("unterminated quote", start + 1, 'add a closing " after the phrase')
-        self.out.append(Lexeme("phrase", self.query[start + 1 : end], start + 2))
-        self.pos = end + 1
-
-    def minus(self) -> None:
-        following = self.query[self.pos + 1 : self.pos + 2]
-        if not following or following.isspace() or following == ")":
-            raise self.error(
-                'a lone "-"', self.pos + 1, "attach it to what it excludes, e.g. -training"
-            )
-        self.out.append(Lexeme("-", "-", self.pos + 1))
-        self.pos += 1
-
-    def word(self) -> None:
-        start = self.pos
-        end = start
-        while end < len(self.query):
-            char = self.query[end]
-            if char.isspace() or char in _WORD_STOP:
-                break
-            end += 1
-        text = self.query[start:end]
-        name, colon, rest = text.partition(":")
-        if colon and name.isascii() and name.isalpha():
-            self.scope(name, start, rest)
-        elif text == "NEAR" or text.startswith("NEAR/"):
-            self.near(text, start)
-        else:
-            kind = text if text in _KEYWORDS else "word"
-            self.out.append(Lexeme(kind, text, start + 1))
-            self.pos = end
-
-    def scope(self, name: str, start: int, rest: str) -> None:
-        lowered = name.lower()
-        if lowered == "re":
-            self.regex(start + len(name) + 1, start)
-        elif lowered in FIELDS:
-            self.out.append(Lexeme("field", f"{lowered}:", start + 1))
-            self.pos = start + len(name) + 1
-        else:
-            valid = ", ".join(f"{field}:" for field in FIELDS)
-            raise self.error(
-                f'unknown field "{name}:"',
-                start + 1,
-                f'use one of {valid} or re:/…/, or quote the text ("{name}:{rest}")',
-            )
-
-    def regex(self, slash: int, start: int) -> None:
-        if self.query[slash : slash + 1] != "/":
-            raise self.error("re: needs a /pattern/", start + 1, "write re:/pattern/")
-        pos = slash + 1
-        while pos < len(self.query) and self.query[pos] != "/":
-            pos += 2 if self.query[pos] == "\\" else 1
-        if pos >= len(self.query):
-            raise self.error(
-                "unterminated regex", start + 1, r"close it with / (write \/ for a slash inside)"
-            )
-        after = self.query[pos + 1 : pos + 2]
-        if after and not after.isspace() and after != ")":
-            raise self.error(
-                f'unexpected "{after}" after the regex',
-                pos + 2,
-                "regexes are always case-insensitive and take no flags; add a space after /",
-            )
-        self.out.append(Lexeme("regex", self.query[slash + 1 : pos], slash + 2))
-        self.pos = pos + 1
-
-    def near(self, text: str, start: int) -> None:
-        distance = DEFAULT_NEAR
-        if text != "NEAR":
-            number = text.removeprefix("NEAR/")
-            if not number.isdigit() or not 1 <= int(number) <= MAX_NEAR:
-                raise self.error(
-                    f'bad proximity "{text}"',
-                    start + 6,
-                    f"write NEAR/n with n a whole number from 1 to {MAX_NEAR}, e.g. NEAR/5",
-                )
-            distance = int(number)
-        self.out.append(Lexeme("NEAR", text, start + 1, distance))
-        self.pos = start + len(text)
-
-
-def lex_query(query: str) -> list[Lexeme]:
-    """The lexemes of `query` (exposed for tests and editors)."""
-    return _Lexer(query).run()
-
-
 def _operator(lexeme: Lexeme | None) -> bool:
-    return lexeme is not None and lexeme.kind in {"AND", "OR", "NOT", "-", "NEAR", "field"}
+    return lexeme is not None and lexeme.kind in {
+        "AND",
+        "OR",
+        "NOT",
+        "-",
+        "NEAR",
+        "BEFORE",
+        "field",
+    }
 
 
 class _Parser:
     """Recursive descent over the lexemes; one method per precedence level."""
 
-    def __init__(self, query: str, lexemes: list[Lexeme]) -> None:
+    def __init__(self, query: str, lexemes: list[Lexeme], entities: EntityCatalogue) -> None:
         self.query = query
         self.lexemes = lexemes
+        self.entities = entities
         self.index = 0
         self.depth = 0
 
@@ -284,39 +169,58 @@ class _Parser:
     def parse_near(self, scope: tuple[str, ...] | None) -> Node:
         left = self.parse_primary(scope)
         near = self.peek()
-        if near is None or near.kind != "NEAR":
+        if near is None or near.kind not in {"NEAR", "BEFORE"}:
             return left
-        self.take()
-        self.expect(near, _PRIMARY_KINDS)
-        right = self.parse_primary(scope)
-        chained = self.peek()
-        if chained is not None and chained.kind == "NEAR":
+        operands: list[Node] = [left]
+        links: list[Lexeme] = []
+        while (link := self.peek()) is not None and link.kind in {"NEAR", "BEFORE"}:
+            if link.kind != near.kind or (link.kind == "NEAR" and len(operands) == 2):
+                raise self.error(
+                    "NEAR joins exactly two operands"
+                    if near.kind == "NEAR"
+                    else "a BEFORE chain cannot mix in NEAR",
+                    link.column,
+                    "combine with AND: (a NEAR b) AND (b NEAR c); chain only BEFORE: "
+                    "a BEFORE/5 b BEFORE/3 c",
+                )
+            self.take()
+            self.expect(link, _PRIMARY_KINDS)
+            operands.append(self.parse_primary(scope))
+            links.append(link)
+        if near.kind == "NEAR":
+            return self.near_node(operands[0], operands[1], near)
+        return self.before_node(operands, links)
+
+    def shared_fields(self, steps: list[tuple[Operand, ...]], at: Lexeme) -> None:
+        fields = [{field for term in step for field in term.fields} for step in steps]
+        if not set.intersection(*fields):
             raise self.error(
-                "NEAR joins exactly two operands",
-                chained.column,
-                "combine with AND: (a NEAR b) AND (b NEAR c)",
+                f"{at.kind} operands never share a field",
+                at.column,
+                f"scope them to the same field, e.g. title:(drone {at.kind} strike)",
             )
-        return self.near_node(left, right, near)
+
+    def before_node(self, operands: list[Node], links: list[Lexeme]) -> Before:
+        steps = [self.near_operand(operand) for operand in operands]
+        self.shared_fields(steps, links[0])
+        distances = tuple(link.distance for link in links)
+        indexes = tuple(index_operands(step) for step in steps)
+        return Before(tuple(steps), distances, operands[0].column, indexes)
 
     def near_node(self, left: Node, right: Node, near: Lexeme) -> Near:
         left_terms = self.near_operand(left)
         right_terms = self.near_operand(right)
-        left_fields = {field for term in left_terms for field in term.fields}
-        if not left_fields & {field for term in right_terms for field in term.fields}:
-            raise self.error(
-                "NEAR operands never share a field",
-                near.column,
-                "scope both sides to the same field, e.g. title:(drone NEAR strike)",
-            )
-        return Near(left_terms, right_terms, near.distance, left.column)
+        self.shared_fields([left_terms, right_terms], near)
+        indexes = (index_operands(left_terms), index_operands(right_terms))
+        return Near(left_terms, right_terms, near.distance, left.column, indexes)
 
-    def near_operand(self, node: Node) -> tuple[Term, ...]:
-        if isinstance(node, Term):
+    def near_operand(self, node: Node) -> tuple[Operand, ...]:
+        if isinstance(node, Term | Entity):
             return (node,)
-        if isinstance(node, Or) and all(isinstance(child, Term) for child in node.children):
-            return tuple(child for child in node.children if isinstance(child, Term))
+        if isinstance(node, Or) and all(isinstance(c, Term | Entity) for c in node.children):
+            return tuple(child for child in node.children if isinstance(child, Term | Entity))
         raise self.error(
-            "NEAR joins terms, phrases or (a OR b) groups of them",
+            "NEAR joins terms, phrases, @classes or (a OR b) groups of them",
             node.column,
             "move other conditions outside: (drone NEAR strike) AND NOT drill",
         )
@@ -338,12 +242,21 @@ class _Parser:
         if lexeme.kind == "regex":
             compiled = compile_regex(lexeme.text, query=self.query, column=lexeme.column)
             return Regex(lexeme.text, fields, lexeme.column - 4, compiled)
+        if lexeme.kind == "entity":
+            return build_entity(
+                lexeme.text,
+                fields=fields,
+                catalogue=self.entities,
+                query=self.query,
+                column=lexeme.column,
+            )
         return build_term(
             lexeme.text,
             quoted=lexeme.kind == "phrase",
             fields=fields,
             query=self.query,
             column=lexeme.column,
+            stemmed=lexeme.kind == "stem",
         )
 
     def parse_group(self, opening: Lexeme, scope: tuple[str, ...] | None) -> Node:
@@ -394,6 +307,10 @@ def _require_positive(node: Node, query: str) -> None:
         )
 
 
-def parse_query(query: str) -> Node:
-    """Parse a rule query into its AST, or raise RuleSyntaxError (column + hint)."""
-    return _Parser(query, lex_query(query)).parse()
+def parse_query(query: str, entities: EntityCatalogue | None = None) -> Node:
+    """Parse a rule query into its AST, or raise RuleSyntaxError (column + hint).
+
+    `@class` terms are looked up in `entities` (default: the shipped catalogue).
+    """
+    catalogue = default_catalogue() if entities is None else entities
+    return _Parser(query, lex_query(query), catalogue).parse()

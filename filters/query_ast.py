@@ -17,6 +17,8 @@ import re2
 
 from bot.core.errors import RuleSyntaxError
 from bot.core.text import DEFAULT_FIELDS, Token, iter_tokens
+from filters.entities import EntityCatalogue, EntityClass
+from filters.morphology import stem
 
 MIN_PREFIX = 3
 """Characters a wildcard needs before its `*`."""
@@ -24,13 +26,17 @@ MIN_PREFIX = 3
 
 @dataclass(frozen=True, slots=True)
 class TokenPattern:
-    """One folded query token; `prefix` for a trailing wildcard (`strike*`)."""
+    """One folded query token; `prefix` for a trailing wildcard (`strike*`),
+    `stem` for a `~word` (then `text` is the word's stem)."""
 
     text: str
     prefix: bool = False
+    stem: bool = False
 
     def matches(self, token: str) -> bool:
         """Whether a folded story token satisfies this pattern."""
+        if self.stem:
+            return stem(token) == self.text
         return token.startswith(self.text) if self.prefix else token == self.text
 
 
@@ -63,13 +69,85 @@ class Regex:
 
 
 @dataclass(frozen=True, slots=True)
-class Near:
-    """Some `left` term within `distance` tokens of some `right` term, same field."""
+class Entity:
+    """Any member of an entity class (`@country`, `@money`) in one of `fields`."""
 
-    left: tuple[Term, ...]
-    right: tuple[Term, ...]
+    name: str
+    fields: tuple[str, ...]
+    column: int
+    entity_class: EntityClass = field(compare=False, repr=False)
+
+    @property
+    def label(self) -> str:
+        """The class as the user wrote it."""
+        return f"@{self.name}"
+
+
+Operand = Term | Entity
+"""What NEAR joins: a term, phrase, wildcard, stem or entity class."""
+
+
+@dataclass(frozen=True, slots=True)
+class OperandIndex:
+    """Which operands of a NEAR/BEFORE group a field can hold, found without trying each.
+
+    `exact` and `stems` map an operand's first token (or stem) to the
+    operands' positions in the group; `always` lists the ones that must be
+    tried (wildcards, entity classes). A group of fifty words costs a set
+    intersection per field, not fifty searches.
+    """
+
+    exact: dict[str, tuple[int, ...]]
+    stems: dict[str, tuple[int, ...]]
+    always: tuple[int, ...]
+    fields: tuple[str, ...]
+    """Every field some operand of the group searches, in order."""
+
+
+def index_operands(terms: tuple[Operand, ...]) -> OperandIndex:
+    """The OperandIndex of one NEAR/BEFORE operand group."""
+    exact: dict[str, list[int]] = {}
+    stems: dict[str, list[int]] = {}
+    always: list[int] = []
+    for position, term in enumerate(terms):
+        first = term.tokens[0] if isinstance(term, Term) else None
+        if first is None or first.prefix:
+            always.append(position)
+        else:
+            (stems if first.stem else exact).setdefault(first.text, []).append(position)
+    return OperandIndex(
+        {k: tuple(v) for k, v in exact.items()},
+        {k: tuple(v) for k, v in stems.items()},
+        tuple(always),
+        tuple(dict.fromkeys(name for term in terms for name in term.fields)),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Near:
+    """Some `left` operand within `distance` tokens of some `right` operand, same field."""
+
+    left: tuple[Operand, ...]
+    right: tuple[Operand, ...]
     distance: int
     column: int
+    indexes: tuple[OperandIndex, ...] = field(default=(), compare=False, repr=False)
+    """`index_operands` of left and right, built by the parser."""
+
+
+@dataclass(frozen=True, slots=True)
+class Before:
+    """Operands in this order, each starting 1..distances[i] tokens after the one before ends.
+
+    `a BEFORE/8 b BEFORE/3 c`: some a, then within 8 tokens some b, then
+    within 3 tokens some c, all in one field.
+    """
+
+    steps: tuple[tuple[Operand, ...], ...]
+    distances: tuple[int, ...]
+    column: int
+    indexes: tuple[OperandIndex, ...] = field(default=(), compare=False, repr=False)
+    """`index_operands` of each step, built by the parser."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +174,7 @@ class Or:
     column: int
 
 
-Node = Term | Regex | Near | Not | And | Or
+Node = Term | Regex | Entity | Near | Before | Not | And | Or
 
 
 def _scope(fields: tuple[str, ...]) -> str:
@@ -105,7 +183,7 @@ def _scope(fields: tuple[str, ...]) -> str:
     return "|".join(fields) + ":"
 
 
-def _describe_terms(terms: tuple[Term, ...]) -> str:
+def _describe_terms(terms: tuple[Operand, ...]) -> str:
     if len(terms) == 1:
         return describe(terms[0])
     return "(OR " + " ".join(describe(term) for term in terms) + ")"
@@ -113,12 +191,15 @@ def _describe_terms(terms: tuple[Term, ...]) -> str:
 
 def describe(node: Node) -> str:
     """A compact, unambiguous rendering: `(AND title:drone (OR strike* "air raid"))`."""
-    if isinstance(node, Term):
-        return _scope(node.fields) + node.label
-    if isinstance(node, Regex):
+    if isinstance(node, Term | Regex | Entity):
         return _scope(node.fields) + node.label
     if isinstance(node, Near):
         return f"(NEAR/{node.distance} {_describe_terms(node.left)} {_describe_terms(node.right)})"
+    if isinstance(node, Before):
+        parts = [_describe_terms(node.steps[0])]
+        for distance, step in zip(node.distances, node.steps[1:], strict=True):
+            parts.append(f"BEFORE/{distance} {_describe_terms(step)}")
+        return "(" + " ".join(parts) + ")"
     if isinstance(node, Not):
         return f"(NOT {describe(node.child)})"
     name = "AND" if isinstance(node, And) else "OR"
@@ -165,8 +246,28 @@ def compile_regex(pattern: str, *, query: str, column: int) -> Any:
     return compiled
 
 
-def build_term(raw: str, *, quoted: bool, fields: tuple[str, ...], query: str, column: int) -> Term:
-    """Turn a word or phrase as written into a Term of folded token patterns."""
+def build_term(
+    raw: str,
+    *,
+    quoted: bool,
+    fields: tuple[str, ...],
+    query: str,
+    column: int,
+    stemmed: bool = False,
+) -> Term:
+    """Turn a word or phrase as written into a Term of folded token patterns.
+
+    `stemmed` (a `~word`, `raw` without the `~`): every token matches by its stem.
+    """
+    if stemmed:
+        return _stemmed_term(raw, fields=fields, query=query, column=column)
+    if quoted and "~" in raw:
+        raise RuleSyntaxError(
+            "a ~ inside quotes",
+            query=query,
+            column=column + raw.index("~"),
+            hint="stems work on single words: ~launch NEAR/1 ~attack",
+        )
     found = list(iter_tokens(raw))
     if not found:
         what = "an empty phrase" if quoted else f'"{raw}" has no letters or digits'
@@ -211,3 +312,35 @@ def _check_prefix(token: Token, raw: str, *, query: str, column: int) -> None:
             column=column + token.start,
             hint=f"use at least {MIN_PREFIX} letters before *, or the whole word",
         )
+
+
+def _stemmed_term(raw: str, *, fields: tuple[str, ...], query: str, column: int) -> Term:
+    found = list(iter_tokens(raw))
+    if not found:
+        raise RuleSyntaxError(
+            f'"~{raw}" has no word to stem', query=query, column=column, hint="write ~accuse"
+        )
+    star = raw.find("*")
+    if star >= 0:
+        raise RuleSyntaxError(
+            "a ~word cannot also end in *",
+            query=query,
+            column=column + 1 + star,
+            hint="use one: ~strike matches strikes, striking; strike* matches any ending",
+        )
+    patterns = tuple(TokenPattern(stem(token.text), stem=True) for token in found)
+    return Term(patterns, fields, f"~{raw}", column)
+
+
+def build_entity(
+    name: str, *, fields: tuple[str, ...], catalogue: EntityCatalogue, query: str, column: int
+) -> Entity:
+    """The Entity node for `@name`, or RuleSyntaxError naming the known classes."""
+    found = catalogue.get(name)
+    if found is None:
+        known = ", ".join(f"@{known}" for known in catalogue.names)
+        what = f'unknown entity class "@{name}"' if name else 'a lone "@"'
+        raise RuleSyntaxError(
+            what, query=query, column=column, hint=f"use one of {known}, or quote the text"
+        )
+    return Entity(name, fields, column, found)

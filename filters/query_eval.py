@@ -16,12 +16,26 @@ are never kept. `build_match` turns the hits into a `Match`:
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections.abc import Sequence
 
 from bot.core.model import Hit, Match
 from bot.core.text import FieldTokens, StoryText, fold
-from filters.query_ast import And, Near, Node, Not, Regex, Term
+from filters.morphology import stem_index, stem_positions
+from filters.query_ast import (
+    And,
+    Before,
+    Entity,
+    Near,
+    Node,
+    Not,
+    Operand,
+    OperandIndex,
+    Regex,
+    Term,
+    TokenPattern,
+)
 
 FIELD_WEIGHTS: dict[str, float] = {
     "title": 0.5,
@@ -36,10 +50,15 @@ MAX_HITS = 20
 _HIT_TEXT_LIMIT = 60
 
 
+def _positions(pattern: TokenPattern, field: FieldTokens) -> list[int]:
+    if pattern.stem:
+        return stem_positions(field, pattern.text)
+    return field.positions_of(pattern.text, prefix=pattern.prefix)
+
+
 def term_spans(term: Term, field: FieldTokens) -> list[tuple[int, int]]:
     """(first, last) token positions of every occurrence of `term` in `field`."""
-    first = term.tokens[0]
-    starts = field.positions_of(first.text, prefix=first.prefix)
+    starts = _positions(term.tokens[0], field)
     if len(term.tokens) == 1:
         return [(start, start) for start in starts]
     length = len(term.tokens)
@@ -66,6 +85,39 @@ def _evaluate_term(term: Term, text: StoryText, hits: list[Hit]) -> bool:
     return found
 
 
+def operand_spans(operand: Operand, field: FieldTokens) -> list[tuple[int, int]]:
+    """(first, last) positions of every occurrence of a term or class, sorted, in `field`."""
+    if isinstance(operand, Term):
+        return term_spans(operand, field)
+    return [(span.first, span.last) for span in operand.entity_class.spans(field)]
+
+
+def entity_hit(entity: Entity, name: str, field: FieldTokens) -> Hit | None:
+    """The first member of the class in the field, as a Hit, if any."""
+    spans = entity.entity_class.spans(field)
+    if not spans:
+        return None
+    return _entity_hit(entity, name, field, spans[0].first, spans[0].last)
+
+
+def _entity_hit(entity: Entity, name: str, field: FieldTokens, first: int, last: int) -> Hit:
+    """A Hit naming the class; money shows the amount as written (with its symbol)."""
+    found = next((s for s in entity.entity_class.spans(field) if s.first == first), None)
+    if entity.name == "money" and found is not None:
+        return Hit(entity.label, name, found.entity)
+    return Hit(entity.label, name, field.original(first, last))
+
+
+def _evaluate_entity(entity: Entity, text: StoryText, hits: list[Hit]) -> bool:
+    found = False
+    for name in entity.fields:
+        hit = entity_hit(entity, name, text.fields[name])
+        if hit is not None:
+            hits.append(hit)
+            found = True
+    return found
+
+
 def _evaluate_regex(regex: Regex, text: StoryText, hits: list[Hit]) -> bool:
     found = False
     for name in regex.fields:
@@ -82,35 +134,164 @@ def _evaluate_regex(regex: Regex, text: StoryText, hits: list[Hit]) -> bool:
     return found
 
 
-def _labelled_spans(
-    terms: tuple[Term, ...], name: str, field: FieldTokens
-) -> list[tuple[int, int, Term]]:
-    return [
-        (first, last, term)
-        for term in terms
-        if name in term.fields
-        for first, last in term_spans(term, field)
-    ]
+LabelledSpan = tuple[int, int, Operand]
+"""(first, last, operand): one occurrence of a NEAR operand's term or class."""
+
+
+_NO_OCCURRENCES: tuple[list[LabelledSpan], list[LabelledSpan]] = ([], [])
+
+
+def _present(
+    terms: tuple[Operand, ...], index: OperandIndex | None, field: FieldTokens
+) -> list[int]:
+    """Positions in `terms` of the operands that may occur in the field, in order."""
+    if index is None:
+        return list(range(len(terms)))
+    found = list(index.always)
+    for token in index.exact.keys() & field.positions.keys():
+        found.extend(index.exact[token])
+    if index.stems:
+        for token in index.stems.keys() & stem_index(field).keys():
+            found.extend(index.stems[token])
+    return sorted(found)
+
+
+def _occurrences(
+    terms: tuple[Operand, ...], index: OperandIndex | None, name: str, field: FieldTokens
+) -> tuple[list[LabelledSpan], list[LabelledSpan]]:
+    """Every occurrence of any of `terms` in the field: sorted by first, and by last position.
+
+    Only the operands `index` says may be there are searched. Each term's
+    own spans come sorted by both (a term has one length; a class's
+    occurrences never overlap), so a k-way merge orders them without a sort.
+    """
+    if not field.tokens:
+        return _NO_OCCURRENCES
+    per_term = []
+    for position in _present(terms, index, field):
+        term = terms[position]
+        if name in term.fields and (spans := operand_spans(term, field)):
+            per_term.append([(first, last, term) for first, last in spans])
+    if len(per_term) <= 1:
+        only = per_term[0] if per_term else []
+        return only, only
+    return (
+        list(heapq.merge(*per_term, key=lambda span: span[0])),
+        list(heapq.merge(*per_term, key=lambda span: span[1])),
+    )
+
+
+def _index(indexes: tuple[OperandIndex, ...], step: int) -> OperandIndex | None:
+    return indexes[step] if indexes else None
+
+
+def _pair_in_order(
+    before: list[LabelledSpan], after: list[LabelledSpan], distance: int
+) -> tuple[LabelledSpan, LabelledSpan] | None:
+    """The first `after` span that starts 1..distance tokens after some `before` span ends.
+
+    `before` is sorted by last position, `after` by first: one merge pass.
+    For each `after` span, the `before` span ending latest before it starts
+    is the only one worth checking, and the pointer to it only moves forward.
+    """
+    latest: LabelledSpan | None = None
+    index = 0
+    for span in after:
+        while index < len(before) and before[index][1] < span[0]:
+            latest = before[index]
+            index += 1
+        if latest is not None and span[0] - latest[1] <= distance:
+            return latest, span
+    return None
 
 
 def _near_pair(near: Near, name: str, field: FieldTokens) -> list[Hit]:
-    """Hits for the first left/right pair within the distance in this field, if any."""
-    right = _labelled_spans(near.right, name, field)
+    """Hits for a left/right pair within the distance in this field, if any.
+
+    Linear in the field's length (for a fixed query): one left-before-right
+    and one right-before-left merge pass over the sorted occurrences, never
+    every left occurrence against every right one. Of the pairs found, the
+    one that starts earlier is shown, left operand first.
+    """
+    right, right_by_last = _occurrences(near.right, _index(near.indexes, 1), name, field)
     if not right:
         return []
-    for l_first, l_last, l_term in _labelled_spans(near.left, name, field):
-        for r_first, r_last, r_term in right:
-            gap = r_first - l_last if l_last < r_first else l_first - r_last
-            if 0 < gap <= near.distance:
-                return [
-                    Hit(l_term.label, name, field.original(l_first, l_last)),
-                    Hit(r_term.label, name, field.original(r_first, r_last)),
-                ]
-    return []
+    left, left_by_last = _occurrences(near.left, _index(near.indexes, 0), name, field)
+    if not left:
+        return []
+    pairs: list[tuple[LabelledSpan, LabelledSpan]] = []
+    forward = _pair_in_order(left_by_last, right, near.distance)
+    if forward is not None:
+        pairs.append(forward)
+    backward = _pair_in_order(right_by_last, left, near.distance)
+    if backward is not None:
+        pairs.append((backward[1], backward[0]))
+    if not pairs:
+        return []
+    left_span, right_span = min(pairs, key=lambda pair: min(pair[0][0], pair[1][0]))
+    return [_operand_hit(left_span, name, field), _operand_hit(right_span, name, field)]
+
+
+def _operand_hit(span: LabelledSpan, name: str, field: FieldTokens) -> Hit:
+    first, last, operand = span
+    if isinstance(operand, Entity):
+        return _entity_hit(operand, name, field, first, last)
+    return Hit(operand.label, name, field.original(first, last))
+
+
+def _chain_end(node: Before, name: str, field: FieldTokens) -> list[LabelledSpan]:
+    """One occurrence per step of a chain that holds in this field (empty if none).
+
+    Step by step, the occurrences that some chain reaches are kept (sorted
+    by last position) with the occurrence they were reached from; each step
+    is one merge pass, as in `_pair_in_order`, so the chain is linear in the
+    field's length.
+    """
+    reached = _occurrences(node.steps[0], _index(node.indexes, 0), name, field)[1]
+    back: dict[LabelledSpan, LabelledSpan] = {}
+    for number, distance in enumerate(node.distances, 1):
+        if not reached:
+            return []
+        step = node.steps[number]
+        candidates, by_last = _occurrences(step, _index(node.indexes, number), name, field)
+        latest: LabelledSpan | None = None
+        index = 0
+        kept: set[LabelledSpan] = set()
+        for span in candidates:
+            while index < len(reached) and reached[index][1] < span[0]:
+                latest = reached[index]
+                index += 1
+            if latest is not None and span[0] - latest[1] <= distance:
+                kept.add(span)
+                back[span] = latest
+        reached = [span for span in by_last if span in kept]
+        if not reached:
+            return []
+    chain = [min(reached, key=lambda span: span[0])]
+    while chain[-1] in back:
+        chain.append(back[chain[-1]])
+    return chain[::-1]
+
+
+def _evaluate_before(node: Before, text: StoryText, hits: list[Hit]) -> bool:
+    # A chain starts with the first step: its fields are the only ones to search.
+    names = node.indexes[0].fields if node.indexes else _step_fields(node.steps[0])
+    found = False
+    for name in names:
+        field = text.fields[name]
+        chain = _chain_end(node, name, field)
+        hits.extend(_operand_hit(span, name, field) for span in chain)
+        found = found or bool(chain)
+    return found
+
+
+def _step_fields(terms: tuple[Operand, ...]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(name for term in terms for name in term.fields))
 
 
 def _evaluate_near(near: Near, text: StoryText, hits: list[Hit]) -> bool:
-    names = dict.fromkeys(name for term in near.left + near.right for name in term.fields)
+    # A pair needs both operands in one field: the left group's fields are enough.
+    names = near.indexes[0].fields if near.indexes else _step_fields(near.left)
     found = False
     for name in names:
         pair = _near_pair(near, name, text.fields[name])
@@ -125,8 +306,12 @@ def evaluate(node: Node, text: StoryText, hits: list[Hit]) -> bool:
         return _evaluate_term(node, text, hits)
     if isinstance(node, Regex):
         return _evaluate_regex(node, text, hits)
+    if isinstance(node, Entity):
+        return _evaluate_entity(node, text, hits)
     if isinstance(node, Near):
         return _evaluate_near(node, text, hits)
+    if isinstance(node, Before):
+        return _evaluate_before(node, text, hits)
     mark = len(hits)
     if isinstance(node, Not):
         matched = evaluate(node.child, text, hits)
@@ -173,7 +358,10 @@ def explain_hits(hits: Sequence[Hit], limit: int = WHY_LIMIT) -> str:
     """
     by_field: dict[str, list[str]] = {}
     for hit in _distinct(hits):
-        by_field.setdefault(hit.field, []).append(_quoted(hit.text))
+        shown = _quoted(hit.text)
+        if hit.term.startswith("@"):
+            shown = f"{hit.term}: {shown[1:-1]}"
+        by_field.setdefault(hit.field, []).append(shown)
     parts = []
     for name, texts in by_field.items():
         more = len(texts) - WHY_PER_FIELD

@@ -18,6 +18,7 @@ import logging
 from bot.core.errors import NewswatchError, RuleSyntaxError
 from handlers import (
     backtest,
+    entity_commands,
     feed_commands,
     info,
     quiet,
@@ -151,6 +152,7 @@ COMMANDS: dict[str, CommandSpec] = {
         *backtest.SPECS,
         *rule_history.SPECS,
         *topic_commands.SPECS,
+        *entity_commands.SPECS,
         *feed_commands.SPECS,
     )
 }

@@ -83,6 +83,23 @@ def test_rules_eval_lists_confusions_with_their_why(
     assert "FP drone: a Drone light show over the bay" in out and 'title: "Drone"' in out
 
 
+def test_rules_eval_folds(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    items = tmp_path / "items.jsonl"
+    rows = [
+        {"id": f"d{n}", "title": "Drone strike hits depot" if n % 2 else "Weather", "summary": ""}
+        | {"labels": ["drone_strike"] if n % 2 else []}
+        for n in range(10)
+    ]
+    items.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    code, out, _ = run_cli(capsys, "rules", "eval", "--input", str(items), "--folds", "5")
+    assert code == 0
+    assert "== query only, 5-fold cross-validation of 10 items" in out
+    assert "drone_strike: folds F1 1.000  1.000  1.000  1.000  1.000" in out
+    assert "pooled P 1.000  R 1.000  F1 1.000  (TP 5, FP 0, FN 0)" in out
+    code, _, err = run_cli(capsys, "rules", "eval", "--input", str(items), "--folds", "11")
+    assert code == 2 and "--folds must be from 2 to the number of items (10)" in err
+
+
 def test_rules_eval_needs_labels(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     items = tmp_path / "items.jsonl"
     items.write_text(json.dumps({"id": "x", "title": "t", "summary": ""}) + "\n")
@@ -93,7 +110,15 @@ def test_rules_eval_needs_labels(tmp_path: Path, capsys: pytest.CaptureFixture[s
 
 
 def test_rules_check(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert run_cli(capsys, "rules", "check", "config/rules.yaml")[0] == 0
+    code, out, _ = run_cli(capsys, "rules", "check", "config/rules.yaml")
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0] == "config/rules.yaml: ok"
+    assert "accusation_us:" in lines
+    assert any(line.startswith('  ~accuse → any word with the stem "accus"') for line in lines)
+    assert any(line.startswith("  @us: ") for line in lines)
+    quiet = run_cli(capsys, "rules", "check", "config/rules.yaml", "--no-expand")[1]
+    assert quiet.splitlines() == ["config/rules.yaml: ok"]
     bad = tmp_path / "bad.yaml"
     bad.write_text("rules:\n  - name: a\n    query: drone AND (strike\n  - name: B\n    query: x\n")
     code, _, err = run_cli(capsys, "rules", "check", str(bad))

@@ -251,6 +251,8 @@ ADMIN_COMMANDS = [
     "rule threshold aid_package 0.7",
     "rule intent drone_strike An attack by drones",
     "rule urgent drone_strike on",
+    "entity add country Somaliland",
+    "entity rm country Somaliland",
     "feed add https://news.example/rss News",
     "feed rm https://old.example/rss",
     "feeds",

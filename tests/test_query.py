@@ -138,7 +138,12 @@ def test_regex_is_case_insensitive_and_accent_folded() -> None:
         ("drone NEAR/101 strike", 12, 'bad proximity "NEAR/101"', "from 1 to 100"),
         ("drone NEAR", 7, 'dangling "NEAR"', 'after "NEAR"'),
         ("a NEAR b NEAR c", 10, "NEAR joins exactly two operands", "combine with AND"),
-        ("(a b) NEAR c", 2, "NEAR joins terms, phrases or (a OR b)", "move other conditions"),
+        (
+            "(a b) NEAR c",
+            2,
+            "NEAR joins terms, phrases, @classes or (a OR b)",
+            "move other conditions",
+        ),
         ("a NEAR -b", 8, '"NEAR" cannot be followed by "-"', 'after "NEAR"'),
         ("title:a NEAR url:b", 9, "NEAR operands never share a field", "same field"),
         ("st*", 1, 'wildcard "st*" is too short', "at least 3 letters"),

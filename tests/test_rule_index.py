@@ -248,7 +248,8 @@ _VOCABULARY_TEXT = (
     "aid package billion missile uav air raid killed civilians israel iran the of said new "
     "senate vote house biden zelenskyy gaza sudan khartoum poland border troops tanks army navy "
     "port grain ship election court judge ruling storm flood quake fire police protest school "
-    "market bank rates inflation oil gas pipeline sanctions talks ceasefire hostages"
+    "market bank rates inflation oil gas pipeline sanctions talks ceasefire hostages "
+    "Russia US U.S. us Brussels Kremlin turkey Turkey NATO €3bn $2.6 accused accusing accuses"
 )
 
 
@@ -276,7 +277,9 @@ FIELDS = ("title", "summary", "content", "publisher", "url")
 def _random_atom(rng: random.Random, scope: bool = True) -> str:
     word = rng.choice(VOCABULARY)
     roll = rng.random()
-    if roll < 0.15 and len(word) > 4 and word.isalpha():
+    if roll < 0.1:
+        atom = rng.choice(["@country", "@us", "@org", "@money", "~accuse", "~strike", "~drones"])
+    elif roll < 0.15 and len(word) > 4 and word.isalpha():
         atom = word[: rng.randint(3, len(word) - 1)] + "*"
     elif roll < 0.3:
         atom = f'"{word} {rng.choice(VOCABULARY)}"'

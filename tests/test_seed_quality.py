@@ -1,9 +1,11 @@
 """The seed rules' quality targets, with the real model, as `newswatch rules eval` computes them.
 
-Issue targets, per seed rule: F1 ≥ 0.85 with the query alone and ≥ 0.92 with
-the semantic tier, on the labelled dev set (tests/data/eval/dev.jsonl) and on
-tests/data/guideline_probe.jsonl, 30 headlines written from the labelling
-guidelines alone (not from dev items), so a change that only fits dev shows.
+Issue targets, per seed rule, on the dev set (tests/data/eval/dev.jsonl) joined
+with tests/data/guideline_probe.jsonl (headlines and summaries written from the
+labelling guidelines alone, not from dev items), 5-fold cross-validated with
+the topic thresholds tuned on the other folds: F1 ≥ 0.94 / 0.93 / 0.92 and
+recall ≥ 0.90 for drone_strike / accusation_us / aid_package. Each set alone
+keeps the older floor (F1 ≥ 0.85 query only, ≥ 0.92 with the semantic tier).
 """
 
 from __future__ import annotations
@@ -12,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from bot.cli import crossval
 from bot.cli.evaluate import evaluate_rules
-from bot.cli.items import read_items
+from bot.cli.items import Item, read_items
 from bot.pipeline.match import RuleBook
 from bot.service.app import load_semantic
 from tests.support.data import DEV_SET, GUIDELINE_PROBE
@@ -21,11 +24,17 @@ from tests.support.data import DEV_SET, GUIDELINE_PROBE
 ROOT = Path(__file__).resolve().parents[1]
 SETS = {"dev": DEV_SET, "probe": GUIDELINE_PROBE}
 SEED_RULES = ("drone_strike", "accusation_us", "aid_package")
+CV_F1 = {"drone_strike": 0.94, "accusation_us": 0.93, "aid_package": 0.92}
 
 
 @pytest.fixture(scope="module")
 def book() -> RuleBook:
     return RuleBook.from_file(ROOT / "config" / "rules.yaml", embedder=load_semantic("on"))
+
+
+@pytest.fixture(scope="module")
+def union() -> list[Item]:
+    return [item for path in SETS.values() for item in read_items(path)]
 
 
 @pytest.mark.parametrize("name", sorted(SETS))
@@ -36,3 +45,21 @@ def test_seed_rules_meet_their_targets(book: RuleBook, name: str) -> None:
     for q, c in zip(query, cascade, strict=True):
         assert q.f1 >= 0.85, f"{name}: {q.rule} query-only F1 {q.f1:.3f}"
         assert c.f1 >= 0.92, f"{name}: {c.rule} F1 with the semantic tier {c.f1:.3f}"
+
+
+def test_cross_validated_targets_on_dev_and_probe(book: RuleBook, union: list[Item]) -> None:
+    scored = crossval.score_items(book, union)
+    setups = [s for s in crossval.rule_setups(book, with_topics=True) if s.name in SEED_RULES]
+    for result in crossval.cross_validate(scored, setups, folds=5, seed=0):
+        pooled = result.pooled
+        assert pooled.f1 >= CV_F1[result.rule], f"{result.rule}: CV F1 {pooled.f1:.3f}"
+        assert pooled.recall >= 0.90, f"{result.rule}: CV recall {pooled.recall:.3f}"
+
+
+def test_cascade_scores_decide_as_the_cascade_does(book: RuleBook, union: list[Item]) -> None:
+    setups = crossval.rule_setups(book, with_topics=True)
+    for item in union:
+        (scored,) = crossval.score_items(book, [item])
+        expected = {match.rule for match in book.match_story(item.story)}
+        got = {s.name for s in setups if crossval.matches(scored, s, s.threshold)}
+        assert got == expected, item.id

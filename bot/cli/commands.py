@@ -156,9 +156,17 @@ def rules_test(
 
 @rules_app.command("eval")
 def rules_eval(
-    input: Annotated[Path, typer.Option("--input", help="JSON lines with 'labels' per item.")],
+    inputs: Annotated[
+        list[Path],
+        typer.Option("--input", help="JSON lines with 'labels' per item (repeat to join files)."),
+    ],
     rules: RulesOption = None,
     confusions: Annotated[bool, typer.Option(help="List false positives and negatives.")] = True,
+    folds: Annotated[
+        int,
+        typer.Option(help="k-fold cross-validation: thresholds tuned on the other folds.", min=0),
+    ] = 0,
+    seed: Annotated[int, typer.Option(help="Which items go into which fold.")] = 0,
     config: ConfigOption = None,
 ) -> None:
     """Precision, recall and F1 per rule on labelled items: query only, then with topics."""
@@ -167,17 +175,20 @@ def rules_eval(
 
     settings = settings_from(config)
     try:
-        items = list(read_items(input))
+        items = [item for path in inputs for item in read_items(path)]
         require_labels(items)
         book = _file_rulebook(settings, rules)
     except NewswatchError as err:
         raise fail(str(err)) from None
+    if not book.topics_active:
+        typer.echo("semantic tier off (install newswatch[semantic]); topic rules use their query")
+    if folds:
+        _cross_validate(book, items, folds, seed)
+        return
     names = [rule.name for rule in book.rules if rule.enabled]
     tiers = [("query only", lambda item: book.match_query_only(item.story))]
     if book.topics_active:
         tiers.append(("with the semantic tier", lambda item: book.match_story(item.story)))
-    else:
-        typer.echo("semantic tier off (install newswatch[semantic]); topic rules use their query")
     for label, match in tiers:
         typer.echo(f"== {label}: {len(items)} items, rules from {book.rules_file}")
         scores = evaluate_rules(items, names, match)
@@ -185,9 +196,30 @@ def rules_eval(
             typer.echo(line)
 
 
+def _cross_validate(book: RuleBook, items: list[Any], folds: int, seed: int) -> None:
+    from bot.cli import crossval
+
+    if folds < 2 or folds > len(items):
+        raise fail(f"--folds must be from 2 to the number of items ({len(items)}), e.g. 5")
+    scored = crossval.score_items(book, items)
+    tiers = [("query only", False)] + ([("with the semantic tier", True)] * book.topics_active)
+    for label, with_topics in tiers:
+        tuned = " (topic thresholds tuned on the other folds)" if with_topics else ""
+        typer.echo(f"== {label}, {folds}-fold cross-validation of {len(items)} items{tuned}")
+        setups = crossval.rule_setups(book, with_topics=with_topics)
+        results = crossval.cross_validate(scored, setups, folds=folds, seed=seed)
+        for line in crossval.report_lines(results):
+            typer.echo(line)
+
+
 @rules_app.command("check")
-def rules_check(file: Annotated[Path, typer.Argument(help="Rules YAML file.")]) -> None:
-    """Check a rules file: every problem, one per line; exit 2 if any."""
+def rules_check(
+    file: Annotated[Path, typer.Argument(help="Rules YAML file.")],
+    expand: Annotated[
+        bool, typer.Option(help="Show what each ~stem and @class of a good file reaches.")
+    ] = True,
+) -> None:
+    """Check a rules file: every problem, one per line; exit 2 if any; then what terms reach."""
     from filters.rules_file import check_rules
 
     problems = check_rules(file)
@@ -196,6 +228,22 @@ def rules_check(file: Annotated[Path, typer.Argument(help="Rules YAML file.")]) 
     if problems:
         raise typer.Exit(code=2)
     typer.echo(f"{file}: ok")
+    if expand:
+        _print_expansions(file)
+
+
+def _print_expansions(file: Path) -> None:
+    """What each rule's ~stems and @classes reach."""
+    from filters.expansions import expansion_lines
+    from filters.query import parse_query
+    from filters.rules_file import load_rules
+
+    for rule in load_rules(file):
+        lines = expansion_lines(parse_query(rule.query)) if rule.query else []
+        if lines:
+            typer.echo(f"{rule.name}:")
+            for line in lines:
+                typer.echo(f"  {line}")
 
 
 # ── feeds ───────────────────────────────────────────────────────────────────

@@ -168,6 +168,20 @@ class Rule:
 
 
 @dataclass(frozen=True, slots=True)
+class EntityEntry:
+    """A name an admin added to an entity class of the rule language (`@country`)."""
+
+    entity_class: str
+    """The class without its `@`: `country`, `us`, `org`, …"""
+    name: str
+    """The name as it appears in news: `Somaliland`, `Secretary Rubio`."""
+    entity: str
+    """What it stands for, shown in explanations (often the name itself)."""
+    added_by: str = ""
+    added_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Hit:
     """One query term or phrase that matched, and where."""
 
@@ -358,7 +372,7 @@ class Change:
     """An audited admin change to a rule, a feed or a subscription."""
 
     kind: str
-    """`rule`, `feed` or `subscription`."""
+    """`rule`, `feed`, `subscription` or `entity`."""
     name: str
     action: str
     actor: str

@@ -22,8 +22,9 @@ from __future__ import annotations
 import re
 import unicodedata
 from bisect import bisect_left
-from collections.abc import Iterator
+from collections.abc import Hashable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from bot.core.model import Story
 
@@ -136,7 +137,16 @@ def scan_tokens(text: str) -> tuple[list[str], list[tuple[int, int]]]:
 class FieldTokens:
     """One story field, tokenised once: tokens, their spans and positions."""
 
-    __slots__ = ("_folded", "_prefix_cache", "_sorted", "positions", "spans", "text", "tokens")
+    __slots__ = (
+        "_folded",
+        "_prefix_cache",
+        "_sorted",
+        "derived",
+        "positions",
+        "spans",
+        "text",
+        "tokens",
+    )
 
     def __init__(self, text: str) -> None:
         self.text = text
@@ -153,6 +163,8 @@ class FieldTokens:
         self._prefix_cache: dict[str, list[int]] = {}
         self._sorted: list[str] | None = None
         self._folded: tuple[str, list[int]] | None = None
+        self.derived: dict[Hashable, Any] = {}
+        """Views other modules compute once per field (entity spans, stems), by their key."""
 
     def positions_of(self, token: str, *, prefix: bool) -> list[int]:
         """Sorted positions of `token` (or of every token starting with it)."""

@@ -32,6 +32,8 @@ from bot.core.errors import RuleSyntaxError
 from bot.core.model import Match, Rule, Story
 from bot.core.sentences import split_sentences
 from bot.store.base import Store
+from filters.entities import EntityCatalogue
+from filters.entities_file import default_catalogue
 from filters.rule_index import RuleIndex
 from filters.rules_file import load_rules
 
@@ -71,18 +73,25 @@ class RuleBook:
     errors: list[RuleSyntaxError] = field(default_factory=list)
     index: RuleIndex = field(default_factory=lambda: RuleIndex.build([]))
     scorer: TopicScorer | None = None
+    entities: EntityCatalogue = field(default_factory=default_catalogue)
+    """The entity classes queries use: config/entities.yaml, pycountry, admins' additions."""
 
     async def reload(self, store: Store) -> None:
-        """Re-read the YAML file and the database overlay and recompile."""
+        """Re-read the YAML file, the database overlay and the entity additions; recompile."""
         file_rules = load_rules(self.rules_file)
         db_rules = await store.list_rules()
         deleted = await store.deleted_rule_names()
+        added = await store.list_entity_names()
+        self.entities = default_catalogue().with_names(
+            (entry.entity_class, entry.name, entry.entity) for entry in added
+        )
         self.compile(merge_rules(file_rules, db_rules, deleted))
 
     def compile(self, rules: Sequence[Rule]) -> None:
         """Compile `rules`; a rule that does not parse is logged and left out."""
         self.rules = list(rules)
-        self.index, self.errors = RuleIndex.build_lenient([r for r in self.rules if r.query])
+        queries = [r for r in self.rules if r.query]
+        self.index, self.errors = RuleIndex.build_lenient(queries, entities=self.entities)
         for error in self.errors:
             log.error("rule left out: %s", error)
         topic_rules = [r for r in self.rules if r.enabled and r.topic is not None]
@@ -166,6 +175,29 @@ class RuleBook:
             if verdict is not None and verdict.matched:
                 confirmed[name] = with_topic_evidence(name, matches.get(name), verdict)
         return confirmed
+
+    def cascade_scores(self, story: Story) -> tuple[frozenset[str], dict[str, float]]:
+        """The rules whose query matched, and each topic's score, whatever the thresholds.
+
+        For evaluation that tunes thresholds: a rule with a query and a topic
+        matches at threshold t when its query matched and its score ≥ t; a
+        topic-only rule when its score ≥ t. The score is the one the cascade
+        compares with the threshold: the lead's, or, where the query matched,
+        the better of that and the score of the sentences the query hit.
+        """
+        matched = {match.rule: match for match in self.index.match(story)}
+        if self.scorer is None:
+            return frozenset(matched), {}
+        topic_names = self.scorer.rule_names
+        topic_only = {r.name for r in self.rules if not r.query and r.name in topic_names}
+        candidates = sorted((set(matched) & topic_names) | topic_only)
+        verdicts = self.scorer.score(story, candidates)
+        scores: dict[str, float] = {}
+        for name in candidates:
+            best = verdicts[name].score if name in verdicts else float("-inf")
+            focused = self._focused_verdict(story, matched[name]) if name in matched else None
+            scores[name] = max(best, focused.score) if focused is not None else best
+        return frozenset(matched), scores
 
     def _focused_verdict(self, story: Story, match: Match) -> TopicVerdict | None:
         """The topic's verdict on the sentences where the query hit, when the lead missed.

@@ -26,6 +26,7 @@ from bot.core.model import (
     Delivery,
     Destination,
     DueFeed,
+    EntityEntry,
     Feed,
     FeedState,
     Hold,
@@ -230,6 +231,21 @@ class Store(Protocol):
         ...
 
     async def record_change(self, change: Change) -> None: ...
+
+    # ── entity classes (admins' additions over config/entities.yaml) ──
+    async def list_entity_names(self) -> list[EntityEntry]:
+        """Names admins added to entity classes, by class, oldest first."""
+        ...
+
+    async def add_entity_name(self, entry: EntityEntry, *, actor: str, at: datetime) -> None:
+        """Add a name to a class, audited (kind `entity`); DuplicateError if present."""
+        ...
+
+    async def remove_entity_name(
+        self, entity_class: str, name: str, *, actor: str, at: datetime
+    ) -> EntityEntry:
+        """Remove an added name, audited; NotFoundError if no admin added it."""
+        ...
 
     # ── subscriptions ──
     async def subscribe(

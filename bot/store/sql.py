@@ -18,6 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.store.engine import connect_error, create_engine, database_url
+from bot.store.entities import EntityQueries
 from bot.store.feeds import FeedQueries
 from bot.store.holds import HoldQueries
 from bot.store.leases import LeaseQueries
@@ -45,6 +46,7 @@ class SqlStore(
     OutboxQueries,
     HoldQueries,
     LeaseQueries,
+    EntityQueries,
 ):
     """Everything newswatch persists, in one SQL database (see `bot.store.base.Store`)."""
 

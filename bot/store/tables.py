@@ -253,3 +253,17 @@ leases = sa.Table(
     sa.Column("expires_at", UtcDateTime, nullable=False),
 )
 """Named leases (`acquire_lease`): who runs a job only one instance may run, and until when."""
+
+entity_names = sa.Table(
+    "entity_names",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("entity_class", sa.Text, nullable=False),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("entity", sa.Text, nullable=False),
+    sa.Column("added_by", sa.Text, nullable=False),
+    sa.Column("added_at", UtcDateTime, nullable=False),
+    sa.UniqueConstraint("entity_class", "name"),
+)
+"""Names admins added to the rule language's entity classes (`entity add`), on top of
+config/entities.yaml; every addition and removal is also in `changes`."""

@@ -1,0 +1,155 @@
+"""The entity catalogue: `config/entities.yaml` plus ISO 3166-1 names from pycountry.
+
+    classes:
+      country:                        # the class, used in queries as @country
+        description: every state and territory …
+        iso3166: true                 # add pycountry's names of each code
+        exclude: [Jersey]             # names never used, whatever their source
+        entries:
+          BE: [Belgium, Belgian, Brussels]   # first name: what explanations call it
+      us:
+        description: …
+        entries:
+          White House: [White House, Oval Office]
+
+`money` is built in (`filters.entities.MoneyClass`) and cannot be defined
+here. With `iso3166: true` an entry's key is an ISO 3166-1 alpha-2 code and
+the code's ISO names (name, common name, official name; the part before a
+comma or parenthesis) join its list; an ISO name that two codes share is
+left out unless an entry lists it. Every problem is a ConfigError naming the
+file and the class.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.resources
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bot.core.errors import ConfigError
+from bot.core.files import read_text
+from filters.entities import EntityCatalogue, EntityClass, MoneyClass, name_class
+
+CLASS_KEYS = ("description", "iso3166", "exclude", "entries")
+_CLASS_NAME = re.compile(r"[a-z][a-z0-9_]*")
+
+
+def packaged_entities_file() -> Path:
+    """The `config/entities.yaml` that ships with newswatch."""
+    return Path(str(importlib.resources.files("config").joinpath("entities.yaml")))
+
+
+@functools.cache
+def default_catalogue() -> EntityCatalogue:
+    """The shipped catalogue, loaded once per process."""
+    return load_catalogue(packaged_entities_file())
+
+
+def load_catalogue(path: Path) -> EntityCatalogue:
+    """Every class in the file plus `@money`; ConfigError (one line) on a bad file."""
+    document = _document(path)
+    classes: dict[str, EntityClass] = {"money": MoneyClass()}
+    for name, spec in document.items():
+        where = f"{path}: class '{name}'"
+        if not isinstance(name, str) or not _CLASS_NAME.fullmatch(name):
+            raise ConfigError(f"{path}: class {name!r}: use a lowercase name such as country")
+        if name == "money":
+            raise ConfigError(f"{where}: money is built in; choose another name")
+        classes[name] = _name_class(name, spec, where)
+    return EntityCatalogue(classes)
+
+
+def _document(path: Path) -> dict[Any, Any]:
+    text = read_text(path, "the entities file")
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f"line {mark.line + 1}: " if mark is not None else ""
+        raise ConfigError(f"{path}: {line}invalid YAML; check indentation and quoting") from None
+    if not isinstance(document, dict) or not isinstance(document.get("classes"), dict):
+        raise ConfigError(f'{path}: expected a top-level "classes:" mapping')
+    classes: dict[Any, Any] = document["classes"]
+    return classes
+
+
+def _name_class(name: str, spec: Any, where: str) -> EntityClass:
+    if not isinstance(spec, dict):
+        raise ConfigError(f"{where}: expected a mapping with description: and entries:")
+    unknown = sorted(str(key) for key in spec if key not in CLASS_KEYS)
+    if unknown:
+        raise ConfigError(f'{where}: unknown key "{unknown[0]}"; valid: {", ".join(CLASS_KEYS)}')
+    entries = spec.get("entries") or {}
+    if not isinstance(entries, dict) or not all(
+        isinstance(names, list) and names and all(isinstance(n, str) for n in names)
+        for names in entries.values()
+    ):
+        raise ConfigError(f"{where}: entries: each key needs a list of names, e.g. BE: [Belgium]")
+    exclude = spec.get("exclude") or []
+    if not isinstance(exclude, list) or not all(isinstance(n, str) for n in exclude):
+        raise ConfigError(f"{where}: exclude: expected a list of names")
+    listed = {str(key): [str(n) for n in names] for key, names in entries.items()}
+    iso = spec.get("iso3166", False)
+    if not isinstance(iso, bool):
+        raise ConfigError(f"{where}: iso3166: expected true or false")
+    pairs = list(_with_iso_names(listed) if iso else _listed_pairs(listed))
+    excluded = {text.casefold() for text in exclude}
+    pairs = [(text, entity) for text, entity in pairs if text.casefold() not in excluded]
+    _refuse_shared_names(pairs, where)
+    description = spec.get("description") or ""
+    return name_class(name, str(description), pairs)
+
+
+def _listed_pairs(listed: dict[str, list[str]]) -> Iterator[tuple[str, str]]:
+    for names in listed.values():
+        for text in names:
+            yield text, names[0]
+
+
+def _refuse_shared_names(pairs: list[tuple[str, str]], where: str) -> None:
+    owners: dict[str, str] = {}
+    for text, entity in pairs:
+        owner = owners.setdefault(text, entity)
+        if owner != entity:
+            raise ConfigError(f"{where}: {text!r} is listed for both {owner!r} and {entity!r}")
+
+
+def iso_short_names(*names: str) -> list[str]:
+    """Names usable in news from ISO forms: `Iran, Islamic Republic of` → `Iran`."""
+    found: list[str] = []
+    for name in names:
+        short = name.split(",")[0].split("(")[0].strip()
+        short = short.removeprefix("the ").strip()
+        if short and short not in found:
+            found.append(short)
+    return found
+
+
+def _with_iso_names(listed: dict[str, list[str]]) -> Iterator[tuple[str, str]]:
+    """Listed names plus each ISO code's names; ISO names two codes share are dropped."""
+    import pycountry
+
+    iso_names: dict[str, list[str]] = {}
+    claimed: dict[str, int] = {}
+    for country in pycountry.countries:
+        forms = [getattr(country, key, "") for key in ("common_name", "name", "official_name")]
+        names = iso_short_names(*(form for form in forms if form))
+        iso_names[country.alpha_2] = names
+        for text in names:
+            claimed[text] = claimed.get(text, 0) + 1
+    listed_texts = {text for names in listed.values() for text in names}
+    for code in dict.fromkeys([*listed, *iso_names]):
+        own = listed.get(code, [])
+        extra = [
+            text
+            for text in iso_names.get(code, [])
+            if text not in own and claimed[text] == 1 and text not in listed_texts
+        ]
+        names = own + extra
+        if names:
+            yield from ((text, names[0]) for text in names)
