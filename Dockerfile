@@ -18,7 +18,7 @@ COPY bot ./bot
 COPY handlers ./handlers
 COPY filters ./filters
 COPY config ./config
-RUN pip install ".[semantic]"
+RUN pip install ".[semantic,fulltext]"
 
 USER newswatch
 VOLUME ["/data"]

@@ -87,9 +87,8 @@ async def _serve_feeds(count: int, conn: Connection) -> None:
     app.router.add_get("/{name}", serve)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0, backlog=2048)
-    await site.start()
-    conn.send(site._server.sockets[0].getsockname()[1])  # type: ignore[union-attr]
+    await web.TCPSite(runner, "127.0.0.1", 0, backlog=2048).start()
+    conn.send(int(runner.addresses[0][1]))
     await asyncio.get_running_loop().run_in_executor(None, conn.recv)
     await runner.cleanup()
     conn.send(time.process_time())

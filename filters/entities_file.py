@@ -32,6 +32,7 @@ from typing import Any
 import yaml
 
 from bot.core.errors import ConfigError
+from bot.core.files import read_text
 from filters.entities import EntityCatalogue, EntityClass, MoneyClass, name_class
 
 CLASS_KEYS = ("description", "iso3166", "exclude", "entries")
@@ -64,10 +65,9 @@ def load_catalogue(path: Path) -> EntityCatalogue:
 
 
 def _document(path: Path) -> dict[Any, Any]:
+    text = read_text(path, "the entities file")
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read the entities file ({exc.strerror})") from None
+        document = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f"line {mark.line + 1}: " if mark is not None else ""

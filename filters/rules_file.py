@@ -28,6 +28,7 @@ from typing import Any
 import yaml
 
 from bot.core.errors import ConfigError, RuleSyntaxError
+from bot.core.files import os_error_reason
 from bot.core.model import Rule, Topic
 from filters.query import parse_query
 
@@ -105,7 +106,10 @@ def _entries(path: Path) -> list[Any]:
     try:
         document = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
-        raise _Problem(f"cannot read the rules file ({exc.strerror}); check the path") from None
+        reason = os_error_reason(exc, path)
+        raise _Problem(
+            f"cannot read the rules file: {reason} (set by NEWSWATCH_RULES_FILE or --rules)"
+        ) from None
     except UnicodeDecodeError:
         raise _Problem("not UTF-8 text; save the file as UTF-8") from None
     except yaml.YAMLError as exc:

@@ -36,6 +36,8 @@ class HandlerContext:
     """Whether any member of a group or channel may change what it receives (Slack
     channels with NEWSWATCH_CHANNEL_SUBSCRIBE=members, as with Slack's `/feed`);
     False keeps that to the chat's administrators and the bot's admins."""
+    default_backfill: int = 0
+    """Backlog items a feed added from chat may alert (NEWSWATCH_BACKFILL)."""
 
     def is_admin(self, origin: ChatOrigin) -> bool:
         """Whether the user is a configured admin of the bot on that platform."""

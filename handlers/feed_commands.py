@@ -45,7 +45,7 @@ async def add_feed(ctx: HandlerContext, command: Command, args: str) -> Reply:
         url = check_feed_url(url.strip("<>"))
     except ValueError as err:
         raise BadArgumentsError(str(err)) from None
-    feed = await ctx.store.add_feed(url, name or default_name(url))
+    feed = await ctx.store.add_feed(url, name or default_name(url), backfill=ctx.default_backfill)
     await _audit(ctx, command, "add", feed)
     return Reply(f"added feed #{feed.id} {feed.name} <{feed.url}>; it is fetched on the next poll")
 

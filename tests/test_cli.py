@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli.commands import main
+from tests.support.cli import run_cli
 from tests.support.data import DEV_SET, SEED_STORY_JSONL
 
 SEED = SEED_STORY_JSONL
@@ -29,17 +29,8 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path / "data"
 
 
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    """Exit code, stdout and stderr of one `newswatch …` call."""
-    with pytest.raises(SystemExit) as exited:
-        main(list(argv))
-    out, err = capsys.readouterr()
-    code = exited.value.code
-    return (code if isinstance(code, int) else 1), out, err
-
-
 def test_rules_test_json_on_the_seed_story(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(capsys, "rules", "test", "--input", str(SEED), "--json")
+    code, out, _ = run_cli(capsys, "rules", "test", "--input", str(SEED), "--json")
     assert code == 0
     (line,) = out.splitlines()
     result = json.loads(line)
@@ -55,7 +46,7 @@ def test_rules_test_with_another_rules_file(
 ) -> None:
     rules = tmp_path / "rules.yaml"
     rules.write_text("rules:\n  - name: kremlin\n    query: title:kremlin\n")
-    code, out, _ = run(
+    code, out, _ = run_cli(
         capsys, "rules", "test", "--input", str(SEED), "--rules", str(rules), "--json"
     )
     assert code == 0
@@ -63,7 +54,7 @@ def test_rules_test_with_another_rules_file(
 
 
 def test_rules_eval_prints_precision_recall_and_f1(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(capsys, "rules", "eval", "--input", str(DEV), "--no-confusions")
+    code, out, _ = run_cli(capsys, "rules", "eval", "--input", str(DEV), "--no-confusions")
     assert code == 0
     tables = [line for line in out.splitlines() if line.startswith("== ")]
     assert [t.split(":")[0] for t in tables] == ["== query only", "== with the semantic tier"]
@@ -86,7 +77,7 @@ def test_rules_eval_lists_confusions_with_their_why(
     items.write_text("\n".join(json.dumps(line) for line in lines) + "\n")
     rules = tmp_path / "rules.yaml"
     rules.write_text("rules:\n  - name: drone\n    query: drone\n")
-    code, out, _ = run(capsys, "rules", "eval", "--input", str(items), "--rules", str(rules))
+    code, out, _ = run_cli(capsys, "rules", "eval", "--input", str(items), "--rules", str(rules))
     assert code == 0
     assert "drone             0.500  1.000  0.667   1   1   0" in out
     assert "FP drone: a Drone light show over the bay" in out and 'title: "Drone"' in out
@@ -100,37 +91,37 @@ def test_rules_eval_folds(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
         for n in range(10)
     ]
     items.write_text("".join(json.dumps(row) + "\n" for row in rows))
-    code, out, _ = run(capsys, "rules", "eval", "--input", str(items), "--folds", "5")
+    code, out, _ = run_cli(capsys, "rules", "eval", "--input", str(items), "--folds", "5")
     assert code == 0
     assert "== query only, 5-fold cross-validation of 10 items" in out
     assert "drone_strike: folds F1 1.000  1.000  1.000  1.000  1.000" in out
     assert "pooled P 1.000  R 1.000  F1 1.000  (TP 5, FP 0, FN 0)" in out
-    code, _, err = run(capsys, "rules", "eval", "--input", str(items), "--folds", "11")
+    code, _, err = run_cli(capsys, "rules", "eval", "--input", str(items), "--folds", "11")
     assert code == 2 and "--folds must be from 2 to the number of items (10)" in err
 
 
 def test_rules_eval_needs_labels(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     items = tmp_path / "items.jsonl"
     items.write_text(json.dumps({"id": "x", "title": "t", "summary": ""}) + "\n")
-    code, _, err = run(capsys, "rules", "eval", "--input", str(items))
+    code, _, err = run_cli(capsys, "rules", "eval", "--input", str(items))
     assert code == 2
     assert err.strip().endswith("item x has no 'labels' — evaluation needs labelled items")
     assert len(err.strip().splitlines()) == 1
 
 
 def test_rules_check(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(capsys, "rules", "check", "config/rules.yaml")
+    code, out, _ = run_cli(capsys, "rules", "check", "config/rules.yaml")
     assert code == 0
     lines = out.splitlines()
     assert lines[0] == "config/rules.yaml: ok"
     assert "accusation_us:" in lines
     assert any(line.startswith('  ~accuse → any word with the stem "accus"') for line in lines)
     assert any(line.startswith("  @us: ") for line in lines)
-    quiet = run(capsys, "rules", "check", "config/rules.yaml", "--no-expand")[1]
+    quiet = run_cli(capsys, "rules", "check", "config/rules.yaml", "--no-expand")[1]
     assert quiet.splitlines() == ["config/rules.yaml: ok"]
     bad = tmp_path / "bad.yaml"
     bad.write_text("rules:\n  - name: a\n    query: drone AND (strike\n  - name: B\n    query: x\n")
-    code, _, err = run(capsys, "rules", "check", str(bad))
+    code, _, err = run_cli(capsys, "rules", "check", str(bad))
     assert code == 2
     problems = err.strip().splitlines()
     assert len(problems) == 2
@@ -145,14 +136,14 @@ def test_rules_check(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
         (["feeds", "add", "ftp://x.org/feed"], "is not an http(s) URL"),
         (["feeds", "add", "https://x.org/f", "--backfill", "-1"], "Invalid value for '--backfill'"),
         (["feeds", "remove", "nope"], "no feed 'nope' — see `newswatch feeds list`"),
-        (["rules", "test", "--input", "/nonexistent.jsonl"], "cannot read /nonexistent.jsonl"),
-        (["feeds", "import", "/nonexistent.opml"], "cannot read /nonexistent.opml"),
+        (["rules", "test", "--input", "/nonexistent.jsonl"], "cannot read the items file /nonex"),
+        (["feeds", "import", "/nonexistent.opml"], "cannot read the OPML file /nonexistent.opml"),
     ],
 )
 def test_user_errors_are_one_line_and_exit_2(
     capsys: pytest.CaptureFixture[str], argv: list[str], expected: str
 ) -> None:
-    code, _, err = run(capsys, *argv)
+    code, _, err = run_cli(capsys, *argv)
     assert code == 2
     assert len(err.strip().splitlines()) == 1, err
     assert expected in err
@@ -162,7 +153,7 @@ def test_bad_setting_is_one_line_and_exit_2(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("NEWSWATCH_POLL_INTERVAL", "soon")
-    code, _, err = run(capsys, "feeds", "list")
+    code, _, err = run_cli(capsys, "feeds", "list")
     assert code == 2
     (line,) = err.strip().splitlines()
     assert line.startswith("newswatch: error: invalid settings: NEWSWATCH_POLL_INTERVAL: input ")
@@ -172,7 +163,7 @@ def test_bad_setting_is_one_line_and_exit_2(
 def test_feeds_round_trip_through_the_store(
     tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, out, _ = run(
+    code, out, _ = run_cli(
         capsys, "feeds", "add", "https://feeds.npr.org/1001/rss.xml", "--name", "NPR"
     )
     assert code == 0 and out.startswith("added feed 1: NPR <https://feeds.npr.org/1001/rss.xml>")
@@ -184,16 +175,16 @@ def test_feeds_round_trip_through_the_store(
         "<outline text='NPR again' xmlUrl='https://feeds.npr.org/1001/rss.xml'/>"
         "</body></opml>"
     )
-    code, out, _ = run(capsys, "feeds", "import", str(opml))
+    code, out, _ = run_cli(capsys, "feeds", "import", str(opml))
     assert (code, out.strip()) == (0, "imported 1 feeds, skipped 1 already present")
-    code, out, _ = run(capsys, "feeds", "list")
+    code, out, _ = run_cli(capsys, "feeds", "list")
     assert code == 0 and "NPR" in out and "BBC" in out
     exported = tmp_path / "out.opml"
-    assert run(capsys, "feeds", "export", "--output", str(exported))[0] == 0
+    assert run_cli(capsys, "feeds", "export", "--output", str(exported))[0] == 0
     assert "https://feeds.bbci.co.uk/news/rss.xml" in exported.read_text()
-    code, out, _ = run(capsys, "feeds", "remove", "BBC")
+    code, out, _ = run_cli(capsys, "feeds", "remove", "BBC")
     assert code == 0 and out.startswith("removed feed 2: BBC")
-    assert "BBC" not in run(capsys, "feeds", "list")[1]
+    assert "BBC" not in run_cli(capsys, "feeds", "list")[1]
 
 
 def test_bad_opml_imports_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -202,14 +193,14 @@ def test_bad_opml_imports_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[
         "<opml><body><outline text='Good' xmlUrl='https://good.org/feed'/>"
         "<outline text='Bad' xmlUrl='javascript:alert(1)'/></body></opml>"
     )
-    code, _, err = run(capsys, "feeds", "import", str(opml))
+    code, _, err = run_cli(capsys, "feeds", "import", str(opml))
     assert code == 2 and "Bad" in err and len(err.strip().splitlines()) == 1
-    assert "good.org" not in run(capsys, "feeds", "list")[1]
+    assert "good.org" not in run_cli(capsys, "feeds", "list")[1]
 
 
 def test_db_upgrade_is_idempotent(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert run(capsys, "db", "upgrade") == (0, "database is up to date\n", "")
-    assert run(capsys, "db", "upgrade")[0] == 0
+    assert run_cli(capsys, "db", "upgrade") == (0, "database is up to date\n", "")
+    assert run_cli(capsys, "db", "upgrade")[0] == 0
     assert (data_dir / "newswatch.db").exists()
 
 
@@ -217,7 +208,7 @@ def test_db_upgrade_is_idempotent(data_dir: Path, capsys: pytest.CaptureFixture[
     "argv", [[], ["--help"], ["rules", "--help"], ["feeds", "import", "--help"], ["rules"]]
 )
 def test_help(capsys: pytest.CaptureFixture[str], argv: list[str]) -> None:
-    code, out, _ = run(capsys, *argv)
+    code, out, _ = run_cli(capsys, *argv)
     assert code == 0 and "Usage" in out
 
 
@@ -246,14 +237,14 @@ def test_db_prune_deletes_old_stories_and_says_so(
 
     data_dir.mkdir(parents=True)
     asyncio.run(seed())
-    code, out, _ = run(capsys, "db", "prune")
+    code, out, _ = run_cli(capsys, "db", "prune")
     assert (code, out.strip()) == (
         0,
         "pruned 1 stories older than 30 days, 0 sent alerts and 0 notices older than 7 days",
     )
-    code, out, _ = run(capsys, "db", "prune", "--days", "5")
+    code, out, _ = run_cli(capsys, "db", "prune", "--days", "5")
     assert code == 0 and out.startswith("pruned 1 stories older than 5 days")
-    code, _, err = run(capsys, "db", "prune", "--days", "1")
+    code, _, err = run_cli(capsys, "db", "prune", "--days", "1")
     assert code == 2 and len(err.strip().splitlines()) == 1 and "--days" in err
-    code, out, _ = run(capsys, "db", "prune", "--help")
+    code, out, _ = run_cli(capsys, "db", "prune", "--help")
     assert code == 0 and "newswatch db prune" in out

@@ -1,10 +1,20 @@
-"""The fetcher's connection pool and stream wrappers (bot.pipeline.fetch.transport)."""
+"""The fetcher's connection pool and stream wrappers (bot.pipeline.fetch.pool).
+
+The pool overrides httpcore internals; the `test_upstream_*` tests pin what it
+relies on, so an httpcore upgrade that changes them fails here, loudly, and not
+as a slow or broken poll in production.
+"""
 
 from __future__ import annotations
 
+import inspect
+import re
 import socket
+import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass
+from importlib.metadata import version
+from pathlib import Path
 from typing import Any
 
 import httpcore
@@ -12,11 +22,15 @@ import pytest
 from httpcore._async.connection_pool import AsyncPoolRequest
 from httpcore._async.interfaces import AsyncConnectionInterface
 
-from bot.pipeline.fetch.transport import (
+from bot.pipeline.fetch.pool import (
+    TESTED_HTTPCORE,
     LinearConnectionPool,
     ProbeCachingStream,
+    httpcore_tested,
     pool_class,
 )
+
+PYPROJECT = Path(__file__).resolve().parent.parent / "pyproject.toml"
 
 A = httpcore.URL("http://a.test/feed").origin
 B = httpcore.URL("http://b.test/feed").origin
@@ -109,9 +123,52 @@ async def test_surplus_idle_connections_are_closed() -> None:
     assert pool.connections == connections[2:]
 
 
-def test_pool_class_is_the_linear_pool_on_httpcore_1() -> None:
-    assert httpcore.__version__.startswith("1.")
+def test_pool_class_is_the_linear_pool_inside_the_tested_range_only() -> None:
+    assert httpcore_tested(httpcore.__version__), (
+        f"httpcore {httpcore.__version__} is installed but LinearConnectionPool is tested with "
+        f"{TESTED_HTTPCORE}: re-run benchmarks/bench_poll_cycle.py and these tests, then move "
+        "TESTED_HTTPCORE and the pin in pyproject.toml together"
+    )
     assert pool_class() is LinearConnectionPool
+    assert pool_class("1.0.8") is httpcore.AsyncConnectionPool
+    assert pool_class("1.1.0") is httpcore.AsyncConnectionPool
+    assert pool_class("2.0.0.dev1") is httpcore.AsyncConnectionPool
+    assert pool_class("1.0.10") is LinearConnectionPool
+
+
+def test_the_pin_in_pyproject_is_the_tested_range() -> None:
+    dependencies = tomllib.loads(PYPROJECT.read_text())["project"]["dependencies"]
+    (pin,) = [d for d in dependencies if re.match(r"httpcore\b", d)]
+    low, high = (".".join(map(str, v)) for v in TESTED_HTTPCORE)
+    assert pin == f"httpcore>={low},<{high}"
+    assert version("httpcore") == httpcore.__version__
+
+
+def test_upstream_pool_still_calls_the_hook_we_override() -> None:
+    """httpcore's pool runs `_assign_requests_to_connections` when a request
+    starts and when a response closes, and closes the connections it returns."""
+    from httpcore._async.connection_pool import PoolByteStream
+
+    upstream = httpcore.AsyncConnectionPool
+    assert list(inspect.signature(upstream._assign_requests_to_connections).parameters) == ["self"]
+    for caller in (upstream.handle_async_request, PoolByteStream.aclose):
+        source = inspect.getsource(caller)
+        assert "_assign_requests_to_connections()" in source, caller
+        assert "_close_connections(closing)" in source, caller
+
+
+async def test_upstream_pool_state_is_what_the_linear_pool_reads() -> None:
+    pool = httpcore.AsyncConnectionPool(max_connections=3, max_keepalive_connections=2)
+    assert pool._connections == [] and pool._requests == []
+    assert (pool._max_connections, pool._max_keepalive_connections) == (3, 2)
+    assert callable(pool.create_connection)
+    request = AsyncPoolRequest(httpcore.Request("GET", "http://a.test/"))
+    assert request.is_queued() and request.connection is None
+    connection = FakeConnection(A)
+    request.assign_to_connection(connection)
+    assert request.connection is connection and not request.is_queued()
+    for name in ("can_handle_request", "is_available", "is_idle", "is_closed", "has_expired"):
+        assert callable(getattr(AsyncConnectionInterface, name)), name
 
 
 @dataclass

@@ -10,7 +10,8 @@ from bot.core.model import Delivery, Hold, OutboxJob
 from bot.core.settings import load_settings
 from bot.platforms.console import ConsoleNotifier
 from bot.service.app import build_app
-from bot.service.run import InFlight, build_scheduler
+from bot.service.heartbeat import Heartbeat
+from bot.service.run import InFlight, build_scheduler, job_ticks
 from bot.store import NewStory
 from tests.store_samples import chat, make_alert, make_story
 
@@ -30,7 +31,9 @@ async def test_the_release_job_queues_due_holds_as_a_digest(tmp_path: Path) -> N
             held = (Delivery(destination, release, Hold.MUTE),)
             rows.append(NewStory(story, make_alert(story), held=held))
         await app.store.save_stories(rows)
-        scheduler = build_scheduler(app, InFlight())
+        ticks = iter(range(1000))
+        heartbeat = Heartbeat(dict.fromkeys(job_ticks(settings), 300.0), clock=lambda: next(ticks))
+        scheduler = build_scheduler(app, InFlight(), heartbeat)
         assert {job.id for job in scheduler.get_jobs()} == {
             "poll",
             "deliver",
@@ -39,6 +42,7 @@ async def test_the_release_job_queues_due_holds_as_a_digest(tmp_path: Path) -> N
             "prune",
         }
         await scheduler.get_job("release").func()
+        assert heartbeat.ages()["release"] < heartbeat.ages()["poll"]  # the tick beat it
         later = datetime.now(UTC)
         [item] = await app.store.claim_outbox(later, limit=5, owner="t", lease_seconds=5)
         assert item.job is OutboxJob.DIGEST and item.digest is not None

@@ -157,7 +157,8 @@ def test_check_lists_every_problem_and_load_raises_the_first(tmp_path: Path) -> 
 def test_missing_and_non_utf8_files(tmp_path: Path) -> None:
     missing = tmp_path / "nope.yaml"
     assert check_rules(missing) == [
-        f"{missing}: cannot read the rules file (No such file or directory); check the path"
+        f"{missing}: cannot read the rules file: no such file or directory — check the path"
+        " (set by NEWSWATCH_RULES_FILE or --rules)"
     ]
     latin = tmp_path / "latin.yaml"
     latin.write_bytes("rules:\n  - {name: a, query: café}\n".encode("latin-1"))

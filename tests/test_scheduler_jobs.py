@@ -8,7 +8,8 @@ from pathlib import Path
 from bot.core.model import FeedState
 from bot.core.settings import load_settings
 from bot.service.app import build_app
-from bot.service.run import InFlight, build_scheduler
+from bot.service.heartbeat import Heartbeat
+from bot.service.run import InFlight, build_scheduler, job_ticks
 from bot.store import NewStory
 from tests.store_samples import make_story
 
@@ -31,7 +32,9 @@ async def test_the_health_and_prune_jobs(tmp_path: Path) -> None:
         old = make_story("old", fetched_at=now - timedelta(days=40))
         fresh = make_story("fresh", fetched_at=now - timedelta(days=1))
         await app.store.save_stories([NewStory(old, None), NewStory(fresh, None)])
-        scheduler = build_scheduler(app, InFlight())
+        ticks = iter(range(1000))
+        heartbeat = Heartbeat(dict.fromkeys(job_ticks(settings), 300.0), clock=lambda: next(ticks))
+        scheduler = build_scheduler(app, InFlight(), heartbeat)
 
         await scheduler.get_job("health").func()
         await scheduler.get_job("health").func()  # the state holds: nothing more
@@ -43,6 +46,8 @@ async def test_the_health_and_prune_jobs(tmp_path: Path) -> None:
         ]
 
         await scheduler.get_job("prune").func()
+        ages = heartbeat.ages()
+        assert ages["prune"] < ages["health"] < ages["poll"]  # each tick beat it
         left = await app.store.recent_stories(now - timedelta(days=400))
         assert [s.key for s in left] == ["fresh"]
     finally:

@@ -137,7 +137,10 @@ def test_missing_config_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setenv("NEWSWATCH_CONFIG", str(tmp_path / "nope.yaml"))
     with pytest.raises(ConfigError) as raised:
         load_settings()
-    assert "does not exist" in str(raised.value)
+    assert str(raised.value) == (
+        f"cannot read the config file {tmp_path / 'nope.yaml'}: no such file or directory"
+        " — check the path (set by NEWSWATCH_CONFIG or --config)"
+    )
 
 
 def test_empty_optional_values_mean_unset(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 
+from bot.core import metrics
 from bot.core.errors import (
     ConfigError,
     DeliveryError,
@@ -74,7 +75,16 @@ async def test_hostile_feed_text_pings_nobody(api: FakeSlackApi, notifier: Slack
         assert slack_unescape(section).endswith(clean_text(text))
 
 
+def rate_limited_count(platform: str) -> float:
+    """newswatch_rate_limited_total for `platform` (one registry per process)."""
+    found = metrics.REGISTRY.get_sample_value(
+        "newswatch_rate_limited_total", {"platform": platform}
+    )
+    return found or 0.0
+
+
 async def test_429_storm_delivers_everything_once_in_order() -> None:
+    limited_before = rate_limited_count("slack")
     async with FakeSlackApi(per_channel_interval=2.0, tolerance=0.0) as api:
         sender = SlackNotifier(api.token, base_url=api.base_url, limiter=slack_limiter())
 
@@ -90,6 +100,7 @@ async def test_429_storm_delivers_everything_once_in_order() -> None:
         await asyncio.gather(deliver_in_order("CA"), deliver_in_order("CB"))
         await sender.close()
     assert api.rate_limited > 0
+    assert rate_limited_count("slack") - limited_before == api.rate_limited
     for name in ("CA", "CB"):
         assert [t.rsplit("\n", 1)[1] for t in api.texts(name)] == ["story 0", "story 1", "story 2"]
 

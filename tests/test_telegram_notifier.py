@@ -18,6 +18,7 @@ from telegram.error import (
     TimedOut,
 )
 
+from bot.core import metrics
 from bot.core.errors import (
     ChatMigratedError,
     ConfigError,
@@ -125,7 +126,16 @@ async def test_stand_in_accepts_valid_html(api: FakeTelegramApi, html: str, show
     assert message.text == shown
 
 
+def rate_limited_count(platform: str) -> float:
+    """newswatch_rate_limited_total for `platform` (one registry per process)."""
+    found = metrics.REGISTRY.get_sample_value(
+        "newswatch_rate_limited_total", {"platform": platform}
+    )
+    return found or 0.0
+
+
 async def test_429_storm_delivers_everything_once_in_order() -> None:
+    limited_before = rate_limited_count("telegram")
     chats = [11, 12, 13]
     async with FakeTelegramApi(global_per_second=2) as api:
         sender = TelegramNotifier(api.token, base_url=api.base_url, limiter=telegram_limiter())
@@ -143,6 +153,7 @@ async def test_429_storm_delivers_everything_once_in_order() -> None:
         await asyncio.gather(*(deliver_in_order(c) for c in chats))
         await sender.close()
     assert api.rate_limited > 0
+    assert rate_limited_count("telegram") - limited_before == api.rate_limited
     for chat_id in chats:
         titles = [parse_telegram_html(t).split("\n")[0] for t in api.texts(chat_id)]
         assert titles == [f"story {n} for {chat_id}" for n in range(3)]

@@ -8,18 +8,21 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
 from bot.core.errors import ConfigError, NewswatchError, NotFoundError
-from bot.core.settings import Settings, load_settings
+from bot.core.files import describe_os_error
+from bot.core.settings import Settings, ensure_data_dir, load_settings
 from bot.service.logs import configure_logging
 
 if TYPE_CHECKING:
     from bot.pipeline.match import RuleBook
+    from bot.store.base import Store
 
 T = TypeVar("T")
 
@@ -250,7 +253,10 @@ def _print_expansions(file: Path) -> None:
 def feeds_add(
     url: Annotated[str, typer.Argument(help="Feed URL (http or https).")],
     name: Annotated[str | None, typer.Option(help="Display name (default: the host).")] = None,
-    backfill: Annotated[int, typer.Option(help="Backlog items that may alert.", min=0)] = 0,
+    backfill: Annotated[
+        int | None,
+        typer.Option(help="Backlog items that may alert (default: NEWSWATCH_BACKFILL).", min=0),
+    ] = None,
     config: ConfigOption = None,
 ) -> None:
     """Add a feed."""
@@ -263,13 +269,12 @@ def feeds_add(
     settings = settings_from(config)
 
     async def add() -> str:
-        store = await _open(settings)
-        try:
-            spec = FeedSpec(url, name or default_name(url), backfill)
+        spec = FeedSpec(
+            url, name or default_name(url), settings.backfill if backfill is None else backfill
+        )
+        async with opened_store(settings) as store:
             feed = await store.add_feed(spec.url, spec.name, backfill=spec.backfill)
-            return f"added feed {feed.id}: {feed.name} <{feed.url}>"
-        finally:
-            await store.close()
+        return f"added feed {feed.id}: {feed.name} <{feed.url}>"
 
     typer.echo(run_async(add()))
 
@@ -282,11 +287,8 @@ def feeds_list(config: ConfigOption = None) -> None:
     settings = settings_from(config)
 
     async def listing() -> list[str]:
-        store = await _open(settings)
-        try:
+        async with opened_store(settings) as store:
             return feed_health_lines(await store.list_feeds())
-        finally:
-            await store.close()
 
     for line in run_async(listing()):
         typer.echo(line)
@@ -300,14 +302,12 @@ def feeds_remove(
     settings = settings_from(config)
 
     async def remove() -> str:
-        store = await _open(settings)
-        try:
-            removed = await store.remove_feed(feed)
-            return f"removed feed {removed.id}: {removed.name} <{removed.url}>"
-        except NotFoundError:
-            raise NotFoundError(f"no feed {feed!r} — see `newswatch feeds list`") from None
-        finally:
-            await store.close()
+        async with opened_store(settings) as store:
+            try:
+                removed = await store.remove_feed(feed)
+            except NotFoundError:
+                raise NotFoundError(f"no feed {feed!r} — see `newswatch feeds list`") from None
+        return f"removed feed {removed.id}: {removed.name} <{removed.url}>"
 
     typer.echo(run_async(remove()))
 
@@ -317,23 +317,20 @@ def feeds_import(
     file: Annotated[Path, typer.Argument(help="OPML file.")], config: ConfigOption = None
 ) -> None:
     """Import feeds from an OPML file (all or nothing; known URLs are skipped)."""
+    from bot.core.files import read_bytes
     from bot.pipeline.feedlist import parse_opml
     from bot.service.app import add_feeds
 
+    settings = settings_from(config)
     try:
-        specs = parse_opml(file.read_bytes(), source=str(file))
-    except OSError as err:
-        raise fail(f"cannot read {file}: {err.strerror}") from None
+        data = read_bytes(file, "the OPML file")
+        specs = parse_opml(data, source=str(file), default_backfill=settings.backfill)
     except NewswatchError as err:
         raise fail(str(err)) from None
-    settings = settings_from(config)
 
     async def import_all() -> str:
-        store = await _open(settings)
-        try:
+        async with opened_store(settings) as store:
             added, skipped = await add_feeds(store, specs)
-        finally:
-            await store.close()
         return f"imported {len(added)} feeds, skipped {len(skipped)} already present"
 
     typer.echo(run_async(import_all()))
@@ -345,22 +342,23 @@ def feeds_export(
     config: ConfigOption = None,
 ) -> None:
     """Export the feeds as OPML."""
+    from bot.core.files import write_text_atomically
     from bot.pipeline.feedlist import render_opml
 
     settings = settings_from(config)
 
     async def export() -> str:
-        store = await _open(settings)
-        try:
+        async with opened_store(settings) as store:
             return render_opml([health.feed for health in await store.list_feeds()])
-        finally:
-            await store.close()
 
     document = run_async(export())
     if output is None:
         typer.echo(document, nl=False)
-    else:
-        output.write_text(document, encoding="utf-8")
+        return
+    try:
+        write_text_atomically(output, document, "the OPML export", set_by="--output")
+    except NewswatchError as err:
+        raise fail(str(err)) from None
 
 
 # ── db ──────────────────────────────────────────────────────────────────────
@@ -372,8 +370,12 @@ def db_upgrade(config: ConfigOption = None) -> None:
     from bot.store import upgrade
 
     settings = settings_from(config)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    run_async(upgrade(settings.effective_database_url))
+
+    async def migrate() -> None:
+        ensure_data_dir(settings)
+        await upgrade(settings.effective_database_url)
+
+    run_async(migrate())
     typer.echo("database is up to date")
 
 
@@ -400,11 +402,8 @@ def db_prune(
         settings = settings.model_copy(update={"retention_days": days})
 
     async def prune() -> str:
-        store = await _open(settings)
-        try:
+        async with opened_store(settings) as store:
             report = await prune_store(store, settings, datetime.now(UTC))
-        finally:
-            await store.close()
         return (
             f"pruned {report.stories} stories older than {settings.retention_days} days, "
             f"{report.outbox_rows} sent alerts and {report.notices} notices older than 7 days"
@@ -413,11 +412,17 @@ def db_prune(
     typer.echo(run_async(prune()))
 
 
-async def _open(settings: Settings) -> Any:
+@asynccontextmanager
+async def opened_store(settings: Settings) -> AsyncIterator[Store]:
+    """The configured store (data directory created, migrated), closed afterwards."""
     from bot.store import open_store
 
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    return await open_store(settings.effective_database_url)
+    ensure_data_dir(settings)
+    store = await open_store(settings.effective_database_url)
+    try:
+        yield store
+    finally:
+        await store.close()
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -436,4 +441,11 @@ def main(argv: list[str] | None = None) -> None:
     except typer.Abort:
         typer.echo("newswatch: interrupted", err=True)
         sys.exit(130)
+    except OSError as err:  # the last resort for an OS error no command mapped itself
+        if err.filename is not None:
+            message = describe_os_error(err, err.filename, "the file")
+        else:
+            message = (err.strerror or str(err) or type(err).__name__).lower()
+        typer.echo(f"newswatch: error: {message}", err=True)
+        sys.exit(2)
     sys.exit(code if isinstance(code, int) else 0)

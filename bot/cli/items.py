@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.core.errors import ConfigError
+from bot.core.files import read_text
 from bot.core.model import Story
 from bot.pipeline.normalize import canonical_url, normalize_title
 from bot.pipeline.parse.parser import html_to_text
@@ -32,10 +33,7 @@ class Item:
 
 def read_items(path: Path) -> Iterator[Item]:
     """Items of a JSON-lines file; ConfigError naming the line on a bad one."""
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as err:
-        raise ConfigError(f"cannot read {path}: {err.strerror}") from None
+    lines = read_text(path, "the items file", set_by="--input").splitlines()
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue

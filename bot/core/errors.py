@@ -6,6 +6,7 @@ only ever handle this tree:
 
     NewswatchError
     ├── ConfigError                  bad settings or config file; exit code 2
+    │   └── PathError                a file or directory that cannot be read or written
     ├── FetchError                   a feed could not be fetched (kept per feed)
     │   ├── BlockedAddressError      SSRF guard: private/loopback target refused
     │   └── ResponseTooLargeError    body over the size cap after decompression
@@ -39,6 +40,10 @@ class NewswatchError(Exception):
 
 class ConfigError(NewswatchError):
     """Settings or a configuration file are invalid."""
+
+
+class PathError(ConfigError):
+    """A file or directory newswatch cannot read or write (see `bot.core.files`)."""
 
 
 class FetchError(NewswatchError):

@@ -7,13 +7,16 @@ follow Prometheus conventions: `newswatch_` prefix, `_total` counters,
 `_seconds` histograms, labels of bounded cardinality only (outcomes, platforms,
 never a feed URL or a chat id).
 
-The current gauges (feeds, failing feeds, outbox length, rules) are read from
-the store when `/metrics` is scraped (`bot.service.http`), not kept here.
+The current gauges (feeds, failing feeds, outbox length, rules, invalid
+rules) are read from the store and the rule book each time `/metrics` is
+scraped (`bot.service.http` calls `set_current`), so they are never stale and
+are right on every instance sharing one database. The process collector adds
+CPU, memory, open files and start time (`process_*`).
 """
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.process_collector import ProcessCollector
 
 REGISTRY = CollectorRegistry(auto_describe=True)
@@ -38,9 +41,17 @@ ALERTS = Counter(
     "Stories that matched at least one rule and were queued as alerts.",
     registry=REGISTRY,
 )
+FULLTEXT = Counter(
+    "newswatch_fulltext",
+    "Article pages fetched for teaser-only items (NEWSWATCH_FULLTEXT), by outcome:"
+    " extracted, empty, failed.",
+    ["outcome"],
+    registry=REGISTRY,
+)
 DELIVERIES = Counter(
     "newswatch_deliveries",
-    "Outbox sends by platform and outcome: sent, retry, rate_limited, gone, failed.",
+    "Outbox sends by platform and outcome: sent, retry, rate_limited, gone (chat paused),"
+    " failed (dead-lettered), no_notifier (platform not configured).",
     ["platform", "outcome"],
     registry=REGISTRY,
 )
@@ -104,3 +115,30 @@ DIGESTS = Counter(
     "Digests of held alerts queued for a chat by the release job.",
     registry=REGISTRY,
 )
+
+FEEDS = Gauge("newswatch_feeds", "Feeds in the database.", registry=REGISTRY)
+FEEDS_FAILING = Gauge(
+    "newswatch_feeds_failing",
+    "Feeds whose last 3 or more fetches failed.",
+    registry=REGISTRY,
+)
+OUTBOX_PENDING = Gauge(
+    "newswatch_outbox_pending",
+    "Alert messages waiting to be delivered (the outbox).",
+    registry=REGISTRY,
+)
+RULES = Gauge("newswatch_rules", "Watch rules loaded (file and chat edits).", registry=REGISTRY)
+RULES_INVALID = Gauge(
+    "newswatch_rules_invalid",
+    "Watch rules that failed to compile and are skipped.",
+    registry=REGISTRY,
+)
+
+
+def set_current(*, feeds: int, failing: int, outbox: int, rules: int, invalid_rules: int) -> None:
+    """Set the current-state gauges (called when /metrics is scraped)."""
+    FEEDS.set(feeds)
+    FEEDS_FAILING.set(failing)
+    OUTBOX_PENDING.set(outbox)
+    RULES.set(rules)
+    RULES_INVALID.set(invalid_rules)

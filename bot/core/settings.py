@@ -5,42 +5,11 @@ variables, the optional YAML file named by `NEWSWATCH_CONFIG` (keys are the fiel
 names below, e.g. `poll_interval: 120`), then defaults. This is the only module
 that reads the environment.
 
-| setting | environment variable | default |
-|---|---|---|
-| database_url | NEWSWATCH_DATABASE_URL | SQLite file `newswatch.db` in the data directory |
-| data_dir | NEWSWATCH_DATA_DIR | `./data` |
-| poll_interval | NEWSWATCH_POLL_INTERVAL | 300 s (the floor for every feed) |
-| allow_private_networks | NEWSWATCH_ALLOW_PRIVATE_NETWORKS | false |
-| rules_file | NEWSWATCH_RULES_FILE | the packaged `config/rules.yaml` |
-| feeds_file | NEWSWATCH_FEEDS_FILE | the packaged `config/feeds.yaml` (seeds an empty database) |
-| backfill | NEWSWATCH_BACKFILL | 0 backlog items alerted from a newly added feed |
-| http_host, http_port | NEWSWATCH_HTTP_HOST, NEWSWATCH_HTTP_PORT | 127.0.0.1, 8080 |
-| telegram_bot_token | TELEGRAM_BOT_TOKEN | unset (Telegram off) |
-| telegram_api_base_url | TELEGRAM_API_BASE_URL | https://api.telegram.org |
-| telegram_webhook_url | TELEGRAM_WEBHOOK_URL | unset (long polling) |
-| telegram_webhook_secret | TELEGRAM_WEBHOOK_SECRET | unset (required with a webhook) |
-| telegram_admin_ids | TELEGRAM_ADMIN_IDS | none (comma-separated user ids) |
-| slack_bot_token | SLACK_BOT_TOKEN | unset (Slack off) |
-| slack_signing_secret | SLACK_SIGNING_SECRET | unset (required for HTTP mode) |
-| slack_app_token | SLACK_APP_TOKEN | unset (HTTP mode; set it for Socket Mode) |
-| slack_api_base_url | SLACK_API_BASE_URL | https://slack.com/api/ |
-| slack_admin_ids | SLACK_ADMIN_IDS | none (comma-separated user ids) |
-| fulltext | NEWSWATCH_FULLTEXT | false (fetch article pages for teaser-only feeds) |
-| semantic | NEWSWATCH_SEMANTIC | auto (on when `newswatch[semantic]` is installed), on, off |
-| llm_url | NEWSWATCH_LLM_URL | unset (OpenAI-compatible server root for rules with `llm_check`) |
-| llm_model | NEWSWATCH_LLM_MODEL | default |
-| llm_api_key | NEWSWATCH_LLM_API_KEY | unset |
-| llm_timeout | NEWSWATCH_LLM_TIMEOUT | 10 s (then the semantic verdict stands) |
-| urgent_publishers | NEWSWATCH_URGENT_PUBLISHERS | 3 distinct publishers make a story urgent… |
-| urgent_minutes | NEWSWATCH_URGENT_MINUTES | …when they report it within 180 minutes of the first |
-| followup_gap | NEWSWATCH_FOLLOWUP_GAP | 60 s at least between two follow-up edits of one alert |
-| log_level | NEWSWATCH_LOG_LEVEL | INFO |
-| retention_days | NEWSWATCH_RETENTION_DAYS | 30 (older stories pruned, except what dedup needs) |
-| channel_subscribe | NEWSWATCH_CHANNEL_SUBSCRIBE | members (any member, Slack channels), admins |
-| slack_admin_channel | SLACK_ADMIN_CHANNEL | unset (the Slack channel for feed-health notices) |
-| feed_failing_after | NEWSWATCH_FEED_FAILING_AFTER | 3 failed checks in a row, then a notice |
-| feed_quiet_factor | NEWSWATCH_FEED_QUIET_FACTOR | 10 × the feed's usual gap between items … |
-| feed_quiet_hours | NEWSWATCH_FEED_QUIET_HOURS | … and at least 72 h without an item: "quiet" |
+Every setting, its environment variable, default and meaning is in the
+README's settings table, the one place they are documented;
+tests/test_settings_docs.py fails when the table and this class disagree, or
+when a setting is read by nothing. `config/newswatch.example.yaml` shows the
+YAML form of each.
 """
 
 from __future__ import annotations
@@ -62,6 +31,7 @@ from pydantic_settings import (
 )
 
 from bot.core.errors import ConfigError
+from bot.core.files import ensure_directory, read_text
 from bot.core.resources import package_path
 
 PACKAGED_CONFIG_DIR = package_path("config")
@@ -79,7 +49,7 @@ IdList = Annotated[tuple[str, ...], NoDecode]
 
 
 class Settings(BaseSettings):
-    """Every tunable of newswatch, validated. See the module docstring for the table."""
+    """Every tunable of newswatch, validated. Documented in the README's settings table."""
 
     model_config = SettingsConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -245,6 +215,11 @@ ENV_NAMES: dict[str, str] = {
 }
 
 
+def ensure_data_dir(settings: Settings) -> None:
+    """Create the data directory if needed; PathError (one line, exit code 2) if it cannot be."""
+    ensure_directory(settings.data_dir, "the data directory", set_by="NEWSWATCH_DATA_DIR")
+
+
 def load_settings(
     *, config_file: Path | None = None, overrides: Mapping[str, Any] | None = None
 ) -> Settings:
@@ -270,13 +245,10 @@ def _config_path_from_env() -> Path | None:
 
 
 def _check_yaml_file(path: Path) -> None:
-    if not path.is_file():
-        raise ConfigError(
-            f"config file {path} (NEWSWATCH_CONFIG) does not exist — fix the path or unset it"
-        )
+    text = read_text(path, "the config file", set_by="NEWSWATCH_CONFIG or --config")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as err:
         reason = str(err).splitlines()[0]
         raise ConfigError(f"config file {path} is not valid YAML: {reason}") from None
     if data is not None and not isinstance(data, dict):

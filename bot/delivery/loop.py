@@ -36,6 +36,7 @@ from datetime import datetime, timedelta
 from bot.core import metrics
 from bot.core.errors import (
     ChatMigratedError,
+    DeliveryError,
     DestinationGoneError,
     PermanentDeliveryError,
     RateLimitedError,
@@ -130,28 +131,36 @@ class Deliverer:
     async def deliver_item(self, item: OutboxItem) -> str:
         """Send (or edit) one row and record the outcome; returns
         sent/edited/retried/dead/paused."""
-        notifier = self.notifiers.get(item.destination.platform)
+        platform = item.destination.platform
+        notifier = self.notifiers.get(platform)
         if notifier is None:
-            error = f"no notifier configured for platform {item.destination.platform!r}"
+            error = f"no notifier configured for platform {platform!r}"
             if item.job is OutboxJob.EDIT:
                 await self._retry_edit(item, error, self.policy.no_notifier_retry_seconds)
             else:
                 await self._retry(item, error, self.policy.no_notifier_retry_seconds)
+            metrics.DELIVERIES.labels(platform, "no_notifier").inc()
             return "retried"
         if item.job is OutboxJob.EDIT:
             return await self.edit_item(notifier, item)
         try:
-            message_id = await self._post(notifier, item)
+            with metrics.DELIVERY_SECONDS.time():
+                message_id = await self._post(notifier, item)
         except (RateLimitedError, RetryableDeliveryError, PermanentDeliveryError) as err:
-            return await self._record_failure(item, err)
+            failure: DeliveryError = err
         except Exception as err:  # a notifier bug must not stop the loop
             log.exception("notifier %s crashed on outbox row %s", notifier.platform, item.id)
-            return await self._record_failure(item, RetryableDeliveryError(repr(err)))
-        shown = len(item.alert.sources) if item.alert else 0
-        await self.store.mark_sent(
-            item.id, message_id=message_id, at=self.clock(), shown_sources=shown
-        )
-        return "sent"
+            failure = RetryableDeliveryError(repr(err))
+        else:
+            shown = len(item.alert.sources) if item.alert else 0
+            await self.store.mark_sent(
+                item.id, message_id=message_id, at=self.clock(), shown_sources=shown
+            )
+            metrics.DELIVERIES.labels(platform, "sent").inc()
+            return "sent"
+        outcome = await self._record_failure(item, failure)
+        metrics.DELIVERIES.labels(platform, metric_outcome(failure, outcome)).inc()
+        return outcome
 
     async def _post(self, notifier: Notifier, item: OutboxItem) -> str | None:
         """Post an alert, or the digest's parts not posted yet (each recorded as it
@@ -218,7 +227,7 @@ class Deliverer:
         await self.store.mark_edit_failed(item.id, error=error, retry_at=None, at=self.clock())
         return "given up"
 
-    async def _record_failure(self, item: OutboxItem, err: Exception) -> str:
+    async def _record_failure(self, item: OutboxItem, err: DeliveryError) -> str:
         dest = item.destination
         if isinstance(err, RateLimitedError):
             await self._retry(item, str(err), err.retry_after or 1.0)
@@ -259,3 +268,14 @@ class Deliverer:
             self.policy.backoff_cap_seconds, self.policy.backoff_base_seconds * 2**attempts
         )
         return self.rng.uniform(ceiling / 2, ceiling)
+
+
+def metric_outcome(error: DeliveryError, outcome: str) -> str:
+    """The `newswatch_deliveries_total` outcome of a failed send."""
+    if outcome == "dead":
+        return "failed"
+    if isinstance(error, RateLimitedError):
+        return "rate_limited"
+    if isinstance(error, DestinationGoneError):
+        return "gone"
+    return "retry"

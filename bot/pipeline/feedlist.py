@@ -16,6 +16,7 @@ import yaml
 from lxml import etree
 
 from bot.core.errors import ConfigError, OpmlError
+from bot.core.files import read_text
 from bot.core.model import Feed
 
 
@@ -45,11 +46,13 @@ def default_name(url: str) -> str:
     return host.removeprefix("www.").removeprefix("feeds.")
 
 
-def load_feed_list(path: Path) -> list[FeedSpec]:
-    """Read a YAML feed list (`feeds: [{url, name, backfill}]`); ConfigError on any problem."""
+def load_feed_list(path: Path, *, default_backfill: int = 0) -> list[FeedSpec]:
+    """Read a YAML feed list (`feeds: [{url, name, backfill}]`); ConfigError on any problem.
+    An entry without `backfill` gets `default_backfill` (NEWSWATCH_BACKFILL)."""
+    text = read_text(path, "the feed list", set_by="NEWSWATCH_FEEDS_FILE")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as err:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as err:
         reason = str(err).splitlines()[0]
         raise ConfigError(f"{path}: cannot read the feed list: {reason}") from None
     entries = data.get("feeds", []) if isinstance(data, dict) else None
@@ -61,7 +64,7 @@ def load_feed_list(path: Path) -> list[FeedSpec]:
             raise ConfigError(f"{path}: feed #{number}: needs at least 'url:'")
         try:
             url = check_feed_url(str(entry["url"]))
-            backfill = int(entry.get("backfill", 0))
+            backfill = int(entry.get("backfill", default_backfill))
         except ValueError as err:
             raise ConfigError(f"{path}: feed #{number}: {err}") from None
         specs.append(FeedSpec(url, str(entry.get("name") or default_name(url)), backfill))
@@ -73,8 +76,11 @@ _OPML_PARSER = etree.XMLParser(
 )
 
 
-def parse_opml(data: bytes, *, source: str = "OPML file") -> list[FeedSpec]:
-    """Feeds from an OPML document (every outline with an xmlUrl, nested or not)."""
+def parse_opml(
+    data: bytes, *, source: str = "OPML file", default_backfill: int = 0
+) -> list[FeedSpec]:
+    """Feeds from an OPML document (every outline with an xmlUrl, nested or not), each
+    with `default_backfill` (NEWSWATCH_BACKFILL): OPML has no place for one."""
     if b"<!ENTITY" in data:
         raise OpmlError(f"{source}: declares XML entities; refused — export it again without a DTD")
     try:
@@ -94,7 +100,7 @@ def parse_opml(data: bytes, *, source: str = "OPML file") -> list[FeedSpec]:
             title = outline.get("title") or outline.get("text") or f"outline #{number}"
             raise OpmlError(f"{source}: {title}: {err}") from None
         name = outline.get("title") or outline.get("text") or default_name(url)
-        specs.append(FeedSpec(url, name.strip()))
+        specs.append(FeedSpec(url, name.strip(), default_backfill))
     if not specs:
         raise OpmlError(f"{source}: no <outline xmlUrl=…> entries found")
     return specs

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bot.core import metrics
 from bot.core.errors import RuleSyntaxError
 from bot.core.model import Match, Rule, Story
 from bot.core.sentences import split_sentences
@@ -122,10 +123,11 @@ class RuleBook:
 
     def match_story(self, story: Story) -> list[Match]:
         """Every enabled rule that matches the story, strongest first."""
-        matches = {match.rule: match for match in self.index.match(story)}
-        if self.scorer is not None:
-            matches = self._confirm_topics(story, matches)
-        return strongest_first(matches.values())
+        with metrics.MATCH_SECONDS.time():
+            matches = {match.rule: match for match in self.index.match(story)}
+            if self.scorer is not None:
+                matches = self._confirm_topics(story, matches)
+            return strongest_first(matches.values())
 
     async def confirm_matches(self, story: Story, matches: Sequence[Match]) -> list[Match]:
         """The matches after the optional LLM check (the cascade's last, slowest step).

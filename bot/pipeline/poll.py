@@ -1,7 +1,8 @@
 """One pass of the poller: the whole pipeline in one place.
 
     claim due feeds ─▶ fetch ─▶ parse ─▶ normalize        (per feed, concurrently)
-    ─▶ dedupe (batch, store, near-duplicates) ─▶ match ─▶ summarize ─▶ route
+    ─▶ dedupe (batch, store) ─▶ [full text for teasers] ─▶ near-duplicates
+    ─▶ match ─▶ summarize ─▶ route
     ─▶ save stories + outbox rows (one transaction) ─▶ save feed states
 
 `poll_once` is what the scheduler calls on every tick, and what tests and the
@@ -17,6 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from bot.core import metrics
 from bot.core.errors import FeedParseError, FetchError
 from bot.core.model import Alert, DueFeed, Feed, FeedState, ParsedFeed, PollReport, Story
 from bot.pipeline import dedupe, fetch, match, normalize, parse, route, summarize
@@ -48,6 +50,8 @@ class Pipeline:
     clock: Callable[[], datetime]
     near_index: dedupe.NearDuplicateIndex = field(default_factory=dedupe.NearDuplicateIndex)
     """The stored stories of the near-duplicate window, kept across polls."""
+    fulltext: fetch.FullText | None = None
+    """Article text for teaser-only stories (NEWSWATCH_FULLTEXT); None when off."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,11 +78,14 @@ async def poll_once(pipeline: Pipeline, now: datetime | None = None) -> PollRepo
     """Poll every due feed once, in batches, and queue the alerts; returns what happened."""
     now = now or pipeline.clock()
     total = PollReport()
-    while True:
-        report = await poll_batch(pipeline, now)
-        total = merge_reports(total, report)
-        if report.feeds_polled < pipeline.config.batch_size:
-            break
+    with metrics.POLL_SECONDS.time():
+        while True:
+            report = await poll_batch(pipeline, now)
+            metrics.STORIES.inc(report.new_stories)
+            metrics.ALERTS.inc(report.alerts)
+            total = merge_reports(total, report)
+            if report.feeds_polled < pipeline.config.batch_size:
+                break
     await pipeline.store.set_meta("last_poll_at", now.isoformat(timespec="seconds"))
     return total
 
@@ -94,6 +101,8 @@ async def poll_batch(pipeline: Pipeline, now: datetime) -> PollReport:
     backlog = [story for result in results for story in result.backlog]
     fresh = await fresh_stories(pipeline.store, candidates + backlog, now)
     backlog_keys = {story.key for story in backlog}
+    if pipeline.fulltext is not None:
+        fresh = await pipeline.fulltext.fill(fresh, now=now, skip=backlog_keys)
     batch = await route_stories(pipeline, fresh, backlog_keys, now)
     saved = await pipeline.store.save_stories(batch.new_story_rows)
     await pipeline.store.save_feed_states({r.feed.id: r.state for r in results})

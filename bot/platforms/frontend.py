@@ -88,4 +88,5 @@ def handler_context(
         on_rules_changed=rules_changed,
         topics_active=deps.rulebook.topics_active,
         members_manage_chats=members_manage_chats,
+        default_backfill=settings.backfill,
     )

@@ -20,12 +20,13 @@ import httpx
 from bot.core.errors import DuplicateError
 from bot.core.metrics import PRUNED
 from bot.core.model import Destination, PruneReport
-from bot.core.settings import Settings
+from bot.core.settings import Settings, ensure_data_dir
 from bot.delivery.loop import Deliverer, DeliveryPolicy
 from bot.delivery.notices import NoticeSender
 from bot.delivery.notifier import Notifier
 from bot.pipeline.feedlist import FeedSpec, load_feed_list
 from bot.pipeline.fetch.fetcher import Fetcher, FetchLimits, make_http_client
+from bot.pipeline.fetch.fulltext import FullText, page_limits, require_fulltext
 from bot.pipeline.health import HealthLimits
 from bot.pipeline.match import RuleBook
 from bot.pipeline.poll import Pipeline, PollConfig
@@ -116,7 +117,9 @@ async def build_app(
     clock: Callable[[], datetime] = utc_now,
 ) -> App:
     """Open the store (migrating it), compile the rules and wire the pipeline."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    if settings.fulltext:
+        require_fulltext()  # before anything is opened: a missing extra is one line
+    ensure_data_dir(settings)
     store = await open_store(settings.effective_database_url)
     limits = fetch_limits(settings)
     http = make_http_client(limits)
@@ -137,6 +140,7 @@ async def build_app(
             urgency=Urgency(settings.urgent_publishers, settings.urgent_minutes),
         ),
         clock=clock,
+        fulltext=FullText(Fetcher(http, page_limits(limits))) if settings.fulltext else None,
     )
     registry = dict(notifiers or {})
     policy = DeliveryPolicy(
@@ -225,5 +229,6 @@ async def seed_feeds(app: App) -> None:
     path = app.settings.feeds_file
     if path is None or await app.store.list_feeds():
         return
-    added, _ = await add_feeds(app.store, load_feed_list(path))
+    specs = load_feed_list(path, default_backfill=app.settings.backfill)
+    added, _ = await add_feeds(app.store, specs)
     log.info("seeded %d feeds from %s", len(added), path)

@@ -1,9 +1,10 @@
 """`newswatch run`: the scheduler, the HTTP server and the chat platforms.
 
 APScheduler 3 (AsyncIOScheduler) runs these jobs, each never overlapping
-itself: the poll tick (`poll_once`), the delivery loop (`Deliverer.deliver_once`,
-then the admin notices), the release of held alerts as digests when a mute,
-quiet hours or a digest schedule lets them go (`bot.delivery.release.release_due`),
+itself and each beating the heartbeat that `/healthz` reads when a tick starts:
+the poll tick (`poll_once`), the delivery loop (`Deliverer.deliver_once`, then
+the admin notices), the release of held alerts as digests when a mute, quiet
+hours or a digest schedule lets them go (`bot.delivery.release.release_due`),
 the feed-health check (every minute: notices to the admins when a feed fails or
 goes quiet, and when it recovers) and retention (hourly: `prune_store`).
 SIGINT/SIGTERM stop new runs, let in-flight runs finish (up to a grace period)
@@ -35,6 +36,7 @@ from bot.service.app import (
     prune_store,
     seed_feeds,
 )
+from bot.service.heartbeat import Heartbeat, scheduler_heartbeat
 from bot.service.http import HttpServer
 from bot.service.platforms import start_platforms
 
@@ -79,11 +81,24 @@ def poll_tick_seconds(settings: Settings) -> float:
     return min(settings.poll_interval, POLL_TICK_MAX_SECONDS)
 
 
-def build_scheduler(app: App, in_flight: InFlight) -> AsyncIOScheduler:
-    """The jobs; each starts at once and never overlaps itself."""
+def job_ticks(settings: Settings) -> dict[str, float]:
+    """Each scheduled job's tick in seconds (the heartbeat's limits derive from them)."""
+    return {
+        "poll": poll_tick_seconds(settings),
+        "deliver": DELIVERY_TICK_SECONDS,
+        "release": RELEASE_TICK_SECONDS,
+        "health": HEALTH_TICK_SECONDS,
+        "prune": PRUNE_TICK_SECONDS,
+    }
+
+
+def build_scheduler(app: App, in_flight: InFlight, heartbeat: Heartbeat) -> AsyncIOScheduler:
+    """The jobs; each starts at once, never overlaps itself and beats the heartbeat."""
     scheduler = AsyncIOScheduler(timezone=UTC)
+    ticks = job_ticks(app.settings)
 
     async def poll() -> None:
+        heartbeat.beat("poll")
         report = await poll_once(app.pipeline)
         if report.feeds_polled:
             log.info(
@@ -95,39 +110,37 @@ def build_scheduler(app: App, in_flight: InFlight) -> AsyncIOScheduler:
             )
 
     async def deliver() -> None:
+        heartbeat.beat("deliver")
         await app.deliverer.deliver_once()
         await app.notices.send_once()
 
     limits, admins = health_limits(app.settings), admin_destinations(app.settings)
 
     async def feed_health() -> None:
+        heartbeat.beat("health")
         await check_feed_health(app.store, limits, admins, app.pipeline.clock())
 
     async def prune() -> None:
+        heartbeat.beat("prune")
         await prune_store(app.store, app.settings, app.pipeline.clock())
 
     async def release() -> None:
+        heartbeat.beat("release")
         await release_due(app.store, app.deliverer.clock())
 
     common = {"max_instances": 1, "coalesce": True, "next_run_time": datetime.now(UTC)}
+    scheduler.add_job(in_flight.wrap(poll), "interval", seconds=ticks["poll"], id="poll", **common)
     scheduler.add_job(
-        in_flight.wrap(poll),
-        "interval",
-        seconds=poll_tick_seconds(app.settings),
-        id="poll",
-        **common,
+        in_flight.wrap(deliver), "interval", seconds=ticks["deliver"], id="deliver", **common
     )
     scheduler.add_job(
-        in_flight.wrap(deliver), "interval", seconds=DELIVERY_TICK_SECONDS, id="deliver", **common
+        in_flight.wrap(feed_health), "interval", seconds=ticks["health"], id="health", **common
     )
     scheduler.add_job(
-        in_flight.wrap(feed_health), "interval", seconds=HEALTH_TICK_SECONDS, id="health", **common
+        in_flight.wrap(prune), "interval", seconds=ticks["prune"], id="prune", **common
     )
     scheduler.add_job(
-        in_flight.wrap(prune), "interval", seconds=PRUNE_TICK_SECONDS, id="prune", **common
-    )
-    scheduler.add_job(
-        in_flight.wrap(release), "interval", seconds=RELEASE_TICK_SECONDS, id="release", **common
+        in_flight.wrap(release), "interval", seconds=ticks["release"], id="release", **common
     )
     return scheduler
 
@@ -143,10 +156,11 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> Non
     in_flight = InFlight()
     try:
         await seed_feeds(app)
-        http = HttpServer(app)
+        heartbeat = scheduler_heartbeat(job_ticks(settings))
+        http = HttpServer(app, heartbeat)
         platforms = await start_platforms(app, http)
         await http.start(settings.http_host, settings.http_port)
-        scheduler = build_scheduler(app, in_flight)
+        scheduler = build_scheduler(app, in_flight, heartbeat)
         scheduler.start()
         log.info(
             "newswatch running: %d feeds, %d rules, http on %s:%d",

@@ -1,10 +1,12 @@
 """Fetch: feeds over HTTP (SSRF-guarded, conditional GET, size-capped) and the schedule.
 
 Fetcher.fetch(url, state, now) ─▶ FeedResponse
+FullText.fill(stories, now=…) ─▶ stories, teaser-only ones with their article text
 plan_next_poll(state, now=…, floor_seconds=…, outcome=Fetched|NotModified|Failed) ─▶ FeedState
 """
 
 from bot.pipeline.fetch.fetcher import Fetcher, FetchLimits, make_http_client
+from bot.pipeline.fetch.fulltext import FullText
 from bot.pipeline.fetch.schedule import Failed, Fetched, NotModified, PollOutcome, plan_next_poll
 
 __all__ = [
@@ -12,6 +14,7 @@ __all__ = [
     "FetchLimits",
     "Fetched",
     "Fetcher",
+    "FullText",
     "NotModified",
     "PollOutcome",
     "make_http_client",

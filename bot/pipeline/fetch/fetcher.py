@@ -14,7 +14,7 @@ import asyncio
 import re
 import ssl
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractContextManager, asynccontextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from email.utils import parsedate_to_datetime
@@ -22,15 +22,11 @@ from email.utils import parsedate_to_datetime
 import httpcore
 import httpx
 
+from bot.core import metrics
 from bot.core.errors import FetchError, ResponseTooLargeError
 from bot.core.model import FeedResponse, FeedState
-from bot.pipeline.fetch.ssrf import (
-    AddressRefusedError,
-    GuardedNetworkBackend,
-    Resolver,
-    resolve_with_getaddrinfo,
-)
-from bot.pipeline.fetch.transport import ProbeCachingBackend, pool_class
+from bot.pipeline.fetch.ssrf import AddressRefusedError, Resolver, resolve_with_getaddrinfo
+from bot.pipeline.fetch.transport import guarded_transport
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _DRAIN_BYTES = 64 * 1024
@@ -71,13 +67,14 @@ def make_http_client(
     `resolver` and `network_backend` (the dialler under the guard) are for tests;
     production passes neither. Environment proxies are ignored (trust_env=False)
     because a proxy would make the guard check the proxy instead of the target.
-    The pool and streams are httpcore's minus its per-request overheads
-    (`bot.pipeline.fetch.transport`).
+    The transport is `bot.pipeline.fetch.transport.GuardedTransport`.
     """
-    transport = httpx.AsyncHTTPTransport(trust_env=False)
-    # httpx has no public hook for the network backend, so we give the transport
-    # its own pool built with the guard; everything else (TLS, limits) is as httpx does it.
-    transport._pool = _guarded_pool(limits, resolver, network_backend)
+    transport = guarded_transport(
+        connections=limits.global_concurrency,
+        allow_private_networks=limits.allow_private_networks,
+        resolver=resolver,
+        dialler=network_backend,
+    )
     timeout = httpx.Timeout(
         connect=limits.connect_timeout,
         read=limits.read_timeout,
@@ -90,25 +87,6 @@ def make_http_client(
         timeout=timeout,
         headers={"User-Agent": limits.user_agent, "Accept-Encoding": "gzip, deflate"},
         trust_env=False,
-    )
-
-
-def _guarded_pool(
-    limits: FetchLimits, resolver: Resolver, dialler: httpcore.AsyncNetworkBackend | None
-) -> httpcore.AsyncConnectionPool:
-    """A connection pool of `limits.global_concurrency` connections, each dialled
-    through the SSRF guard, whose streams answer keep-alive probes cheaply."""
-    guard = GuardedNetworkBackend(
-        resolver=resolver,
-        inner=ProbeCachingBackend(dialler or httpcore.AnyIOBackend()),
-        allow_private_networks=limits.allow_private_networks,
-    )
-    return pool_class()(
-        ssl_context=httpx.create_ssl_context(trust_env=False),
-        max_connections=limits.global_concurrency,
-        max_keepalive_connections=limits.global_concurrency,
-        keepalive_expiry=5.0,
-        network_backend=guard,
     )
 
 
@@ -128,11 +106,33 @@ class Fetcher:
         Raises `FetchError` (or its `BlockedAddressError`/`ResponseTooLargeError`)
         with a one-line reason, `status` and `retry_after` for anything else.
         """
+        try:
+            response = await self._get(url, state, now, metrics.FETCH_SECONDS.time())
+        except FetchError:
+            metrics.FETCHES.labels("failed").inc()
+            raise
+        metrics.FETCHES.labels("not_modified" if response.not_modified else "fetched").inc()
+        return response
+
+    async def fetch_page(self, url: str, now: datetime) -> FeedResponse:
+        """GET a web page (not a feed: unconditional, not counted in the feed metrics),
+        with the same guard, limits and errors as `fetch`."""
+        return await self._get(url, FeedState(), now)
+
+    async def _get(
+        self,
+        url: str,
+        state: FeedState,
+        now: datetime,
+        timer: AbstractContextManager[object] | None = None,
+    ) -> FeedResponse:
+        """The fetch once a host and a global slot are free (`timer` runs from then)."""
         host = _checked_host(url)
         async with self._host_slot(host), self._global:
             try:
-                async with asyncio.timeout(self._limits.total_timeout):
-                    return await self._follow(url, state, now)
+                with timer or nullcontext():
+                    async with asyncio.timeout(self._limits.total_timeout):
+                        return await self._follow(url, state, now)
             except TimeoutError:
                 raise FetchError(f"timed out after {self._limits.total_timeout:g} s") from None
 

@@ -23,7 +23,6 @@ import re
 from calendar import timegm
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from email.utils import parsedate_to_datetime
 from functools import lru_cache
 from typing import Any
 from urllib.parse import urljoin
@@ -33,6 +32,7 @@ from lxml import etree  # type: ignore[import-untyped]
 
 from bot.core.errors import FeedParseError
 from bot.core.model import Entry, ParsedFeed
+from bot.pipeline.parse.dates import parse_date
 from bot.pipeline.parse.html import html_to_text
 
 __all__ = ["html_to_text", "parse_date", "parse_feed", "screen_body"]
@@ -110,37 +110,6 @@ def _ascii_view(body: bytes) -> bytes:
         encoding = "utf-16-be" if body[:1] == b"\x00" else "utf-16-le"
         return body.decode(encoding, "replace").encode("utf-8")
     return body.removeprefix(b"\xef\xbb\xbf")
-
-
-# ── dates ──────────────────────────────────────────────────────────────────
-
-
-def parse_date(text: str | None) -> datetime | None:
-    """An RFC 822 or ISO 8601 date (or another form feedparser knows) as UTC; None if unusable."""
-    if not text or not text.strip():
-        return None
-    text = text.strip()
-    for parse in (_rfc822, _iso8601, _feedparser_date):
-        try:
-            found = parse(text)
-        except (TypeError, ValueError, IndexError, OverflowError):
-            continue
-        if found is not None:
-            return found.astimezone(UTC) if found.tzinfo else found.replace(tzinfo=UTC)
-    return None
-
-
-def _rfc822(text: str) -> datetime | None:
-    return parsedate_to_datetime(text) if text[:1].isalpha() or "," in text else None
-
-
-def _iso8601(text: str) -> datetime | None:
-    return datetime.fromisoformat(text)
-
-
-def _feedparser_date(text: str) -> datetime | None:
-    parsed = feedparser.datetimes._parse_date(text)
-    return datetime.fromtimestamp(timegm(parsed), UTC) if parsed else None
 
 
 def _drop_future_dates(parsed: ParsedFeed, latest: datetime) -> ParsedFeed:

@@ -21,6 +21,7 @@ import aiohttp
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.core import metrics
 from bot.core.errors import (
     ConfigError,
     DeliveryError,
@@ -79,6 +80,7 @@ def map_slack_error(error: SlackApiError, channel: str) -> DeliveryError:
     where = f"slack channel {channel}"
     if status == 429 or code == "ratelimited":
         retry_after = _retry_after(getattr(response, "headers", {}))
+        metrics.RATE_LIMITED.labels("slack").inc()
         return RateLimitedError(
             f"{where}: rate limited, retry in {retry_after:g}s", retry_after=retry_after
         )

@@ -30,6 +30,7 @@ from telegram.error import (
 from telegram.request import HTTPXRequest
 from telegram.warnings import PTBDeprecationWarning
 
+from bot.core import metrics
 from bot.core.errors import (
     ChatMigratedError,
     ConfigError,
@@ -101,6 +102,7 @@ def map_telegram_error(error: TelegramError, chat_id: str | None = None) -> Deli
     where = f"telegram chat {chat_id}" if chat_id else "telegram"
     if isinstance(error, RetryAfter):
         retry_after = _retry_after_seconds(error)
+        metrics.RATE_LIMITED.labels("telegram").inc()
         return RateLimitedError(
             f"{where}: flood control, retry in {retry_after:g}s", retry_after=retry_after
         )
