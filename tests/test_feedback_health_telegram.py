@@ -40,7 +40,7 @@ rules:
     topic:
       intent: A government announces new aid for another country
       positives: [US announces a new military aid package for Ukraine]
-      threshold: 0.5
+      threshold: 0.45
   - name: volcano
     description: Eruptions
     query: volcano* NEAR/3 erupt*
@@ -112,7 +112,7 @@ async def test_a_larger_change_is_shown_with_apply_and_skip_buttons(aid_service:
     [france] = service.alerts(ADMIN)
     await service.publish(  # stored too (as later reports of the story, or alerts)
         "Germany announces new aid package for Sudan",
-        "Canada announces aid package for Haiti after the earthquake",
+        "Italy announces aid package for Lebanon",
         "EU announces new aid package for Moldova",
     )
     before = service.app.rulebook.rule("aid_package")
@@ -124,7 +124,7 @@ async def test_a_larger_change_is_shown_with_apply_and_skip_buttons(aid_service:
     text = shown(proposal)
     assert "would change more than a small share of its matches" in text
     assert "nothing changes until you apply it" in text
-    assert "• Canada announces aid package for Haiti after the earthquake (wire, " in text
+    assert "• Italy announces aid package for Lebanon (wire, " in text
     assert proposal.reply_to == france.message_id
     assert [label for label, _ in buttons(proposal)] == ["Apply", "Skip"]
     assert service.app.rulebook.rule("aid_package") == before
