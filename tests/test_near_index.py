@@ -60,7 +60,7 @@ async def pipeline_on(store: SqlStore) -> AsyncIterator[Pipeline]:
             store=store,
             fetcher=Fetcher(client),
             rulebook=RuleBook(Path("unused.yaml")),
-            config=PollConfig(floor_seconds=60),
+            config=PollConfig(interval_seconds=60),
             clock=lambda: NOW,
         )
 

@@ -99,7 +99,11 @@ def test_success_delay(
 
 @pytest.mark.parametrize(
     ("headers", "delay"),
-    [({}, INTERVAL), ({"max_age_seconds": 2 * HOUR}, INTERVAL), ({"retry_after_seconds": 600.0}, 600.0)],
+    [
+        ({}, INTERVAL),
+        ({"max_age_seconds": 2 * HOUR}, INTERVAL),
+        ({"retry_after_seconds": 600.0}, 600.0),
+    ],
     ids=["304", "304-max-age-ignored", "304-retry-after"],
 )  # fmt: skip
 def test_not_modified_delay(headers: dict[str, float], delay: float) -> None:

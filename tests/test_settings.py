@@ -25,7 +25,7 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_defaults() -> None:
     settings = load_settings()
-    assert settings.poll_interval == 300
+    assert settings.poll_interval == 60
     assert settings.allow_private_networks is False
     assert settings.telegram_api_base_url == "https://api.telegram.org"
     assert settings.slack_api_base_url == "https://slack.com/api/"

@@ -45,7 +45,7 @@ class FeedState:
     etag: str | None = None
     last_modified: str | None = None
     interval_seconds: float | None = None
-    """The feed's current adaptive poll interval (never below the floor)."""
+    """The interval the last check was planned with (the longest the feed goes unchecked)."""
     next_poll_at: datetime | None = None
     last_fetch_at: datetime | None = None
     last_success_at: datetime | None = None

@@ -55,7 +55,7 @@ class Settings(BaseSettings):
 
     database_url: str | None = Field(None, validation_alias=_env("NEWSWATCH_DATABASE_URL"))
     data_dir: Path = Field(Path("data"), validation_alias=_env("NEWSWATCH_DATA_DIR"))
-    poll_interval: float = Field(300.0, gt=0, validation_alias=_env("NEWSWATCH_POLL_INTERVAL"))
+    poll_interval: float = Field(60.0, gt=0, validation_alias=_env("NEWSWATCH_POLL_INTERVAL"))
     allow_private_networks: bool = Field(
         False, validation_alias=_env("NEWSWATCH_ALLOW_PRIVATE_NETWORKS")
     )

@@ -31,7 +31,8 @@ log = logging.getLogger(__name__)
 class PollConfig:
     """Knobs of one poll pass (from Settings, or set by tests and the demo)."""
 
-    floor_seconds: float
+    interval_seconds: float
+    """The longest any feed goes unchecked (NEWSWATCH_POLL_INTERVAL)."""
     owner: str = "newswatch"
     batch_size: int = 500
     lease_seconds: float = 120.0
@@ -136,12 +137,17 @@ def merge_reports(a: PollReport, b: PollReport) -> PollReport:
 async def fetch_and_parse(pipeline: Pipeline, due: DueFeed, now: datetime) -> FeedResult:
     """Fetch one feed, parse it and normalise its entries; never raises for feed trouble."""
     feed, state = due.feed, due.state
-    floor = pipeline.config.floor_seconds
+    interval = pipeline.config.interval_seconds
+    phase = fetch.feed_phase(feed.url)
     try:
         response = await pipeline.fetcher.fetch(feed.url, state, now)
         if response.not_modified:
             new_state = fetch.plan_next_poll(
-                state, now=now, floor_seconds=floor, outcome=fetch.NotModified(response)
+                state,
+                now=now,
+                interval_seconds=interval,
+                phase=phase,
+                outcome=fetch.NotModified(response),
             )
             return FeedResult(feed, new_state, not_modified=True)
         parsed = parse.parse_feed(
@@ -153,11 +159,15 @@ async def fetch_and_parse(pipeline: Pipeline, due: DueFeed, now: datetime) -> Fe
     except (FetchError, FeedParseError) as err:
         log.warning("feed %s (%s) failed: %s", feed.name, feed.url, err)
         new_state = fetch.plan_next_poll(
-            state, now=now, floor_seconds=floor, outcome=fetch.Failed(err)
+            state, now=now, interval_seconds=interval, phase=phase, outcome=fetch.Failed(err)
         )
         return FeedResult(feed, new_state, error=str(err))
     new_state = fetch.plan_next_poll(
-        state, now=now, floor_seconds=floor, outcome=fetch.Fetched(response, parsed)
+        state,
+        now=now,
+        interval_seconds=interval,
+        phase=phase,
+        outcome=fetch.Fetched(response, parsed),
     )
     stories, backlog = normalize_entries(feed, state, parsed, now)
     return FeedResult(feed, new_state, stories=stories, backlog=backlog)

@@ -135,7 +135,7 @@ async def build_app(
         fetcher=Fetcher(http, limits),
         rulebook=rulebook,
         config=PollConfig(
-            floor_seconds=settings.poll_interval,
+            interval_seconds=settings.poll_interval,
             owner=owner,
             urgency=Urgency(settings.urgent_publishers, settings.urgent_minutes),
         ),

@@ -2,12 +2,19 @@
 
 Fetcher.fetch(url, state, now) ─▶ FeedResponse
 FullText.fill(stories, now=…) ─▶ stories, teaser-only ones with their article text
-plan_next_poll(state, now=…, floor_seconds=…, outcome=Fetched|NotModified|Failed) ─▶ FeedState
+plan_next_poll(state, now=…, interval_seconds=…, phase=feed_phase(url), outcome=…) ─▶ FeedState
 """
 
 from bot.pipeline.fetch.fetcher import Fetcher, FetchLimits, make_http_client
 from bot.pipeline.fetch.fulltext import FullText
-from bot.pipeline.fetch.schedule import Failed, Fetched, NotModified, PollOutcome, plan_next_poll
+from bot.pipeline.fetch.schedule import (
+    Failed,
+    Fetched,
+    NotModified,
+    PollOutcome,
+    feed_phase,
+    plan_next_poll,
+)
 
 __all__ = [
     "Failed",
@@ -17,6 +24,7 @@ __all__ = [
     "FullText",
     "NotModified",
     "PollOutcome",
+    "feed_phase",
     "make_http_client",
     "plan_next_poll",
 ]
