@@ -39,9 +39,9 @@ __all__ = ["html_to_text", "parse_date", "parse_feed", "screen_body"]
 
 _BOMS = ((b"\xff\xfe\x00\x00", "utf-32-le"), (b"\x00\x00\xfe\xff", "utf-32-be"),
          (b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be"))  # fmt: skip
-_PROLOG = re.compile(
-    rb"\A(?:\s+|<\?.*?\?>|<!--.*?-->|<!DOCTYPE(?:[^\[>]|\[.*?\])*>)*<([A-Za-z_][\w:.-]*)", re.S
-)
+_SPACE = re.compile(rb"\s*")
+_ROOT_NAME = re.compile(rb"<([A-Za-z_][\w:.-]*)")
+_PROLOG_ENDS = ((b"<?", b"?>"), (b"<!--", b"-->"))
 _ENTITY_DECL = re.compile(rb"<!\s*ENTITY", re.I)
 _DOCTYPE = re.compile(rb"<!DOCTYPE", re.I)
 _FEED_ROOTS = frozenset({"rss", "feed", "rdf"})
@@ -86,11 +86,11 @@ def screen_body(body: bytes, content_type: str | None) -> str:
         raise FeedParseError(
             "feed declares XML entities (possible entity-expansion attack); refused"
         )
-    root = _PROLOG.match(view)
+    root = _root_element(view)
     if root is None:
         start = stripped[:24].decode("utf-8", "replace")
         raise FeedParseError(f"not a feed: the body is not XML or JSON (starts {start!r})")
-    name = root.group(1).decode("ascii", "replace")
+    name = root.decode("ascii", "replace")
     local = name.rsplit(":", 1)[-1].lower()
     if local == "html":
         raise FeedParseError(f"not a feed: got an HTML page (<{name}>)")
@@ -99,6 +99,48 @@ def screen_body(body: bytes, content_type: str | None) -> str:
             f"not a feed: the root element is <{name}>, expected <rss>, <feed> or <rdf:RDF>"
         )
     return "xml"
+
+
+def _root_element(view: bytes) -> bytes | None:
+    """The root element's name after the prolog, or None when the body is not XML.
+
+    A forward scan (each byte looked at a bounded number of times) rather than
+    one regex with nested repetition, which backtracked exponentially on a
+    body of spaces followed by anything but `<`.
+    """
+    at = 0
+    while True:
+        space = _SPACE.match(view, at)
+        at = space.end() if space else at
+        for start, end in _PROLOG_ENDS:
+            if view.startswith(start, at):
+                close = view.find(end, at + len(start))
+                if close < 0:
+                    return None
+                at = close + len(end)
+                break
+        else:
+            if view.startswith(b"<!DOCTYPE", at):
+                at = _doctype_end(view, at + len(b"<!DOCTYPE"))
+                if at < 0:
+                    return None
+                continue
+            root = _ROOT_NAME.match(view, at)
+            return root.group(1) if root else None
+
+
+def _doctype_end(view: bytes, at: int) -> int:
+    """The offset just after a DOCTYPE's closing `>` (skipping a `[...]` subset), or -1."""
+    while True:
+        bracket, close = view.find(b"[", at), view.find(b">", at)
+        if close < 0:
+            return -1
+        if bracket < 0 or close < bracket:
+            return close + 1
+        subset_end = view.find(b"]", bracket + 1)
+        if subset_end < 0:
+            return -1
+        at = subset_end + 1
 
 
 def _ascii_view(body: bytes) -> bytes:
