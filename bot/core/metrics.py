@@ -67,6 +67,12 @@ FETCH_SECONDS = Histogram(
     buckets=_SLOW,
     registry=REGISTRY,
 )
+LOOP_LAG_SECONDS = Histogram(
+    "newswatch_event_loop_lag_seconds",
+    "How late the event loop woke a 0.1 s sleep (a step that held the loop).",
+    buckets=_FAST,
+    registry=REGISTRY,
+)
 POLL_SECONDS = Histogram(
     "newswatch_poll_seconds",
     "Time of one poll pass over the due feeds.",

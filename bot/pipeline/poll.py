@@ -5,6 +5,11 @@
     ─▶ match ─▶ summarize ─▶ route
     ─▶ save stories + outbox rows (one transaction) ─▶ save feed states
 
+Parsing and normalising a feed (pure functions of its bytes, the heaviest
+steps on a body at the size caps) run in the loop's default thread pool, so
+one large feed does not hold the event loop while other feeds, deliveries and
+commands wait.
+
 `poll_once` is what the scheduler calls on every tick, and what tests and the
 demo call directly to drive the bot without a scheduler. Delivery of the
 outbox rows is the separate loop in `bot.delivery.loop`.
@@ -150,7 +155,8 @@ async def fetch_and_parse(pipeline: Pipeline, due: DueFeed, now: datetime) -> Fe
                 outcome=fetch.NotModified(response),
             )
             return FeedResult(feed, new_state, not_modified=True)
-        parsed = parse.parse_feed(
+        parsed = await asyncio.to_thread(  # CPU-heavy at the size caps: off the event loop
+            parse.parse_feed,
             response.body,
             url=response.final_url,
             content_type=response.content_type,
@@ -169,7 +175,7 @@ async def fetch_and_parse(pipeline: Pipeline, due: DueFeed, now: datetime) -> Fe
         phase=phase,
         outcome=fetch.Fetched(response, parsed),
     )
-    stories, backlog = normalize_entries(feed, state, parsed, now)
+    stories, backlog = await asyncio.to_thread(normalize_entries, feed, state, parsed, now)
     return FeedResult(feed, new_state, stories=stories, backlog=backlog)
 
 

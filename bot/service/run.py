@@ -7,6 +7,7 @@ the admin notices), the release of held alerts as digests when a mute, quiet
 hours or a digest schedule lets them go (`bot.delivery.release.release_due`),
 the feed-health check (every minute: notices to the admins when a feed fails or
 goes quiet, and when it recovers) and retention (hourly: `prune_store`).
+A monitor task records the event loop's lag (`bot.service.looplag`).
 SIGINT/SIGTERM stop new runs, let in-flight runs finish (up to a grace period)
 and close everything; a send interrupted past the grace period stays leased in
 the outbox and is sent after the lease expires, never lost.
@@ -38,6 +39,7 @@ from bot.service.app import (
 )
 from bot.service.heartbeat import Heartbeat, scheduler_heartbeat
 from bot.service.http import HttpServer
+from bot.service.looplag import LoopLagMonitor
 from bot.service.platforms import start_platforms
 
 log = logging.getLogger(__name__)
@@ -155,6 +157,8 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> Non
             loop.add_signal_handler(sig, stop.set)
     app = await build_app(settings)
     in_flight = InFlight()
+    lag = LoopLagMonitor()
+    lag.start()
     try:
         await seed_feeds(app)
         heartbeat = scheduler_heartbeat(job_ticks(settings))
@@ -179,3 +183,4 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> Non
         await platforms.stop()
     finally:
         await app.close()
+        await lag.stop()
