@@ -54,16 +54,17 @@ def test_the_link_header_wins_over_the_document() -> None:
 
 
 PENDING = websub.PendingIntent(topic="https://wire.example/atom", mode="subscribe")
+TOPIC = PENDING.topic
 
 
 @pytest.mark.parametrize(
     ("pending", "params", "answer"),
     [
-        (PENDING, {"hub.mode": "subscribe", "hub.topic": PENDING.topic, "hub.challenge": "c1"}, "c1"),
-        (PENDING, {"hub.mode": "unsubscribe", "hub.topic": PENDING.topic, "hub.challenge": "c"}, None),
-        (PENDING, {"hub.mode": "subscribe", "hub.topic": "https://evil/", "hub.challenge": "c"}, None),
-        (PENDING, {"hub.mode": "subscribe", "hub.topic": PENDING.topic}, None),
-        (None, {"hub.mode": "subscribe", "hub.topic": PENDING.topic, "hub.challenge": "c"}, None),
+        (PENDING, {"hub.mode": "subscribe", "hub.topic": TOPIC, "hub.challenge": "c1"}, "c1"),
+        (PENDING, {"hub.mode": "unsubscribe", "hub.topic": TOPIC, "hub.challenge": "c"}, None),
+        (PENDING, {"hub.mode": "subscribe", "hub.topic": "https://e/", "hub.challenge": "c"}, None),
+        (PENDING, {"hub.mode": "subscribe", "hub.topic": TOPIC}, None),
+        (None, {"hub.mode": "subscribe", "hub.topic": TOPIC, "hub.challenge": "c"}, None),
     ],
 )  # fmt: skip
 def test_intent_verification(
@@ -102,8 +103,10 @@ async def test_a_hub_request_sends_the_form_and_maps_refusals() -> None:
         return httpx.Response(202 if b"subscribe" in request.content else 500)
 
     async with httpx.AsyncClient(transport=httpx.MockTransport(hub)) as client:
-        await websub.request(client, "https://hub.example/", topic="https://t/",
-                             callback="https://me/websub/x", secret="s", lease_seconds=600)  # fmt: skip
+        await websub.request(
+            client, "https://hub.example/", topic="https://t/", callback="https://me/cb",
+            secret="s", lease_seconds=600,
+        )  # fmt: skip
         assert b"hub.secret=s" in seen[0] and b"hub.lease_seconds=600" in seen[0]
     async with httpx.AsyncClient(transport=httpx.MockTransport(lambda r: httpx.Response(500))) as c:
         with pytest.raises(FetchError, match="HTTP 500"):
