@@ -140,6 +140,13 @@ RULES_INVALID = Gauge(
     registry=REGISTRY,
 )
 
+PUSHES = Counter(
+    "newswatch_websub_pushes",
+    "WebSub content distributions by outcome: accepted, bad_signature, unparsable.",
+    ["outcome"],
+    registry=REGISTRY,
+)
+
 
 def set_current(*, feeds: int, failing: int, outbox: int, rules: int, invalid_rules: int) -> None:
     """Set the current-state gauges (called when /metrics is scraped)."""
