@@ -56,6 +56,4 @@ class LoopLagMonitor:
         metrics.LOOP_LAG_SECONDS.observe(lag)
         self.worst = max(self.worst, lag)
         if lag > self.warn_seconds:
-            log.warning(
-                "event loop stalled %.2f s (worst since start %.2f s)", lag, self.worst
-            )
+            log.warning("event loop stalled %.2f s (worst since start %.2f s)", lag, self.worst)
