@@ -33,6 +33,7 @@ import yaml
 
 from bot.core.errors import ConfigError
 from bot.core.files import read_text
+from bot.core.yamlsafe import load_yaml
 from filters.entities import EntityCatalogue, EntityClass, MoneyClass, name_class
 
 CLASS_KEYS = ("description", "iso3166", "exclude", "entries")
@@ -67,11 +68,12 @@ def load_catalogue(path: Path) -> EntityCatalogue:
 def _document(path: Path) -> dict[Any, Any]:
     text = read_text(path, "the entities file")
     try:
-        document = yaml.safe_load(text)
+        document = load_yaml(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f"line {mark.line + 1}: " if mark is not None else ""
-        raise ConfigError(f"{path}: {line}invalid YAML; check indentation and quoting") from None
+        problem = getattr(exc, "problem", None) or "check indentation and quoting"
+        raise ConfigError(f"{path}: {line}invalid YAML: {problem}") from None
     if not isinstance(document, dict) or not isinstance(document.get("classes"), dict):
         raise ConfigError(f'{path}: expected a top-level "classes:" mapping')
     classes: dict[Any, Any] = document["classes"]

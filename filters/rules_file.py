@@ -30,6 +30,7 @@ import yaml
 from bot.core.errors import ConfigError, RuleSyntaxError
 from bot.core.files import os_error_reason
 from bot.core.model import Rule, Topic
+from bot.core.yamlsafe import describe_value, load_yaml
 from filters.query import parse_query
 
 RULE_KEYS = ("name", "description", "query", "enabled", "urgent", "topic")
@@ -104,7 +105,7 @@ def _read(path: Path) -> tuple[list[Rule], list[str]]:
 def _entries(path: Path) -> list[Any]:
     """The items of the top-level `rules:` list."""
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        document = load_yaml(path.read_text(encoding="utf-8"))
     except OSError as exc:
         reason = os_error_reason(exc, path)
         raise _Problem(
@@ -143,7 +144,7 @@ def _rule(entry: Any) -> Rule:
     name = entry.get("name")
     if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise _Problem(
-            f"name: {name!r} is not a lowercase identifier; use a-z, 0-9 and _, "
+            f"name: {describe_value(name)} is not a lowercase identifier; use a-z, 0-9 and _, "
             "starting with a letter, e.g. drone_strike"
         )
     topic = entry.get("topic")
@@ -155,10 +156,12 @@ def _rule(entry: Any) -> Rule:
             raise _Problem(f"query: column {exc.column}: {exc.message} — {exc.hint}") from None
     enabled = entry.get("enabled", True)
     if not isinstance(enabled, bool):
-        raise _Problem(f"enabled: {enabled!r} is not true or false; write enabled: false")
+        raise _Problem(
+            f"enabled: {describe_value(enabled)} is not true or false; write enabled: false"
+        )
     urgent = entry.get("urgent", False)
     if not isinstance(urgent, bool):
-        raise _Problem(f"urgent: {urgent!r} is not true or false; write urgent: true")
+        raise _Problem(f"urgent: {describe_value(urgent)} is not true or false; write urgent: true")
     return Rule(
         name=name,
         query=query,
@@ -199,12 +202,14 @@ def _topic(value: Any) -> Topic:
     _reject_unknown(value, TOPIC_KEYS, "topic: ")
     threshold = value.get("threshold", 0.5)
     if isinstance(threshold, bool) or not isinstance(threshold, int | float):
-        raise _Problem(f"topic: threshold: {threshold!r} is not a number; use e.g. 0.5")
+        raise _Problem(
+            f"topic: threshold: {describe_value(threshold)} is not a number; use e.g. 0.5"
+        )
     if not 0.0 <= threshold <= 1.0:
         raise _Problem(f"topic: threshold: {threshold} is outside 0..1; use e.g. 0.5")
     llm_check = value.get("llm_check", False)
     if not isinstance(llm_check, bool):
-        raise _Problem(f"topic: llm_check: {llm_check!r} is not true or false")
+        raise _Problem(f"topic: llm_check: {describe_value(llm_check)} is not true or false")
     return Topic(
         intent=_text(value, "intent", required=True, prefix="topic: "),
         positives=_texts(value, "positives"),

@@ -33,6 +33,7 @@ from pydantic_settings import (
 from bot.core.errors import ConfigError
 from bot.core.files import ensure_directory, read_text
 from bot.core.resources import package_path
+from bot.core.yamlsafe import describe_value, load_yaml
 
 PACKAGED_CONFIG_DIR = package_path("config")
 
@@ -247,7 +248,7 @@ def _config_path_from_env() -> Path | None:
 def _check_yaml_file(path: Path) -> None:
     text = read_text(path, "the config file", set_by="NEWSWATCH_CONFIG or --config")
     try:
-        data = yaml.safe_load(text)
+        data = load_yaml(text)
     except yaml.YAMLError as err:
         reason = str(err).splitlines()[0]
         raise ConfigError(f"config file {path} is not valid YAML: {reason}") from None
@@ -265,7 +266,11 @@ def describe_validation_error(err: ValidationError) -> str:
             problems.append(f"{name}: unknown setting — check the spelling (see README)")
             continue
         value = error.get("input")
-        shown = "" if _is_secret(name.lower()) or isinstance(value, dict) else f" (got {value!r})"
+        shown = (
+            ""
+            if _is_secret(name.lower()) or isinstance(value, dict)
+            else f" (got {describe_value(value)})"
+        )
         problems.append(f"{name}: {error['msg'].lower()}{shown}")
     return "invalid settings: " + "; ".join(problems)
 

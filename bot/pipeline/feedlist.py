@@ -18,6 +18,7 @@ from lxml import etree
 from bot.core.errors import ConfigError, OpmlError
 from bot.core.files import read_text
 from bot.core.model import Feed
+from bot.core.yamlsafe import describe_value, load_yaml
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,9 +35,11 @@ def check_feed_url(url: str) -> str:
     url = url.strip()
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https"):
-        raise ValueError(f"{url!r} is not an http(s) URL — use e.g. https://example.com/rss.xml")
+        raise ValueError(
+            f"{describe_value(url)} is not an http(s) URL — use e.g. https://example.com/rss.xml"
+        )
     if not parts.hostname:
-        raise ValueError(f"{url!r} has no host name")
+        raise ValueError(f"{describe_value(url)} has no host name")
     return url
 
 
@@ -51,7 +54,7 @@ def load_feed_list(path: Path, *, default_backfill: int = 0) -> list[FeedSpec]:
     An entry without `backfill` gets `default_backfill` (NEWSWATCH_BACKFILL)."""
     text = read_text(path, "the feed list", set_by="NEWSWATCH_FEEDS_FILE")
     try:
-        data = yaml.safe_load(text) or {}
+        data = load_yaml(text) or {}
     except yaml.YAMLError as err:
         reason = str(err).splitlines()[0]
         raise ConfigError(f"{path}: cannot read the feed list: {reason}") from None
@@ -62,8 +65,13 @@ def load_feed_list(path: Path, *, default_backfill: int = 0) -> list[FeedSpec]:
     for number, entry in enumerate(entries, start=1):
         if not isinstance(entry, dict) or "url" not in entry:
             raise ConfigError(f"{path}: feed #{number}: needs at least 'url:'")
+        if not isinstance(entry["url"], str):
+            shown = describe_value(entry["url"])
+            raise ConfigError(
+                f"{path}: feed #{number}: url: {shown} is not text; write url: https://…"
+            )
         try:
-            url = check_feed_url(str(entry["url"]))
+            url = check_feed_url(entry["url"])
             backfill = int(entry.get("backfill", default_backfill))
         except ValueError as err:
             raise ConfigError(f"{path}: feed #{number}: {err}") from None
