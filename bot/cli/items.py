@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,16 +30,27 @@ class Item:
     labels: frozenset[str] | None
 
 
-def read_items(path: Path) -> Iterator[Item]:
-    """Items of a JSON-lines file; ConfigError naming the line on a bad one."""
+def read_items(path: Path) -> list[Item]:
+    """Every item of a JSON-lines file, all checked before any is used: ConfigError naming
+    the first bad line (not UTF-8, not JSON, nested too deeply, not an item)."""
     lines = read_text(path, "the items file", set_by="--input").splitlines()
+    items = []
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
-            yield item_from_json(json.loads(line))
+            items.append(item_from_json(json.loads(line)))
+        except RecursionError:
+            raise ConfigError(
+                f"{path}:{number}: JSON nested too deeply; each line must be a flat item object"
+            ) from None
         except (json.JSONDecodeError, ValueError, TypeError) as err:
-            raise ConfigError(f"{path}:{number}: {err}") from None
+            raise ConfigError(f"{path}:{number}: {_short(str(err))}") from None
+    return items
+
+
+def _short(message: str, limit: int = 200) -> str:
+    return message if len(message) <= limit else message[:limit] + "…"
 
 
 def item_from_json(data: Any) -> Item:
