@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from bot.core.errors import DuplicateError
 from bot.core.metrics import PRUNED
 from bot.core.model import Destination, PruneReport
 from bot.core.settings import Settings, ensure_data_dir
@@ -212,16 +211,10 @@ async def running_app(
 
 
 async def add_feeds(store: Store, specs: list[FeedSpec]) -> tuple[list[str], list[str]]:
-    """Add feeds, skipping known URLs; returns (added names, skipped URLs)."""
-    added, skipped = [], []
-    for spec in specs:
-        try:
-            feed = await store.add_feed(spec.url, spec.name, backfill=spec.backfill)
-        except DuplicateError:
-            skipped.append(spec.url)
-            continue
-        added.append(feed.name)
-    return added, skipped
+    """Add feeds in one transaction (all or none), skipping known URLs; returns (added
+    names, skipped URLs)."""
+    added, skipped = await store.add_feeds([(s.url, s.name, s.backfill) for s in specs])
+    return [feed.name for feed in added], skipped
 
 
 async def seed_feeds(app: App) -> None:

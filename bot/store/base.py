@@ -139,6 +139,13 @@ class Store(Protocol):
     async def close(self) -> None: ...
 
     # ── feeds ──
+    async def add_feeds(
+        self, specs: Sequence[tuple[str, str, int]]
+    ) -> tuple[list[Feed], list[str]]:
+        """Add (url, name, backfill) feeds in one transaction, all or none; returns
+        (the added feeds, the skipped URLs: already known or repeated)."""
+        ...
+
     async def add_feed(self, url: str, name: str, *, backfill: int = 0) -> Feed:
         """Add a feed (due immediately). Raises DuplicateError for a known URL."""
         ...

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -15,6 +15,9 @@ from bot.store.base import FeedHealth
 from bot.store.codec import decode_time, encode_time
 from bot.store.tables import feeds
 from bot.store.transactions import SqlBase
+
+_CHUNK = 500
+"""URLs per IN (…) lookup: well inside SQLite's and PostgreSQL's parameter limits."""
 
 
 def feed_from_row(row: RowMapping) -> Feed:
@@ -86,6 +89,53 @@ class FeedQueries(SqlBase):
         if row is None:
             raise DuplicateError(f"feed {url} is already in the feed list")
         return feed_from_row(row)
+
+    async def add_feeds(
+        self, specs: Sequence[tuple[str, str, int]]
+    ) -> tuple[list[Feed], list[str]]:
+        """Add (url, name, backfill) feeds in ONE transaction: all of them or, on any error
+        or interruption, none. Known URLs (and repeats within `specs`) are skipped and
+        returned as the second list."""
+        wanted: dict[str, dict[str, Any]] = {}
+        skipped: list[str] = []
+        now = self._clock()
+        for url, name, backfill in specs:
+            url = url.strip()
+            if not url:
+                raise StoreError("a feed needs a URL — e.g. feed add https://example.com/rss.xml")
+            if backfill < 0:
+                raise StoreError(f"backfill must be 0 or more, got {backfill} for {url}")
+            if url in wanted:
+                skipped.append(url)
+                continue
+            wanted[url] = {
+                "url": url,
+                "name": name.strip() or url,
+                "enabled": True,
+                "backfill": backfill,
+                "created_at": now,
+                **state_values(FeedState()),
+            }
+        urls = list(wanted)
+        async with self._write() as conn:
+            known: set[str] = set()
+            for start in range(0, len(urls), _CHUNK):
+                chunk = urls[start : start + _CHUNK]
+                rows = await conn.execute(sa.select(feeds.c.url).where(feeds.c.url.in_(chunk)))
+                known.update(rows.scalars())
+            fresh = [wanted[url] for url in urls if url not in known]
+            if fresh:
+                await conn.execute(sa.insert(feeds), fresh)
+            added: list[Feed] = []
+            fresh_urls = [row["url"] for row in fresh]
+            for start in range(0, len(fresh_urls), _CHUNK):
+                chunk = fresh_urls[start : start + _CHUNK]
+                result = await conn.execute(sa.select(feeds).where(feeds.c.url.in_(chunk)))
+                added.extend(feed_from_row(row) for row in result.mappings())
+        skipped.extend(url for url in urls if url in known)
+        order = {url: index for index, url in enumerate(urls)}
+        added.sort(key=lambda feed: order[feed.url])
+        return added, skipped
 
     async def remove_feed(self, url_or_name: str) -> Feed:
         """Remove a feed by URL, name or id; its stories stay (without a feed)."""
