@@ -25,6 +25,7 @@ import httpx
 from bot.core import metrics
 from bot.core.errors import FetchError, ResponseTooLargeError
 from bot.core.model import FeedResponse, FeedState
+from bot.pipeline.fetch.decode import BoundedDecoder, DecodeBudgetExceeded, UnsupportedEncoding
 from bot.pipeline.fetch.ssrf import AddressRefusedError, Resolver, resolve_with_getaddrinfo
 from bot.pipeline.fetch.transport import guarded_transport
 
@@ -207,14 +208,20 @@ class Fetcher:
         if not compressed and declared.isdigit() and int(declared) > cap:
             raise too_large
         chunks: list[bytes] = []
-        size = 0
-        # httpx decompresses one network read (<= 64 KiB) at a time, so the peak
-        # overshoot past the cap is bounded by one inflated chunk.
-        async for chunk in response.aiter_bytes():
-            size += len(chunk)
-            if size > cap:
-                raise too_large
-            chunks.append(chunk)
+        # The raw stream through one budget for every Content-Encoding layer (decode.py):
+        # no layer inflates past the cap, however the layers are stacked.
+        try:
+            decoder = BoundedDecoder(response.headers.get("content-encoding"), cap)
+            async for chunk in response.aiter_raw():
+                chunks.append(decoder.decode(chunk))
+            chunks.append(decoder.flush())
+        except DecodeBudgetExceeded:
+            raise too_large from None
+        except UnsupportedEncoding as err:
+            raise FetchError(
+                f"could not decompress the response from {current}: {err}",
+                status=response.status_code,
+            ) from None
         return b"".join(chunks)
 
     def _describe(self, exc: httpx.HTTPError) -> str:
