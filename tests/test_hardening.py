@@ -166,3 +166,28 @@ async def test_bad_encodings_are_one_clear_error(
     fetcher = Fetcher(make_http_client(_limits()), _limits())
     with pytest.raises(FetchError, match=expected):
         await fetcher.fetch(feed_server.url("/feed"), FeedState(), NOW_FETCH)
+
+
+# ── issue 11: an upper bound on the text any stage looks at ──
+
+
+def test_normalize_bounds_every_text_field() -> None:
+    from bot.core.model import Entry, Feed
+    from bot.pipeline.normalize import (
+        MAX_CONTENT_CHARS,
+        MAX_SUMMARY_CHARS,
+        MAX_TITLE_CHARS,
+        bounded,
+        story_from_entry,
+    )
+
+    words = "drone strike " * 1_000_000  # 13 MB
+    entry = Entry("g", "https://x.example/1", words, summary=words, content=words)
+    feed = Feed(id=1, url="https://x.example/rss", name="X")
+    story = story_from_entry(entry, feed=feed, publisher="X", fetched_at=NOW_FETCH)
+    assert 0 < len(story.title) <= MAX_TITLE_CHARS
+    assert 0 < len(story.summary) <= MAX_SUMMARY_CHARS
+    assert 0 < len(story.content) <= MAX_CONTENT_CHARS
+    assert story.summary.endswith("strike") or story.summary.endswith("drone")
+    assert bounded("short", 10) == "short"
+    assert bounded("x" * 50, 10) == "x" * 10

@@ -158,6 +158,25 @@ def story_key(
     return hashlib.sha1(basis.encode()).hexdigest()[:_KEY_LENGTH]
 
 
+MAX_TITLE_CHARS = 1_000
+MAX_SUMMARY_CHARS = 20_000
+MAX_CONTENT_CHARS = 100_000
+"""The most text of each field any later stage (dedupe, match, summarize, render) looks at.
+
+Matching is linear in the text, but linear in a 10 MiB item is still seconds of
+CPU: a news item's title, teaser and body fit well inside these, and a feed that
+sends more is cut here, once, at a word boundary."""
+
+
+def bounded(text: str, limit: int) -> str:
+    """`text` cut to at most `limit` characters, at the last space before the limit."""
+    if len(text) <= limit:
+        return text
+    cut = text[:limit]
+    space = cut.rfind(" ", limit // 2)
+    return cut[:space] if space > 0 else cut
+
+
 def story_from_entry(
     entry: Entry, *, feed: Feed, publisher: str, fetched_at: datetime, fingerprinted: bool = True
 ) -> Story:
@@ -170,7 +189,9 @@ def story_from_entry(
     `fetched_at` (a feed's clock or time zone gone wrong) is clamped to it, so a
     bogus future date can never pin a story to the top or outlive dedup windows.
     """
-    title = _SPACES.sub(" ", entry.title).strip() or lead_sentence(entry.summary)[:200]
+    summary = bounded(entry.summary.strip(), MAX_SUMMARY_CHARS)
+    title = _SPACES.sub(" ", bounded(entry.title, MAX_TITLE_CHARS)).strip()
+    title = title or lead_sentence(summary)[:200]
     link = (entry.link or "").strip()
     canonical = canonical_url(link) if link else ""
     title_key = normalize_title(title)
@@ -184,8 +205,8 @@ def story_from_entry(
             title_key=title_key,
         ),
         title=title,
-        summary=entry.summary.strip(),
-        content=entry.content.strip(),
+        summary=summary,
+        content=bounded(entry.content.strip(), MAX_CONTENT_CHARS),
         url=link,
         canonical_url=canonical,
         publisher=publisher,
@@ -194,7 +215,7 @@ def story_from_entry(
         guid=guid,
         feed_id=feed.id,
         title_key=title_key,
-        fingerprint=fingerprint(title_key, story_lead(entry.summary)) if fingerprinted else 0,
+        fingerprint=fingerprint(title_key, story_lead(summary)) if fingerprinted else 0,
     )
 
 
