@@ -6,6 +6,7 @@ backtest replays the whole cascade, so its figures are what the model says.
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from datetime import timedelta
 
@@ -24,7 +25,7 @@ AID_STORIES = [
     "Germany announces new aid package for Sudan",
     "Japan announces a new aid package for the Philippines",
     "UK announces humanitarian aid package for Gaza",
-    "Canada announces aid package for Haiti after the earthquake",
+    "Italy announces aid package for Lebanon",
     "EU announces new aid package for Moldova",
     "Australia announces aid package for Pacific islands",
     "France announces aid package for Lebanon",
@@ -33,9 +34,12 @@ AID_STORIES = [
     "Hearing aid maker announces package deal for retirees",
 ]
 GAZA, FRANCE, POP_STAR, SCHOOL = "a2", "a6", "a7", "a8"
-"""Measured with the model: of the 7 stories the rule matches, a negative example
-from GAZA drops only GAZA, one from FRANCE drops FRANCE and Canada; a positive
-from POP_STAR adds only POP_STAR."""
+"""Measured with the model: a negative example from GAZA drops only GAZA; one from
+FRANCE drops FRANCE, its near twin Italy (negative cosine 0.89 against 0.57 to the
+nearest positive, a margin no CPU's int8 kernels erase) and, on some CPUs, one more;
+a positive from POP_STAR adds only POP_STAR. How many of the ten the rule matches
+before a click depends on stories near the topic's threshold, which differ between
+CPUs, so that count is not pinned."""
 
 
 @pytest.fixture(scope="module")
@@ -137,7 +141,9 @@ async def test_a_small_change_is_applied_and_says_what_it_did(env: Env, embedder
     reply = await env.click(ButtonAction.NOT_RELEVANT, "aid_package", GAZA)
     assert reply.ok and reply.replace_original and not reply.buttons
     assert reply.text.startswith(f"added “{AID_STORIES[2]}” as a negative example of aid_package")
-    assert "(10 stored stories) it matched 7; no longer matched: 1, newly matched: 0" in reply.text
+    assert re.search(
+        r"\(10 stored stories\) it matched \d+; no longer matched: 1, newly matched: 0", reply.text
+    )
     assert "undo with `rule undo aid_package`" in reply.text
     assert aid_rule(env).topic.negatives == (AID_STORIES[2],)  # type: ignore[union-attr]
     [item] = await env.store.feedback_for("aid_package")
@@ -156,7 +162,8 @@ async def test_a_larger_change_waits_for_apply_or_skip(env: Env, embedder: Embed
     assert [b.label for b in reply.buttons] == ["Apply", "Skip"]
     lines = reply.text.splitlines()
     assert "would change more than a small share of its matches" in lines[0]
-    assert "no longer matched: 2" in lines
+    [lost] = [line for line in lines if line.startswith("no longer matched: ")]
+    assert int(lost.removeprefix("no longer matched: ")) >= 2  # France and at least Italy
     assert f"• {AID_STORIES[3]} (news.example, 2025-03-09)" in lines
     assert lines[-1] == "nothing changes until you apply it"
     assert aid_rule(env) == before

@@ -124,7 +124,7 @@ async def test_a_signed_push_is_stored_once_and_a_forged_one_never(store: SqlSto
             store=store,
             fetcher=Fetcher(client),
             rulebook=RuleBook(Path("unused.yaml")),
-            config=PollConfig(floor_seconds=60),
+            config=PollConfig(interval_seconds=60),
             clock=lambda: NOW,
         )
         args = {"secret": "s3cret", "content_type": "application/atom+xml", "now": NOW}
