@@ -224,3 +224,23 @@ class StoryText:
         for field_tokens in self.fields.values():
             found.update(field_tokens.positions)
         return found
+
+
+MAX_TITLE_CHARS = 1_000
+MAX_SUMMARY_CHARS = 20_000
+MAX_CONTENT_CHARS = 100_000
+"""The most text of each field any later stage (dedupe, match, summarize, render) looks at.
+
+Matching is linear in the text, but linear in a 10 MiB item is still seconds of
+CPU: a news item's title, teaser and body fit well inside these, and a feed that
+sends more is cut once, at a word boundary, by normalize (and the full-text
+stage for the article text it fetches)."""
+
+
+def bounded(text: str, limit: int) -> str:
+    """`text` cut to at most `limit` characters, at the last space before the limit."""
+    if len(text) <= limit:
+        return text
+    cut = text[:limit]
+    space = cut.rfind(" ", limit // 2)
+    return cut[:space] if space > 0 else cut

@@ -17,7 +17,13 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from bot.core.model import Entry, Feed, Story
 from bot.core.sentences import lead_sentence
-from bot.core.text import fold_text
+from bot.core.text import (
+    MAX_CONTENT_CHARS,
+    MAX_SUMMARY_CHARS,
+    MAX_TITLE_CHARS,
+    bounded,
+    fold_text,
+)
 from bot.pipeline.dedupe.fingerprint import fingerprint, story_lead
 
 TRACKING_PARAMS = frozenset(
@@ -156,25 +162,6 @@ def story_key(
     else:
         basis = f"title:{fold_text(publisher)}:{title_key}"
     return hashlib.sha1(basis.encode()).hexdigest()[:_KEY_LENGTH]
-
-
-MAX_TITLE_CHARS = 1_000
-MAX_SUMMARY_CHARS = 20_000
-MAX_CONTENT_CHARS = 100_000
-"""The most text of each field any later stage (dedupe, match, summarize, render) looks at.
-
-Matching is linear in the text, but linear in a 10 MiB item is still seconds of
-CPU: a news item's title, teaser and body fit well inside these, and a feed that
-sends more is cut here, once, at a word boundary."""
-
-
-def bounded(text: str, limit: int) -> str:
-    """`text` cut to at most `limit` characters, at the last space before the limit."""
-    if len(text) <= limit:
-        return text
-    cut = text[:limit]
-    space = cut.rfind(" ", limit // 2)
-    return cut[:space] if space > 0 else cut
 
 
 def story_from_entry(

@@ -29,6 +29,7 @@ from types import ModuleType
 from bot.core import metrics
 from bot.core.errors import ConfigError, FetchError
 from bot.core.model import Story
+from bot.core.text import MAX_CONTENT_CHARS, bounded
 from bot.pipeline.fetch.fetcher import Fetcher, FetchLimits
 
 TEASER_CHARS = 200
@@ -88,7 +89,11 @@ class FullText:
         """`stories` in order, each teaser-only one (key not in `skip`) with its page text."""
         wanted = [s for s in stories if s.key not in skip and wants_full_text(s)]
         texts = await asyncio.gather(*(self._text_or_none(s, now) for s in wanted))
-        found = {s.key: text for s, text in zip(wanted, texts, strict=True) if text}
+        found = {
+            s.key: bounded(text, MAX_CONTENT_CHARS)
+            for s, text in zip(wanted, texts, strict=True)
+            if text
+        }
         return [replace(s, content=found[s.key]) if s.key in found else s for s in stories]
 
     async def _text_or_none(self, story: Story, now: datetime) -> str | None:
