@@ -127,6 +127,10 @@ async def test_metrics_count_the_pipeline_and_show_the_current_state(
     assert grew("newswatch_poll_seconds_count") == 2
     assert grew("newswatch_match_seconds_count") >= report.alerts
     assert grew("newswatch_delivery_seconds_count") == delivered.sent
+    for since in ("first_seen", "published"):
+        assert grew("newswatch_alert_latency_seconds_count", since=since) == delivered.sent
+    assert grew("newswatch_alert_latency_seconds_sum", since="first_seen") == 0  # one clock
+    assert grew("newswatch_alert_latency_seconds_sum", since="published") > 0
     assert value(after, "newswatch_feeds") == 1
     assert value(after, "newswatch_feeds_failing") == 0
     assert value(after, "newswatch_outbox_pending") == 0

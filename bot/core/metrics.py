@@ -91,6 +91,15 @@ DELIVERY_SECONDS = Histogram(
     buckets=(*_FAST, 10.0, 30.0),
     registry=REGISTRY,
 )
+_LATENCY = (1.0, 2.0, 5.0, 10.0, 15.0, 30.0, 45.0, 60.0, 90.0, 120.0, 300.0, 600.0, 1800.0)
+ALERT_LATENCY_SECONDS = Histogram(
+    "newswatch_alert_latency_seconds",
+    "From a story's first sighting (since=first_seen: fetched or pushed) or its"
+    " publication time (since=published) to its alert being sent.",
+    ["since"],
+    buckets=(*_LATENCY, 3600.0, 6 * 3600.0, 86400.0),
+    registry=REGISTRY,
+)
 NOTICES = Counter(
     "newswatch_notices",
     "Admin notices (feed health) by platform and outcome: sent, retry, dead.",

@@ -42,7 +42,7 @@ from bot.core.errors import (
     RateLimitedError,
     RetryableDeliveryError,
 )
-from bot.core.model import Destination, FollowUp, OutboxItem, OutboxJob
+from bot.core.model import Alert, Destination, FollowUp, OutboxItem, OutboxJob
 from bot.delivery.notifier import Notifier
 from bot.store.base import Store
 
@@ -153,9 +153,12 @@ class Deliverer:
             failure = RetryableDeliveryError(repr(err))
         else:
             shown = len(item.alert.sources) if item.alert else 0
+            sent_at = self.clock()
             await self.store.mark_sent(
-                item.id, message_id=message_id, at=self.clock(), shown_sources=shown
+                item.id, message_id=message_id, at=sent_at, shown_sources=shown
             )
+            if item.alert is not None and item.job is OutboxJob.SEND:
+                observe_latency(item.alert, sent_at)
             metrics.DELIVERIES.labels(platform, "sent").inc()
             return "sent"
         outcome = await self._record_failure(item, failure)
@@ -279,3 +282,11 @@ def metric_outcome(error: DeliveryError, outcome: str) -> str:
     if isinstance(error, DestinationGoneError):
         return "gone"
     return "retry"
+
+
+def observe_latency(alert: Alert, sent_at: datetime) -> None:
+    """Record how long an alert sent at once took: from first sighting and from publication."""
+    story = alert.story
+    for since, start in (("first_seen", story.fetched_at), ("published", story.published)):
+        seconds = (sent_at - start).total_seconds()
+        metrics.ALERT_LATENCY_SECONDS.labels(since=since).observe(max(0.0, seconds))
