@@ -17,6 +17,7 @@ def public_lines(report: StatusReport) -> list[str]:
         f"feeds: {len(report.feeds)} ({len(report.failing)} failing)",
         f"last poll: {report.last_poll or 'never'}",
         f"alerts waiting to be delivered: {report.queue_length}",
+        *report.latency_lines(),
     ]
     if problems:
         lines.append(f"{counted(problems, 'problem')} listed for the admins")
@@ -35,7 +36,7 @@ async def paused_lines(ctx: HandlerContext) -> list[str]:
 async def status(ctx: HandlerContext, command: Command, args: str) -> Reply:
     """Feeds' health, last poll, queue length; for admins also delivery errors,
     failing feeds and paused chats (they name other chats, so only admins see them)."""
-    report = await collect_status(ctx.store)
+    report = await collect_status(ctx.store, ctx.clock())
     if ctx.is_admin(command):
         lines = report.lines() + await paused_lines(ctx)
     else:

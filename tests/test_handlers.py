@@ -328,10 +328,11 @@ async def test_status_for_admins_shows_problems_and_paused_chats(env: Env) -> No
 async def test_status_for_members_names_no_other_chat(env: Env) -> None:
     await _troubled_store(env)
     reply = await env.say("status", user=MEMBER)
-    assert reply.text.splitlines()[:4] == [
+    assert reply.text.splitlines()[:5] == [
         "feeds: 2 (1 failing)",
         "last poll: 2025-03-10 11:55 UTC",
         "alerts waiting to be delivered: 1",
+        "alert latency (24 h): no alerts sent",
         "2 problems listed for the admins",
     ]
     assert "-42" not in reply.text and "HTTP 500" not in reply.text

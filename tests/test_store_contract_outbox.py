@@ -162,3 +162,17 @@ async def test_concurrent_instances_claim_each_row_once_in_chat_order(
     claimed = [row for rows in delivered.values() for row in rows]
     assert len(claimed) == len(set(claimed)) == expected > 0
     assert all(rows == sorted(rows) for rows in delivered.values())
+
+
+async def test_alert_latencies_are_those_sent_at_once_since_a_time(store: SqlStore) -> None:
+    # published T0, first seen T0 + 5 min (store_samples); sent at NOW = T0 + 1 h
+    await store.save_stories([new_story("a", chat("1"), chat("2")), new_story("b", chat("3"))])
+    items = await claim(store)
+    assert len(items) == 3
+    await store.mark_sent(items[0].id, message_id="1", at=NOW)
+    await store.mark_sent(items[1].id, message_id="2", at=NOW + hours(2))
+    # the third stays pending: not a latency yet
+    assert await store.alert_latencies(NOW + hours(1)) == [(3.0 * 3600 - 300, 3.0 * 3600)]
+    both = await store.alert_latencies(T0)
+    assert sorted(both) == [(3600.0 - 300, 3600.0), (3.0 * 3600 - 300, 3.0 * 3600)]
+    assert await store.alert_latencies(T0, limit=1) == [(3.0 * 3600 - 300, 3.0 * 3600)]

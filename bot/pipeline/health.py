@@ -10,6 +10,7 @@ once when it recovers.
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -66,6 +67,8 @@ class StatusReport:
     last_poll: str | None
     queue_length: int
     dead_letters: tuple[DeadLetter, ...]
+    latencies: tuple[tuple[float, float], ...] = ()
+    """(first seen → sent, published → sent) seconds of the last 24 h's alerts."""
 
     @property
     def failing(self) -> list[FeedHealth]:
@@ -77,6 +80,7 @@ class StatusReport:
             f"feeds: {len(self.feeds)} ({healthy} healthy, {len(self.failing)} failing)",
             f"last poll: {self.last_poll or 'never'}",
             f"alerts waiting to be delivered: {self.queue_length}",
+            *self.latency_lines(),
         ]
         out += [
             f"failing feed: {h.feed.name} — {h.state.last_error or 'unknown error'}"
@@ -88,14 +92,44 @@ class StatusReport:
         ]
         return out
 
+    def latency_lines(self) -> list[str]:
+        """Alert latency over the last 24 h: p50 and p95 from first sight and from publication."""
+        if not self.latencies:
+            return ["alert latency (24 h): no alerts sent"]
+        seen = [pair[0] for pair in self.latencies]
+        published = [pair[1] for pair in self.latencies]
+        return [
+            f"alert latency (24 h, {len(self.latencies)} alerts): from first seen "
+            f"p50 {_seconds(percentile(seen, 50))}, p95 {_seconds(percentile(seen, 95))}; "
+            f"from publication p50 {_seconds(percentile(published, 50))}, "
+            f"p95 {_seconds(percentile(published, 95))}"
+        ]
 
-async def collect_status(store: Store) -> StatusReport:
-    """Gather the status from the store."""
+
+def percentile(values: Sequence[float], pct: float) -> float:
+    """The `pct`-th percentile of `values` (nearest rank; values need not be sorted)."""
+    ordered = sorted(values)
+    rank = max(1, math.ceil(pct / 100 * len(ordered)))
+    return ordered[rank - 1]
+
+
+def _seconds(value: float) -> str:
+    if value < 120:
+        return f"{value:.0f} s"
+    if value < 7200:
+        return f"{value / 60:.0f} min"
+    return f"{value / 3600:.1f} h"
+
+
+async def collect_status(store: Store, now: datetime | None = None) -> StatusReport:
+    """Gather the status from the store; with `now`, also the last 24 h's alert latency."""
+    latencies = () if now is None else tuple(await store.alert_latencies(now - timedelta(hours=24)))
     return StatusReport(
         feeds=tuple(await store.list_feeds()),
         last_poll=await store.get_meta("last_poll_at"),
         queue_length=await store.outbox_pending(),
         dead_letters=tuple(await store.dead_letters(limit=5)),
+        latencies=latencies,
     )
 
 

@@ -396,6 +396,12 @@ class Store(Protocol):
 
     async def outbox_pending(self) -> int: ...
 
+    async def alert_latencies(
+        self, since: datetime, *, limit: int = 100_000
+    ) -> list[tuple[float, float]]:
+        """(first seen → sent, published → sent) seconds of alerts sent at once since `since`."""
+        ...
+
     async def dead_letters(self, *, limit: int = 10) -> list[DeadLetter]: ...
 
     async def sent_message_id(self, story_key: str, destination: Destination) -> str | None:

@@ -264,6 +264,28 @@ class OutboxQueries(SqlBase):
         async with self._read() as conn:
             return int(await conn.scalar(query) or 0)
 
+    async def alert_latencies(
+        self, since: datetime, *, limit: int = 100_000
+    ) -> list[tuple[float, float]]:
+        """(first seen → sent, published → sent) in seconds for alerts sent at once since
+        `since`, newest first, at most `limit` (held alerts go out as digests, not here)."""
+        query = (
+            sa.select(_o.sent_at, stories.c.fetched_at, stories.c.published)
+            .join(stories, stories.c.key == _o.story_key)
+            .where(_o.status == _SENT, _o.kind == "alert", _o.sent_at >= since)
+            .order_by(_o.sent_at.desc())
+            .limit(limit)
+        )
+        async with self._read() as conn:
+            rows = (await conn.execute(query)).all()
+        return [
+            (
+                max(0.0, (sent - seen).total_seconds()),
+                max(0.0, (sent - published).total_seconds()),
+            )
+            for sent, seen, published in rows
+        ]
+
     async def dead_letters(self, *, limit: int = 10) -> list[DeadLetter]:
         """The most recently abandoned rows, newest first."""
         query = (
