@@ -10,6 +10,9 @@ import yaml
 
 from bot.core.yamlsafe import MAX_YAML_DEPTH, describe_value, load_yaml
 from tests.support.cli import run_cli
+from tests.test_cli import data_dir
+
+__all__ = ["data_dir"]  # the CLI tests' autouse fixture: a fresh data dir, no config
 
 
 def alias_bomb(levels: int = 9, width: int = 9) -> str:
@@ -24,14 +27,6 @@ def alias_bomb(levels: int = 9, width: int = 9) -> str:
 def bomb_as(key: str, levels: int = 9) -> str:
     """The bomb, then `key:` set to its last anchor (where a value would be printed)."""
     return alias_bomb(levels) + f"{key}: *a{levels}\n"
-
-
-@pytest.fixture(autouse=True)
-def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    for name in ("NEWSWATCH_CONFIG", "NEWSWATCH_DATABASE_URL", "NEWSWATCH_RULES_FILE"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("NEWSWATCH_DATA_DIR", str(tmp_path / "data"))
-    return tmp_path / "data"
 
 
 def test_aliases_are_refused_by_the_loader() -> None:
