@@ -19,6 +19,7 @@ from bot.core.files import read_text
 from bot.core.model import Story
 from bot.pipeline.normalize import canonical_url, normalize_title
 from bot.pipeline.parse.parser import html_to_text
+from handlers.phrasing import shorten
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,12 +46,8 @@ def read_items(path: Path) -> list[Item]:
                 f"{path}:{number}: JSON nested too deeply; each line must be a flat item object"
             ) from None
         except (json.JSONDecodeError, ValueError, TypeError) as err:
-            raise ConfigError(f"{path}:{number}: {_short(str(err))}") from None
+            raise ConfigError(f"{path}:{number}: {shorten(str(err), 200)}") from None
     return items
-
-
-def _short(message: str, limit: int = 200) -> str:
-    return message if len(message) <= limit else message[:limit] + "…"
 
 
 def item_from_json(data: Any) -> Item:

@@ -65,24 +65,30 @@ def state_values(state: FeedState) -> dict[str, Any]:
     }
 
 
+def new_feed_row(url: str, name: str, backfill: int, now: datetime) -> dict[str, Any]:
+    """The `feeds` row of a feed to add (enabled, due at once); StoreError for a bad one."""
+    url = url.strip()
+    if not url:
+        raise StoreError("a feed needs a URL — e.g. feed add https://example.com/rss.xml")
+    if backfill < 0:
+        raise StoreError(f"backfill must be 0 or more, got {backfill} for {url}")
+    return {
+        "url": url,
+        "name": name.strip() or url,
+        "enabled": True,
+        "backfill": backfill,
+        "created_at": now,
+        **state_values(FeedState()),
+    }
+
+
 class FeedQueries(SqlBase):
     """Feed list, feed state and the claim of due feeds."""
 
     async def add_feed(self, url: str, name: str, *, backfill: int = 0) -> Feed:
         """Add a feed, due immediately. DuplicateError if the URL is already known."""
-        url = url.strip()
-        if not url:
-            raise StoreError("a feed needs a URL — e.g. feed add https://example.com/rss.xml")
-        if backfill < 0:
-            raise StoreError(f"backfill must be 0 or more, got {backfill}")
-        values = {
-            "url": url,
-            "name": name.strip() or url,
-            "enabled": True,
-            "backfill": backfill,
-            "created_at": self._clock(),
-            **state_values(FeedState()),
-        }
+        values = new_feed_row(url, name, backfill, self._clock())
+        url = values["url"]
         stmt = self._insert(feeds).values(values).on_conflict_do_nothing()
         async with self._write() as conn:
             row = (await conn.execute(stmt.returning(*feeds.c))).mappings().first()
@@ -100,22 +106,11 @@ class FeedQueries(SqlBase):
         skipped: list[str] = []
         now = self._clock()
         for url, name, backfill in specs:
-            url = url.strip()
-            if not url:
-                raise StoreError("a feed needs a URL — e.g. feed add https://example.com/rss.xml")
-            if backfill < 0:
-                raise StoreError(f"backfill must be 0 or more, got {backfill} for {url}")
-            if url in wanted:
-                skipped.append(url)
-                continue
-            wanted[url] = {
-                "url": url,
-                "name": name.strip() or url,
-                "enabled": True,
-                "backfill": backfill,
-                "created_at": now,
-                **state_values(FeedState()),
-            }
+            values = new_feed_row(url, name, backfill, now)
+            if values["url"] in wanted:
+                skipped.append(values["url"])
+            else:
+                wanted[values["url"]] = values
         urls = list(wanted)
         async with self._write() as conn:
             known: set[str] = set()
