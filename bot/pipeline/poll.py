@@ -105,24 +105,44 @@ async def poll_batch(pipeline: Pipeline, now: datetime) -> PollReport:
     results = await asyncio.gather(*(fetch_and_parse(pipeline, item, now) for item in due))
     candidates = [story for result in results for story in result.stories]
     backlog = [story for result in results for story in result.backlog]
-    fresh = await fresh_stories(pipeline.store, candidates + backlog, now)
-    backlog_keys = {story.key for story in backlog}
-    if pipeline.fulltext is not None:
-        fresh = await pipeline.fulltext.fill(fresh, now=now, skip=backlog_keys)
-    batch = await route_stories(pipeline, fresh, backlog_keys, now)
-    saved = await pipeline.store.save_stories(batch.new_story_rows)
+    queued = await queue_stories(pipeline, candidates, backlog, now)
     await pipeline.store.save_feed_states({r.feed.id: r.state for r in results})
-    stored = set(saved.stored_keys)
     return PollReport(
         feeds_polled=len(results),
         feeds_failed=sum(1 for r in results if r.error),
         not_modified=sum(1 for r in results if r.not_modified),
         entries_seen=len(candidates) + len(backlog),
-        new_stories=len(stored),
-        alerts=sum(1 for row in batch.new_story_rows if row.alert and row.story.key in stored),
-        outbox_rows=saved.outbox_rows,
+        new_stories=queued.new_stories,
+        alerts=queued.alerts,
+        outbox_rows=queued.outbox_rows,
         errors=tuple(f"{r.feed.name}: {r.error}" for r in results if r.error),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Queued:
+    """What `queue_stories` stored: new stories, the alerts among them, outbox rows."""
+
+    new_stories: int
+    alerts: int
+    outbox_rows: int
+
+
+async def queue_stories(
+    pipeline: Pipeline, candidates: Sequence[Story], backlog: Sequence[Story], now: datetime
+) -> Queued:
+    """Stories polled or pushed → new ones only → [full text for teasers] → near-duplicates,
+    match, route → stories and outbox rows saved in one transaction. `backlog` stories
+    are stored as seen and never alert."""
+    fresh = await fresh_stories(pipeline.store, [*candidates, *backlog], now)
+    backlog_keys = {story.key for story in backlog}
+    if pipeline.fulltext is not None:
+        fresh = await pipeline.fulltext.fill(fresh, now=now, skip=backlog_keys)
+    batch = await route_stories(pipeline, fresh, backlog_keys, now)
+    saved = await pipeline.store.save_stories(batch.new_story_rows)
+    stored = set(saved.stored_keys)
+    alerts = sum(1 for row in batch.new_story_rows if row.alert and row.story.key in stored)
+    return Queued(new_stories=len(stored), alerts=alerts, outbox_rows=saved.outbox_rows)
 
 
 def merge_reports(a: PollReport, b: PollReport) -> PollReport:
@@ -142,19 +162,17 @@ def merge_reports(a: PollReport, b: PollReport) -> PollReport:
 async def fetch_and_parse(pipeline: Pipeline, due: DueFeed, now: datetime) -> FeedResult:
     """Fetch one feed, parse it and normalise its entries; never raises for feed trouble."""
     feed, state = due.feed, due.state
-    interval = pipeline.config.interval_seconds
-    phase = fetch.feed_phase(feed.url)
+    interval, phase = pipeline.config.interval_seconds, fetch.feed_phase(feed.url)
+
+    def planned(outcome: fetch.PollOutcome) -> FeedState:
+        return fetch.plan_next_poll(
+            state, now=now, interval_seconds=interval, phase=phase, outcome=outcome
+        )
+
     try:
         response = await pipeline.fetcher.fetch(feed.url, state, now)
         if response.not_modified:
-            new_state = fetch.plan_next_poll(
-                state,
-                now=now,
-                interval_seconds=interval,
-                phase=phase,
-                outcome=fetch.NotModified(response),
-            )
-            return FeedResult(feed, new_state, not_modified=True)
+            return FeedResult(feed, planned(fetch.NotModified(response)), not_modified=True)
         parsed = await asyncio.to_thread(  # CPU-heavy at the size caps: off the event loop
             parse.parse_feed,
             response.body,
@@ -164,19 +182,11 @@ async def fetch_and_parse(pipeline: Pipeline, due: DueFeed, now: datetime) -> Fe
         )
     except (FetchError, FeedParseError) as err:
         log.warning("feed %s (%s) failed: %s", feed.name, feed.url, err)
-        new_state = fetch.plan_next_poll(
-            state, now=now, interval_seconds=interval, phase=phase, outcome=fetch.Failed(err)
-        )
-        return FeedResult(feed, new_state, error=str(err))
-    new_state = fetch.plan_next_poll(
-        state,
-        now=now,
-        interval_seconds=interval,
-        phase=phase,
-        outcome=fetch.Fetched(response, parsed),
-    )
+        return FeedResult(feed, planned(fetch.Failed(err)), error=str(err))
     stories, backlog = await asyncio.to_thread(normalize_entries, feed, state, parsed, now)
-    return FeedResult(feed, new_state, stories=stories, backlog=backlog)
+    return FeedResult(
+        feed, planned(fetch.Fetched(response, parsed)), stories=stories, backlog=backlog
+    )
 
 
 def normalize_entries(

@@ -1,7 +1,7 @@
 """A WebSub push: one pushed feed body through the same stages as a poll.
 
-    verify signature ─▶ parse (safe) ─▶ normalize ─▶ dedupe ─▶ match ─▶ route
-    ─▶ save stories + outbox rows (one transaction)
+    verify signature ─▶ parse (safe) ─▶ normalize ─▶ `poll.queue_stories` (dedupe
+    ─▶ full text ─▶ match ─▶ route ─▶ save stories + outbox rows, one transaction)
 
 A body whose signature is missing or wrong is ignored (the callback still
 answers 2xx, as §8 of the WebSub Recommendation asks), counted and logged.
@@ -17,7 +17,7 @@ from bot.core.errors import FeedParseError
 from bot.core.model import Feed, FeedState, PollReport
 from bot.pipeline import parse
 from bot.pipeline.fetch import websub
-from bot.pipeline.poll import Pipeline, fresh_stories, normalize_entries, route_stories
+from bot.pipeline.poll import Pipeline, normalize_entries, queue_stories
 
 log = logging.getLogger(__name__)
 
@@ -51,16 +51,12 @@ async def ingest_push(
         return PollReport(errors=(f"{feed.name}: {err}",))
     metrics.PUSHES.labels("accepted").inc()
     stories, _ = normalize_entries(feed, _PRIMED, parsed, now)
-    fresh = await fresh_stories(pipeline.store, stories, now)
-    batch = await route_stories(pipeline, fresh, set(), now)
-    saved = await pipeline.store.save_stories(batch.new_story_rows)
-    stored = set(saved.stored_keys)
-    metrics.STORIES.inc(len(stored))
-    alerts = sum(1 for row in batch.new_story_rows if row.alert and row.story.key in stored)
-    metrics.ALERTS.inc(alerts)
+    queued = await queue_stories(pipeline, stories, (), now)
+    metrics.STORIES.inc(queued.new_stories)
+    metrics.ALERTS.inc(queued.alerts)
     return PollReport(
         entries_seen=len(stories),
-        new_stories=len(stored),
-        alerts=alerts,
-        outbox_rows=saved.outbox_rows,
+        new_stories=queued.new_stories,
+        alerts=queued.alerts,
+        outbox_rows=queued.outbox_rows,
     )
