@@ -395,7 +395,8 @@ async def fresh_stories(store: Store, stories: Sequence[Story], now: datetime) -
     The stored ones count as listed by their feed `now` (what retention keeps)."""
     unique, _ = dedupe.dedupe_batch(stories)
     known = await store.known_story_keys(unique, seen_at=now)
-    fresh = [normalize.with_fingerprint(story) for story in unique if story.key not in known]
+    new = [story for story in unique if story.key not in known]
+    fresh = await asyncio.to_thread(lambda: [normalize.with_fingerprint(s) for s in new])
     return sorted(fresh, key=lambda story: story.published)
 
 
@@ -404,13 +405,16 @@ async def route_stories(
 ) -> _Batch:
     """Match, summarise and route each fresh story. A near-duplicate of an earlier
     story (another outlet's report) never alerts: it is recorded in that story's
-    cluster, whose alert names it in a follow-up, and may make the cluster urgent."""
+    cluster, whose alert names it in a follow-up, and may make the cluster urgent.
+    Matching and summarising (CPU-heavy at the text bounds) run in a worker thread."""
     batch = _Batch()
     duplicates_of = await near_duplicates(pipeline, stories, backlog_keys, now)
     clusters = await route.clusters_of(
         pipeline.store, stories, duplicates_of, pipeline.config.urgency
     )
-    urgent_rules = {rule.name for rule in pipeline.rulebook.rules if rule.urgent}
+    rulebook = pipeline.rulebook
+    urgent_rules = {rule.name for rule in rulebook.rules if rule.urgent}
+    candidates: list[Story] = []
     for story in stories:
         root = clusters.root_of(story.key)
         if story.key in backlog_keys or root is not None:
@@ -420,18 +424,26 @@ async def route_stories(
             batch.new_story_rows.append(
                 NewStory(story, None, cluster_key=root, urgent_cluster=urgent)
             )
-            continue
-        matches = pipeline.rulebook.match_story(story)
-        if matches:  # the optional LLM check (rules with llm_check); fail-open
-            matches = await pipeline.rulebook.confirm_matches(story, matches)
-        if not matches:
-            batch.new_story_rows.append(NewStory(story=story, alert=None))
-            continue
+        else:
+            candidates.append(story)
+    found = await asyncio.to_thread(lambda: [rulebook.match_story(s) for s in candidates])
+    confirmed = [  # the optional LLM check (rules with llm_check); fail-open
+        await rulebook.confirm_matches(story, matches) if matches else matches
+        for story, matches in zip(candidates, found, strict=True)
+    ]
+    matched = [(story, m) for story, m in zip(candidates, confirmed, strict=True) if m]
+    summaries = await asyncio.to_thread(lambda: [summarize.summarize(s, m) for s, m in matched])
+    batch.new_story_rows.extend(
+        NewStory(story=story, alert=None)
+        for story, matches in zip(candidates, confirmed, strict=True)
+        if not matches
+    )
+    for (story, matches), summary in zip(matched, summaries, strict=True):
         rules = [m.rule for m in matches]
         alert = Alert(
             story=story,
             matches=tuple(matches),
-            summary=summarize.summarize(story, matches),
+            summary=summary,
             urgent=clusters.urgent(story.key) or bool(urgent_rules.intersection(rules)),
         )
         recipients = await pipeline.store.recipients_for(rules, now)
@@ -456,4 +468,4 @@ async def near_duplicates(
         return {}
     since = now - timedelta(hours=pipeline.config.near_duplicate_hours)
     await pipeline.near_index.refresh(pipeline.store, since)
-    return pipeline.near_index.group(stories, index_only=backlog_keys)
+    return await asyncio.to_thread(pipeline.near_index.group, stories, index_only=backlog_keys)
