@@ -64,10 +64,20 @@ def near_worst(n: int) -> str:
 
 def long_prose(seed: int) -> str:
     rnd = random.Random(seed)
-    words = "drone strike missile Ukraine Russia officials said attack the a on".split()
-    return " ".join(
-        rnd.choice(words) + ("." if rnd.random() < 0.1 else "") for _ in range(30_000)
-    )
+    words = [
+        "drone",
+        "strike",
+        "missile",
+        "Ukraine",
+        "Russia",
+        "officials",
+        "said",
+        "attack",
+        "the",
+        "a",
+        "on",
+    ]
+    return " ".join(rnd.choice(words) + ("." if rnd.random() < 0.1 else "") for _ in range(30_000))
 
 
 async def wait_until(condition: object, *, within: float = 60.0) -> None:
