@@ -30,7 +30,7 @@ from tests.support.feed_server import FeedServer, Route, StaticResolver
 NOW = datetime(2024, 4, 20, 12, 0, tzinfo=UTC)
 CORPUS = FEEDS
 NPR = CORPUS / "npr" / "npr-news-2024-04-20T1232Z.xml"
-LOCAL = FetchLimits(allow_private_networks=True)
+LOCAL = FetchLimits(allow_private_networks=True, per_host_spacing=0)  # spacing: its own tests
 
 
 def _fetcher(limits: FetchLimits = LOCAL, resolver: StaticResolver | None = None) -> Fetcher:
@@ -230,7 +230,12 @@ async def test_304s_and_redirects_keep_their_connection(server: FeedServer) -> N
 
 async def test_concurrent_fetches_share_the_pool_without_losing_any(server: FeedServer) -> None:
     server.route("/slow", Route(body=b"<rss/>", delay=0.01))
-    limits = FetchLimits(allow_private_networks=True, per_host_concurrency=3, global_concurrency=3)
+    limits = FetchLimits(
+        allow_private_networks=True,
+        per_host_concurrency=3,
+        global_concurrency=3,
+        per_host_spacing=0,
+    )
     backend = CountingBackend()
     fetcher = Fetcher(make_http_client(limits, network_backend=backend), limits)
     urls = [server.url("/slow") for _ in range(30)]
@@ -238,6 +243,30 @@ async def test_concurrent_fetches_share_the_pool_without_losing_any(server: Feed
     assert [r.body for r in results] == [b"<rss/>"] * 30
     assert server.max_in_flight["/slow"] == 3
     assert backend.connects == 3
+
+
+async def test_fetches_from_one_host_start_at_least_the_spacing_apart(
+    server: FeedServer,
+) -> None:
+    server.serve_bytes("/feed", b"<rss/>")
+    limits = FetchLimits(allow_private_networks=True, per_host_concurrency=4, per_host_spacing=0.2)
+    fetcher = Fetcher(make_http_client(limits), limits)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    await asyncio.gather(*(fetcher.fetch(server.url("/feed"), FeedState(), NOW) for _ in range(4)))
+    assert loop.time() - started >= 3 * 0.2  # the 4th starts three spacings after the 1st
+    assert server.hits["/feed"] == 4
+
+
+async def test_two_servers_on_one_address_are_spaced_separately(server: FeedServer) -> None:
+    server.serve_bytes("/feed", b"<rss/>")
+    limits = FetchLimits(allow_private_networks=True, per_host_spacing=30)
+    fetcher = Fetcher(make_http_client(limits), limits)
+    async with FeedServer() as other:
+        other.serve_bytes("/feed", b"<rss/>")
+        both = (fetcher.fetch(s.url("/feed"), FeedState(), NOW) for s in (server, other))
+        async with asyncio.timeout(20):  # one host:port each: neither waits the 30 s
+            await asyncio.gather(*both)
 
 
 @pytest.mark.parametrize("url", ["ftp://example.com/feed", "file:///etc/passwd", "not a url"])

@@ -256,6 +256,7 @@ ADMIN_COMMANDS = [
     "entity rm country Somaliland",
     "feed add https://news.example/rss News",
     "feed rm https://old.example/rss",
+    "feed interval https://old.example/rss 30",
     "feeds",
     "admins",
 ]

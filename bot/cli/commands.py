@@ -257,13 +257,23 @@ def feeds_add(
         int | None,
         typer.Option(help="Backlog items that may alert (default: NEWSWATCH_BACKFILL).", min=0),
     ] = None,
+    interval: Annotated[
+        float | None,
+        typer.Option(
+            help="The longest this feed goes unchecked, in seconds, 10 to 86400 "
+            "(default: NEWSWATCH_POLL_INTERVAL)."
+        ),
+    ] = None,
     config: ConfigOption = None,
 ) -> None:
     """Add a feed."""
+    from bot.core.model import check_feed_interval
     from bot.pipeline.feedlist import FeedSpec, check_feed_url, default_name
 
     try:
         url = check_feed_url(url)
+        if interval is not None:
+            check_feed_interval(interval)
     except ValueError as err:
         raise fail(str(err)) from None
     settings = settings_from(config)
@@ -273,10 +283,40 @@ def feeds_add(
             url, name or default_name(url), settings.backfill if backfill is None else backfill
         )
         async with opened_store(settings) as store:
-            feed = await store.add_feed(spec.url, spec.name, backfill=spec.backfill)
-        return f"added feed {feed.id}: {feed.name} <{feed.url}>"
+            feed = await store.add_feed(
+                spec.url, spec.name, backfill=spec.backfill, interval=interval
+            )
+        every = f", checked at least every {feed.interval:g} s" if feed.interval else ""
+        return f"added feed {feed.id}: {feed.name} <{feed.url}>{every}"
 
     typer.echo(run_async(add()))
+
+
+@feeds_app.command("interval")
+def feeds_interval(
+    feed: Annotated[str, typer.Argument(help="Feed URL, name or id.")],
+    seconds: Annotated[
+        str,
+        typer.Argument(help="The longest it goes unchecked (10 to 86400), or `default`."),
+    ],
+    config: ConfigOption = None,
+) -> None:
+    """Give a feed its own check interval, or back to NEWSWATCH_POLL_INTERVAL."""
+    from bot.pipeline.feedlist import parse_feed_interval
+
+    try:
+        interval = parse_feed_interval(seconds)
+    except ValueError as err:
+        raise fail(str(err)) from None
+    settings = settings_from(config)
+
+    async def change() -> str:
+        async with opened_store(settings) as store:
+            changed = await store.set_feed_interval(feed, interval)
+        every = f"{interval:g} s" if interval else f"the default ({settings.poll_interval:g} s)"
+        return f"feed {changed.id} ({changed.name}) is now checked at least every {every}"
+
+    typer.echo(run_async(change()))
 
 
 @feeds_app.command("list")

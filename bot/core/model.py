@@ -36,6 +36,20 @@ class Feed:
     enabled: bool = True
     backfill: int = 0
     """How many backlog items to alert on the feed's first successful poll."""
+    interval: float | None = None
+    """The longest this feed goes unchecked, in seconds; None: NEWSWATCH_POLL_INTERVAL."""
+
+
+FEED_INTERVAL_RANGE = (10.0, 86_400.0)
+"""The shortest and longest interval a feed may be given (seconds)."""
+
+
+def check_feed_interval(seconds: float) -> float:
+    """`seconds` if it is a valid per-feed interval; ValueError naming the range otherwise."""
+    low, high = FEED_INTERVAL_RANGE
+    if not low <= seconds <= high:
+        raise ValueError(f"a feed's interval must be {low:g} to {high:g} seconds, got {seconds:g}")
+    return float(seconds)
 
 
 @dataclass(frozen=True, slots=True)

@@ -77,6 +77,9 @@ class Settings(BaseSettings):
 
     # fetching
     per_host_concurrency: int = Field(2, ge=1, validation_alias=_env("NEWSWATCH_PER_HOST"))
+    per_host_spacing: float = Field(
+        0.25, ge=0, le=60, validation_alias=_env("NEWSWATCH_PER_HOST_SPACING")
+    )
     fetch_concurrency: int = Field(50, ge=1, validation_alias=_env("NEWSWATCH_FETCH_CONCURRENCY"))
     fetch_timeout: float = Field(
         20.0, gt=0, le=20, validation_alias=_env("NEWSWATCH_FETCH_TIMEOUT")

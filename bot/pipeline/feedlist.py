@@ -17,7 +17,7 @@ from lxml import etree
 
 from bot.core.errors import ConfigError, OpmlError
 from bot.core.files import read_text
-from bot.core.model import Feed
+from bot.core.model import Feed, check_feed_interval
 from bot.core.yamlsafe import describe_value, load_yaml
 
 
@@ -41,6 +41,29 @@ def check_feed_url(url: str) -> str:
     if not parts.hostname:
         raise ValueError(f"{describe_value(url)} has no host name")
     return url
+
+
+DEFAULT_INTERVAL_WORDS = ("default", "reset", "off")
+
+
+def parse_feed_interval(text: str) -> float | None:
+    """A per-feed interval as typed: seconds (`90`, `90s`, `5m`, `1h`) within
+    FEED_INTERVAL_RANGE, or None for `default`; ValueError saying what is wrong."""
+    word = text.strip().lower()
+    if word in DEFAULT_INTERVAL_WORDS:
+        return None
+    unit = {"s": 1, "m": 60, "h": 3600}.get(word[-1:], 0)
+    number = word[:-1] if unit else word
+    try:
+        seconds = float(number) * (unit or 1)
+    except ValueError:
+        raise ValueError(
+            f"{describe_value(text)} is not an interval — give seconds (e.g. 30, 5m, 1h) "
+            "or `default`"
+        ) from None
+    if seconds != seconds:  # NaN
+        raise ValueError("the interval is not a number — give seconds, e.g. 30")
+    return check_feed_interval(seconds)
 
 
 def default_name(url: str) -> str:

@@ -53,6 +53,8 @@ def feed_health_lines(feeds: Sequence[FeedHealth]) -> list[str]:
             f"  last fetch {_when(state.last_fetch_at)}"
             f" ({status}), next {_when(state.next_poll_at)}  <{feed.url}>"
         )
+        if feed.interval is not None:
+            line += f"  (every {feed.interval:g} s)"
         if state.last_error:
             line += f"\n      last error: {state.last_error}"
         lines.append(line)

@@ -240,7 +240,7 @@ async def check_feed(
         state = fetch.plan_next_poll(
             due.state,
             now=now,
-            interval_seconds=pipeline.config.interval_seconds,
+            interval_seconds=interval_of(pipeline, due.feed),
             phase=fetch.feed_phase(due.feed.url),
             outcome=failed,
         )
@@ -340,10 +340,15 @@ def merge_reports(a: PollReport, b: PollReport) -> PollReport:
     )
 
 
+def interval_of(pipeline: Pipeline, feed: Feed) -> float:
+    """The longest `feed` goes unchecked: its own interval, or NEWSWATCH_POLL_INTERVAL."""
+    return feed.interval if feed.interval is not None else pipeline.config.interval_seconds
+
+
 async def fetch_and_parse(pipeline: Pipeline, due: DueFeed, now: datetime) -> FeedResult:
     """Fetch one feed, parse it and normalise its entries; never raises for feed trouble."""
     feed, state = due.feed, due.state
-    interval, phase = pipeline.config.interval_seconds, fetch.feed_phase(feed.url)
+    interval, phase = interval_of(pipeline, feed), fetch.feed_phase(feed.url)
 
     def planned(outcome: fetch.PollOutcome) -> FeedState:
         return fetch.plan_next_poll(

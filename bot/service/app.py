@@ -104,6 +104,7 @@ def fetch_limits(settings: Settings) -> FetchLimits:
         total_timeout=settings.fetch_timeout,
         max_bytes=settings.max_feed_bytes,
         per_host_concurrency=settings.per_host_concurrency,
+        per_host_spacing=settings.per_host_spacing,
         global_concurrency=settings.fetch_concurrency,
         allow_private_networks=settings.allow_private_networks,
     )

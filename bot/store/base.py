@@ -146,8 +146,16 @@ class Store(Protocol):
         (the added feeds, the skipped URLs: already known or repeated)."""
         ...
 
-    async def add_feed(self, url: str, name: str, *, backfill: int = 0) -> Feed:
-        """Add a feed (due immediately). Raises DuplicateError for a known URL."""
+    async def add_feed(
+        self, url: str, name: str, *, backfill: int = 0, interval: float | None = None
+    ) -> Feed:
+        """Add a feed (due immediately), optionally with its own interval (seconds).
+        Raises DuplicateError for a known URL, StoreError for an interval out of range."""
+        ...
+
+    async def set_feed_interval(self, url_or_name: str, interval: float | None) -> Feed:
+        """Give a feed (by URL, name or id) its own interval, or None for the default;
+        it is checked at once, then on the new interval. Raises NotFoundError."""
         ...
 
     async def remove_feed(self, url_or_name: str) -> Feed:

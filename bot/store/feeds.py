@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.core.errors import DuplicateError, NotFoundError, StoreError
-from bot.core.model import DueFeed, Feed, FeedState
+from bot.core.model import DueFeed, Feed, FeedState, check_feed_interval
 from bot.store.base import FeedHealth
 from bot.store.codec import decode_time, encode_time
 from bot.store.tables import feeds
@@ -28,6 +30,7 @@ def feed_from_row(row: RowMapping) -> Feed:
         name=row["name"],
         enabled=row["enabled"],
         backfill=row["backfill"],
+        interval=row["check_interval"],
     )
 
 
@@ -65,7 +68,9 @@ def state_values(state: FeedState) -> dict[str, Any]:
     }
 
 
-def new_feed_row(url: str, name: str, backfill: int, now: datetime) -> dict[str, Any]:
+def new_feed_row(
+    url: str, name: str, backfill: int, now: datetime, interval: float | None = None
+) -> dict[str, Any]:
     """The `feeds` row of a feed to add (enabled, due at once); StoreError for a bad one."""
     url = url.strip()
     if not url:
@@ -77,17 +82,43 @@ def new_feed_row(url: str, name: str, backfill: int, now: datetime) -> dict[str,
         "name": name.strip() or url,
         "enabled": True,
         "backfill": backfill,
+        "check_interval": _checked_interval(interval),
         "created_at": now,
         **state_values(FeedState()),
     }
 
 
+def _checked_interval(interval: float | None) -> float | None:
+    if interval is None:
+        return None
+    try:
+        return check_feed_interval(interval)
+    except ValueError as err:
+        raise StoreError(str(err)) from None
+
+
+async def _one_feed(conn: AsyncConnection, url_or_name: str, verb: str) -> RowMapping:
+    """The one feed row with this URL, name or id; NotFoundError or StoreError otherwise."""
+    wanted = url_or_name.strip()
+    where = sa.or_(feeds.c.url == wanted, feeds.c.name == wanted)
+    if wanted.isdigit():
+        where = sa.or_(where, feeds.c.id == int(wanted))
+    rows = (await conn.execute(sa.select(feeds).where(where))).mappings().all()
+    if not rows:
+        raise NotFoundError(f"no feed with URL, name or id {wanted!r} — see `feeds list`")
+    if len(rows) > 1:
+        raise StoreError(f"{len(rows)} feeds match {wanted!r} — {verb} one by its URL")
+    return rows[0]
+
+
 class FeedQueries(SqlBase):
     """Feed list, feed state and the claim of due feeds."""
 
-    async def add_feed(self, url: str, name: str, *, backfill: int = 0) -> Feed:
+    async def add_feed(
+        self, url: str, name: str, *, backfill: int = 0, interval: float | None = None
+    ) -> Feed:
         """Add a feed, due immediately. DuplicateError if the URL is already known."""
-        values = new_feed_row(url, name, backfill, self._clock())
+        values = new_feed_row(url, name, backfill, self._clock(), interval)
         url = values["url"]
         stmt = self._insert(feeds).values(values).on_conflict_do_nothing()
         async with self._write() as conn:
@@ -134,18 +165,19 @@ class FeedQueries(SqlBase):
 
     async def remove_feed(self, url_or_name: str) -> Feed:
         """Remove a feed by URL, name or id; its stories stay (without a feed)."""
-        wanted = url_or_name.strip()
-        where = sa.or_(feeds.c.url == wanted, feeds.c.name == wanted)
-        if wanted.isdigit():
-            where = sa.or_(where, feeds.c.id == int(wanted))
         async with self._write() as conn:
-            rows = (await conn.execute(sa.select(feeds).where(where))).mappings().all()
-            if not rows:
-                raise NotFoundError(f"no feed with URL, name or id {wanted!r} — see `feeds list`")
-            if len(rows) > 1:
-                raise StoreError(f"{len(rows)} feeds match {wanted!r} — remove one by its URL")
-            await conn.execute(sa.delete(feeds).where(feeds.c.id == rows[0]["id"]))
-        return feed_from_row(rows[0])
+            row = await _one_feed(conn, url_or_name, "remove")
+            await conn.execute(sa.delete(feeds).where(feeds.c.id == row["id"]))
+        return feed_from_row(row)
+
+    async def set_feed_interval(self, url_or_name: str, interval: float | None) -> Feed:
+        """Give a feed its own interval (None: the default); it is checked at once."""
+        checked = _checked_interval(interval)
+        values = {"check_interval": checked, "next_poll_at": self._clock()}
+        async with self._write() as conn:
+            row = await _one_feed(conn, url_or_name, "change")
+            await conn.execute(sa.update(feeds).where(feeds.c.id == row["id"]).values(values))
+        return replace(feed_from_row(row), interval=checked)
 
     async def list_feeds(self) -> list[FeedHealth]:
         """Every feed with its state, in the order they were added."""

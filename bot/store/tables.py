@@ -82,6 +82,7 @@ feeds = sa.Table(
     sa.Column("name", sa.Text, nullable=False),
     sa.Column("enabled", sa.Boolean, nullable=False),
     sa.Column("backfill", sa.Integer, nullable=False),
+    sa.Column("check_interval", sa.Float),
     sa.Column("etag", sa.Text),
     sa.Column("last_modified", sa.Text),
     sa.Column("interval_seconds", sa.Float),

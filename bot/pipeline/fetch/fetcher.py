@@ -46,6 +46,8 @@ class FetchLimits:
     """Cap on the body after decompression."""
     max_redirects: int = 5
     per_host_concurrency: int = 2
+    per_host_spacing: float = 0.25
+    """Seconds at least between the starts of two fetches from one host (host:port)."""
     global_concurrency: int = 50
     allow_private_networks: bool = False
     user_agent: str = "newswatch/0.1 (+https://github.com/newswatch)"
@@ -55,6 +57,8 @@ class FetchLimits:
             raise ValueError(f"total_timeout must be in (0, 20] s, got {self.total_timeout}")
         if self.per_host_concurrency < 1 or self.global_concurrency < 1:
             raise ValueError("per_host_concurrency and global_concurrency must be at least 1")
+        if not 0 <= self.per_host_spacing <= 60:
+            raise ValueError(f"per_host_spacing must be in [0, 60] s, got {self.per_host_spacing}")
 
 
 def make_http_client(
@@ -99,6 +103,8 @@ class Fetcher:
         self._limits = limits if limits is not None else FetchLimits()
         self._global = asyncio.Semaphore(self._limits.global_concurrency)
         self._hosts: dict[str, tuple[asyncio.Semaphore, int]] = {}
+        self._next_start: dict[str, float] = {}
+        """host → the loop time before which no fetch from it may start."""
 
     async def fetch(self, url: str, state: FeedState, now: datetime) -> FeedResponse:
         """GET `url` conditionally (ETag/Last-Modified from `state`).
@@ -145,6 +151,7 @@ class Fetcher:
         self._hosts[host] = (semaphore, users + 1)
         try:
             async with semaphore:
+                await self._spaced(host)
                 yield
         finally:
             semaphore, users = self._hosts[host]
@@ -152,6 +159,19 @@ class Fetcher:
                 del self._hosts[host]
             else:
                 self._hosts[host] = (semaphore, users - 1)
+
+    async def _spaced(self, host: str) -> None:
+        """Wait for this host's next start slot, reserving it (`per_host_spacing`)."""
+        spacing = self._limits.per_host_spacing
+        if spacing <= 0:
+            return
+        now = asyncio.get_running_loop().time()
+        if len(self._next_start) > _SPACING_ENTRIES:  # forget hosts whose slot has passed
+            self._next_start = {h: t for h, t in self._next_start.items() if t > now}
+        start = max(now, self._next_start.get(host, now))
+        self._next_start[host] = start + spacing
+        if start > now:
+            await asyncio.sleep(start - now)
 
     async def _follow(self, url: str, state: FeedState, now: datetime) -> FeedResponse:
         current = url
@@ -280,14 +300,19 @@ def parse_max_age(value: str | None) -> float | None:
     return float(match.group(1)) if match else None
 
 
+_SPACING_ENTRIES = 4096
+
+
 def _checked_host(url: str) -> str:
+    """The URL's host and, when not the scheme's default, port: what the per-host
+    limits count (two servers on one address are two hosts)."""
     try:
         parsed = httpx.URL(url)
     except httpx.InvalidURL as exc:
         raise FetchError(f"invalid feed URL {url!r}: {exc}") from None
     if parsed.scheme not in ("http", "https") or not parsed.host:
         raise FetchError(f"refusing to fetch {url!r}: only http:// and https:// URLs are fetched")
-    return parsed.host
+    return parsed.host if parsed.port is None else f"{parsed.host}:{parsed.port}"
 
 
 async def _drain_small_body(response: httpx.Response) -> None:
