@@ -25,7 +25,16 @@ from datetime import datetime, timedelta
 
 from bot.core import metrics
 from bot.core.errors import FeedParseError, FetchError
-from bot.core.model import Alert, DueFeed, Feed, FeedState, ParsedFeed, PollReport, Story
+from bot.core.model import (
+    Alert,
+    DueFeed,
+    Feed,
+    FeedResponse,
+    FeedState,
+    ParsedFeed,
+    PollReport,
+    Story,
+)
 from bot.pipeline import dedupe, fetch, match, normalize, parse, route, summarize
 from bot.store.base import NewStory, Store
 
@@ -58,6 +67,9 @@ class Pipeline:
     """The stored stories of the near-duplicate window, kept across polls."""
     fulltext: fetch.FullText | None = None
     """Article text for teaser-only stories (NEWSWATCH_FULLTEXT); None when off."""
+    on_fetched: Callable[[DueFeed, FeedResponse], None] | None = None
+    """Told of each feed fetched and parsed: WebSub discovery (`bot.pipeline.subscribe`,
+    when NEWSWATCH_PUBLIC_URL is set); it must return at once and never raise."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +175,7 @@ async def fetch_and_parse(pipeline: Pipeline, due: DueFeed, now: datetime) -> Fe
     """Fetch one feed, parse it and normalise its entries; never raises for feed trouble."""
     feed, state = due.feed, due.state
     interval, phase = pipeline.config.interval_seconds, fetch.feed_phase(feed.url)
+    interval = max(interval, fetch.SAFETY_NET_SECONDS) if due.pushed else interval
 
     def planned(outcome: fetch.PollOutcome) -> FeedState:
         return fetch.plan_next_poll(
@@ -184,6 +197,8 @@ async def fetch_and_parse(pipeline: Pipeline, due: DueFeed, now: datetime) -> Fe
         log.warning("feed %s (%s) failed: %s", feed.name, feed.url, err)
         return FeedResult(feed, planned(fetch.Failed(err)), error=str(err))
     stories, backlog = await asyncio.to_thread(normalize_entries, feed, state, parsed, now)
+    if pipeline.on_fetched is not None:  # WebSub: subscribe to the hub the feed names
+        pipeline.on_fetched(due, response)
     return FeedResult(
         feed, planned(fetch.Fetched(response, parsed)), stories=stories, backlog=backlog
     )

@@ -10,10 +10,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import RowMapping
 
 from bot.core.errors import DuplicateError, NotFoundError, StoreError
-from bot.core.model import DueFeed, Feed, FeedState
+from bot.core.model import DueFeed, Feed, FeedState, PushState
 from bot.store.base import FeedHealth
 from bot.store.codec import decode_time, encode_time
-from bot.store.tables import feeds
+from bot.store.tables import feeds, websub_subscriptions
 from bot.store.transactions import SqlBase
 
 _CHUNK = 500
@@ -80,6 +80,14 @@ def new_feed_row(url: str, name: str, backfill: int, now: datetime) -> dict[str,
         "created_at": now,
         **state_values(FeedState()),
     }
+
+
+def _pushed_among(ids: Sequence[int], now: datetime) -> sa.Select[tuple[int]]:
+    """Those of the feeds `ids` with an active WebSub subscription whose lease runs."""
+    ws = websub_subscriptions.c
+    return sa.select(ws.feed_id).where(
+        ws.feed_id.in_(ids), ws.state == PushState.ACTIVE.value, ws.lease_expires_at > now
+    )
 
 
 class FeedQueries(SqlBase):
@@ -178,10 +186,15 @@ class FeedQueries(SqlBase):
         lease = {"lease_owner": owner, "lease_until": now + timedelta(seconds=lease_seconds)}
         async with self._write() as conn:
             rows = (await conn.execute(query)).mappings().all()
+            pushed: set[int] = set()
             if rows:
                 ids = [r["id"] for r in rows]
                 await conn.execute(sa.update(feeds).where(feeds.c.id.in_(ids)).values(lease))
-        return [DueFeed(feed=feed_from_row(r), state=state_from_row(r)) for r in rows]
+                pushed = set(await conn.scalars(_pushed_among(ids, now)))
+        return [
+            DueFeed(feed=feed_from_row(r), state=state_from_row(r), pushed=r["id"] in pushed)
+            for r in rows
+        ]
 
     async def save_feed_state(self, feed_id: int, state: FeedState) -> None:
         """Store a feed's state after a poll and release its lease."""
