@@ -25,7 +25,8 @@ from tests.test_websub_e2e import World, websub_world
 
 
 def pushes(outcome: str) -> float:
-    return metrics.PUSHES.labels(outcome)._value.get()
+    sample = "newswatch_websub_pushes_total"
+    return metrics.REGISTRY.get_sample_value(sample, {"outcome": outcome}) or 0.0
 
 
 async def post(world: World, path: str, body: bytes, **headers: str) -> httpx.Response:

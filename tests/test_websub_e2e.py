@@ -33,7 +33,9 @@ from bot.pipeline.poll import poll_once
 from bot.pipeline.subscribe import Subscriber
 from bot.platforms.telegram.notifier import TelegramNotifier
 from bot.service.app import App, build_app
+from bot.service.heartbeat import scheduler_heartbeat
 from bot.service.http import HttpServer
+from bot.service.run import InFlight, build_scheduler, job_ticks
 from tests.support.fake_telegram import FakeTelegramApi, PostedMessage, parse_telegram_html
 from tests.support.feed_server import FeedServer
 from tests.support.websub_hub import LoopbackHub
@@ -269,3 +271,16 @@ async def test_the_hub_named_in_a_link_header_is_used(tmp_path: Path) -> None:
         [subscribe] = world.hub.requests_of("subscribe")
         assert subscribe["hub.topic"] == world.feed_url
         assert (await world.subscription()).state is PushState.ACTIVE
+
+
+async def test_the_scheduler_runs_the_websub_job_only_with_a_public_url(tmp_path: Path) -> None:
+    for public in (True, False):
+        async with websub_world(tmp_path / str(public), public=public) as world:
+            heartbeat = scheduler_heartbeat(job_ticks(world.app.settings))
+            scheduler = build_scheduler(world.app, InFlight(), heartbeat)
+            job = scheduler.get_job("websub")
+            assert (job is not None) == public
+            if job is not None:
+                await world.poll()
+                await job.func()  # the job as the scheduler runs it: a maintain pass
+                assert (await world.subscription()).state is PushState.ACTIVE

@@ -93,6 +93,10 @@ class Subscriber:
     """The cap on a pushed body (NEWSWATCH_MAX_FEED_BYTES, as for a fetched one)."""
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
     _busy: set[int] = field(default_factory=set)
+    """Feeds being looked at now."""
+    _known: set[int] = field(default_factory=set)
+    """Feeds known to have a subscription row (it lasts as long as the feed), so a feed
+    whose hub fails is not parsed for discovery again on every poll."""
 
     def callback_url(self, callback_id: str) -> str:
         return f"{self.public_url.rstrip('/')}/websub/{callback_id}"
@@ -103,9 +107,12 @@ class Subscriber:
         """The poll's hook after a feed was fetched and parsed: when the feed may name a
         hub and has no live subscription, look and subscribe in the background (the
         poll never waits for a hub)."""
-        if due.pushed or due.feed.id in self._busy or not _may_name_hub(response):
+        feed_id = due.feed.id
+        if due.pushed or feed_id in self._busy or feed_id in self._known:
             return
-        self._busy.add(due.feed.id)
+        if not _may_name_hub(response):
+            return
+        self._busy.add(feed_id)
         task = asyncio.get_running_loop().create_task(self._consider(due.feed, response))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -122,10 +129,13 @@ class Subscriber:
 
     async def _consider(self, feed: Feed, response: FeedResponse) -> None:
         try:
+            if await self.pipeline.store.feed_push_subscription(feed.id) is not None:
+                self._known.add(feed.id)
+                return
             links = await asyncio.to_thread(
                 websub.discover, response.body, response.link, response.final_url
             )
-            if links is None or await self.pipeline.store.feed_push_subscription(feed.id):
+            if links is None:
                 return
             now = self.pipeline.clock()
             sub = PushSubscription(
@@ -138,6 +148,7 @@ class Subscriber:
                 requested_at=now,
             )
             if await self.pipeline.store.add_push_subscription(sub):
+                self._known.add(feed.id)
                 log.info("websub: subscribing feed %s (%s) at hub %s", feed.name, feed.url, sub.hub)
                 await self._request(sub, now)
         except Exception:  # a hub or store hiccup must never disturb polling
