@@ -20,7 +20,12 @@ from bot.core.model import DueFeed, FeedResponse, FeedState, PushState
 from bot.core.settings import load_settings
 from bot.pipeline.fetch import FetchLimits, make_http_client
 from bot.pipeline.health import feed_list_lines
-from bot.pipeline.subscribe import RETRY_FIRST_SECONDS, VERIFY_TIMEOUT_SECONDS, Subscriber
+from bot.pipeline.subscribe import (
+    RETRY_FIRST_SECONDS,
+    UNSUBSCRIBE_ATTEMPTS,
+    VERIFY_TIMEOUT_SECONDS,
+    Subscriber,
+)
 from tests.test_websub_e2e import World, websub_world
 
 
@@ -229,3 +234,39 @@ def test_a_public_url_is_optional_and_kept_without_a_trailing_slash() -> None:
     assert load_settings().public_url is None
     settings = load_settings(overrides={"public_url": " https://nw.example.org/base/ "})
     assert settings.public_url == "https://nw.example.org/base"
+
+
+async def test_an_unsubscribe_the_hub_never_takes_is_retried_then_forgotten(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with websub_world(tmp_path) as world:
+        await world.poll()
+        await world.app.store.remove_feed(world.feed_url)
+        world.hub.refuse_with = 502
+        with caplog.at_level(logging.WARNING, "bot.pipeline.subscribe"):
+            for attempt in range(1, UNSUBSCRIBE_ATTEMPTS + 1):
+                await world.maintain()
+                sub = await world.subscription()
+                assert (sub.state, sub.attempts) == (PushState.UNSUBSCRIBING, attempt)
+                await world.maintain()  # waits for the verification timeout first
+                assert len(world.hub.requests_of("unsubscribe")) == attempt
+                world.clock.offset += timedelta(seconds=VERIFY_TIMEOUT_SECONDS + 1)
+            await world.maintain()
+        assert await world.app.store.push_subscriptions() == []
+        lines = [r.getMessage() for r in caplog.records if r.name == "bot.pipeline.subscribe"]
+        assert len(lines) == UNSUBSCRIBE_ATTEMPTS + 1
+        assert "HTTP 502" in lines[0] and "forgotten (its lease lapses)" in lines[-1]
+        # a push for the forgotten callback is refused
+        [subscribe] = world.hub.requests_of("subscribe")
+        path = "/websub/" + subscribe["hub.callback"].rsplit("/", 1)[1]
+        assert (await post(world, path, b"<rss/>")).status_code == 404
+
+
+async def test_a_push_for_a_removed_feed_is_answered_and_ignored(tmp_path: Path) -> None:
+    async with websub_world(tmp_path) as world:
+        await world.poll()
+        await world.app.store.remove_feed(world.feed_url)
+        body = world.feed_body(world.story("Iran after removal"))
+        assert await world.hub.publish(world.feed_url, body) == [202]
+        await world.deliver()
+        assert world.alerts() == []

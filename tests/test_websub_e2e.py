@@ -15,6 +15,7 @@ exactly one alert → forged and unsigned pushes → nothing → safety-net poll
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -23,6 +24,8 @@ from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from bot.core.model import ALL_RULES, Destination, PushState, PushSubscription
 from bot.core.settings import load_settings
@@ -36,6 +39,7 @@ from bot.service.app import App, build_app
 from bot.service.heartbeat import scheduler_heartbeat
 from bot.service.http import HttpServer
 from bot.service.run import InFlight, build_scheduler, job_ticks
+from tests.support.cli import run_cli
 from tests.support.fake_telegram import FakeTelegramApi, PostedMessage, parse_telegram_html
 from tests.support.feed_server import FeedServer
 from tests.support.websub_hub import LoopbackHub
@@ -284,3 +288,24 @@ async def test_the_scheduler_runs_the_websub_job_only_with_a_public_url(tmp_path
                 await world.poll()
                 await job.func()  # the job as the scheduler runs it: a maintain pass
                 assert (await world.subscription()).state is PushState.ACTIVE
+
+
+async def test_the_command_line_lists_push_status_and_a_removal_unsubscribes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`newswatch feeds list` / `feeds remove` on the service's database while it runs;
+    the service's websub job then unsubscribes the removed feed."""
+    async with websub_world(tmp_path) as world:
+        await world.poll()
+        for name in ("NEWSWATCH_CONFIG", "NEWSWATCH_RULES_FILE", "NEWSWATCH_PUBLIC_URL"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("NEWSWATCH_DATA_DIR", str(tmp_path))
+        monkeypatch.setenv("NEWSWATCH_DATABASE_URL", world.app.settings.effective_database_url)
+        code, out, _ = await asyncio.to_thread(run_cli, capsys, "feeds", "list")
+        assert code == 0 and "push: active until " in out and world.hub.url in out
+        code, out, _ = await asyncio.to_thread(run_cli, capsys, "feeds", "remove", "wire")
+        assert code == 0 and out.startswith("removed feed 1: wire")
+        await world.maintain()
+        assert len(world.hub.requests_of("unsubscribe")) == 1
+        assert world.hub.subscribers == {}
+        assert await world.app.store.push_subscriptions() == []
