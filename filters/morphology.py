@@ -10,12 +10,15 @@ regular inflections, so `rules check` can show what a term reaches; the stem
 also reaches derived words (accusation), which it names by the stem.
 
 Per field, the stems of its distinct tokens are computed once (PyStemmer
-also keeps its own cache of recent words) and their positions kept.
+also keeps its own cache of recent words) and their positions kept. A
+PyStemmer object is not safe to share between threads (matching runs in a
+worker thread while chat commands stem on the event loop), so each thread
+has its own.
 """
 
 from __future__ import annotations
 
-import functools
+import threading
 from typing import Any
 
 from bot.core.text import FieldTokens
@@ -26,11 +29,17 @@ STEMMER_ALGORITHM = "english"
 _VOWEL_SUFFIXES = ("ed", "ing")
 
 
-@functools.cache
-def _stemmer() -> Any:
-    import Stemmer
+_PER_THREAD = threading.local()
 
-    return Stemmer.Stemmer(STEMMER_ALGORITHM)
+
+def _stemmer() -> Any:
+    """This thread's stemmer."""
+    found = getattr(_PER_THREAD, "stemmer", None)
+    if found is None:
+        import Stemmer
+
+        found = _PER_THREAD.stemmer = Stemmer.Stemmer(STEMMER_ALGORITHM)
+    return found
 
 
 def stem(word: str) -> str:

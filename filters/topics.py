@@ -32,6 +32,7 @@ seed rule (benchmarks/topics.md), so the title and the lead are judged apart.
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -178,6 +179,8 @@ class TopicScorer:
         self._embedder = embedder
         self._topics = TopicMatrix.build(embedder, [r for r in rules if r.topic is not None])
         self._cache: OrderedDict[str, _StoryUnits] = OrderedDict()
+        self._cache_lock = threading.Lock()
+        """Stories are scored in a worker thread and by chat commands on the loop."""
         self._cache_size = cache_size
         self.cache_hits = 0
         self.cache_misses = 0
@@ -216,15 +219,17 @@ class TopicScorer:
         return verdicts
 
     def _units(self, key: str, title: str, text: str) -> _StoryUnits:
-        cached = self._cache.get(key)
-        if cached is not None:
-            self._cache.move_to_end(key)
-            self.cache_hits += 1
-            return cached
-        self.cache_misses += 1
+        with self._cache_lock:
+            cached = self._cache.get(key)
+            if cached is not None:
+                self._cache.move_to_end(key)
+                self.cache_hits += 1
+                return cached
+            self.cache_misses += 1
         texts = story_units(title, text) or ("",)
-        units = _StoryUnits(texts, self._embedder.embed(texts))
-        self._cache[key] = units
-        if len(self._cache) > self._cache_size:
-            self._cache.popitem(last=False)
+        units = _StoryUnits(texts, self._embedder.embed(texts))  # outside the lock: slow
+        with self._cache_lock:
+            self._cache[key] = units
+            if len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
         return units

@@ -94,6 +94,22 @@ async def test_claim_respects_limit_and_most_overdue_first(store: SqlStore) -> N
     assert await store.claim_due_feeds(T0, limit=0, owner="x", lease_seconds=60) == []
 
 
+async def test_next_check_at_is_the_earliest_unleased_due_time(store: SqlStore) -> None:
+    assert await store.next_check_at(T0) is None  # no feeds: nothing to wake for
+    a = await store.add_feed("https://a.example/rss", "A")
+    assert await store.next_check_at(T0) == T0  # never checked: due at once
+    b = await store.add_feed("https://b.example/rss", "B")
+    await store.save_feed_state(a.id, FeedState(next_poll_at=T0 + hours(2)))
+    await store.save_feed_state(b.id, FeedState(next_poll_at=T0 + hours(1)))
+    assert await store.next_check_at(T0) == T0 + hours(1)
+    await store.save_feed_state(b.id, FeedState(next_poll_at=T0 - hours(1)))
+    assert await store.next_check_at(T0) == T0  # overdue: now, never in the past
+    [claimed] = await store.claim_due_feeds(T0, limit=5, owner="x", lease_seconds=60)
+    assert claimed.feed == b
+    assert await store.next_check_at(T0) == T0 + hours(2)  # b is leased: a is next
+    assert await store.next_check_at(T0 + hours(0.5)) == T0 + hours(0.5)  # b's lease ended
+
+
 async def test_save_feed_state_round_trips_and_releases_the_lease(store: SqlStore) -> None:
     feed = await store.add_feed("https://a.example/rss", "A")
     await store.claim_due_feeds(T0, limit=1, owner="x", lease_seconds=3600)

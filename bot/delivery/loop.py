@@ -29,7 +29,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -43,6 +43,7 @@ from bot.core.errors import (
     RetryableDeliveryError,
 )
 from bot.core.model import Alert, Destination, FollowUp, OutboxItem, OutboxJob
+from bot.core.waiting import first_of
 from bot.delivery.notifier import Notifier
 from bot.store.base import Store
 
@@ -92,6 +93,34 @@ class Deliverer:
     policy: DeliveryPolicy
     clock: Callable[[], datetime]
     rng: random.Random = field(default_factory=random.Random)
+    queued: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set by `wake` when the poller queued rows; `run` then delivers at once."""
+
+    def wake(self) -> None:
+        """New rows are in the outbox: deliver now rather than at the next tick."""
+        self.queued.set()
+
+    async def run(
+        self,
+        stop: asyncio.Event,
+        *,
+        tick_seconds: float,
+        after_pass: Callable[[], Awaitable[object]] | None = None,
+        beat: Callable[[], None] | None = None,
+    ) -> None:
+        """Deliver until `stop` is set: a pass every `tick_seconds`, and at once when
+        woken. A pass that fails is logged and the next one runs as usual."""
+        while not stop.is_set():
+            if beat is not None:
+                beat()
+            self.queued.clear()
+            try:
+                await self.deliver_once()
+                if after_pass is not None:
+                    await after_pass()
+            except Exception:
+                log.exception("a delivery pass failed; the next one runs in %.0f s", tick_seconds)
+            await first_of(stop, self.queued, seconds=tick_seconds)
 
     async def deliver_once(self) -> DeliveryReport:
         """Claim one batch of due rows and try each once."""

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from bot.core import metrics
-from bot.core.errors import FeedParseError, FetchError
+from bot.core.errors import FeedParseError, FetchError, StoreError
 from bot.core.model import (
     Alert,
     DueFeed,
@@ -35,6 +35,7 @@ from bot.core.model import (
     PollReport,
     Story,
 )
+from bot.core.waiting import first_of
 from bot.pipeline import dedupe, fetch, match, normalize, parse, route, summarize
 from bot.store.base import NewStory, Store
 
@@ -67,6 +68,12 @@ class Pipeline:
     """The stored stories of the near-duplicate window, kept across polls."""
     fulltext: fetch.FullText | None = None
     """Article text for teaser-only stories (NEWSWATCH_FULLTEXT); None when off."""
+    on_queued: Callable[[], None] | None = None
+    """Called when outbox rows were queued (the service wakes its delivery loop)."""
+    queue_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    """One `queue_stories` at a time per process: the near-duplicate index and the
+    cluster routing see every earlier group's stories (the store's unique keys
+    keep exact duplicates out across instances)."""
     on_fetched: Callable[[DueFeed, FeedResponse], None] | None = None
     """Told of each feed fetched and parsed: WebSub discovery (`bot.pipeline.subscribe`,
     when NEWSWATCH_PUBLIC_URL is set); it must return at once and never raise."""
@@ -92,15 +99,18 @@ class _Batch:
     alerts: int = 0
 
 
+GROUP_MAX_FEEDS = 50
+"""At most this many checked feeds are queued together (one dedupe/save round)."""
+
+
 async def poll_once(pipeline: Pipeline, now: datetime | None = None) -> PollReport:
-    """Poll every due feed once, in batches, and queue the alerts; returns what happened."""
+    """Check every feed due at `now` once and queue the alerts; returns what happened.
+    What tests and the demo call; the service runs `poll_continuously`."""
     now = now or pipeline.clock()
     total = PollReport()
     with metrics.POLL_SECONDS.time():
         while True:
             report = await poll_batch(pipeline, now)
-            metrics.STORIES.inc(report.new_stories)
-            metrics.ALERTS.inc(report.alerts)
             total = merge_reports(total, report)
             if report.feeds_polled < pipeline.config.batch_size:
                 break
@@ -108,26 +118,187 @@ async def poll_once(pipeline: Pipeline, now: datetime | None = None) -> PollRepo
     return total
 
 
+async def poll_continuously(
+    pipeline: Pipeline,
+    stop: asyncio.Event,
+    *,
+    max_wait_seconds: float = 2.0,
+    beat: Callable[[], None] | None = None,
+) -> None:
+    """The service's poller, until `stop` is set: each feed is checked when it falls
+    due, and its stories are queued when its own check ends. It claims due feeds
+    while others are still being fetched (up to `batch_size` in flight), then
+    sleeps until the next feed is due (at most `max_wait_seconds`, so feeds added or
+    released by another instance are seen). On stop it claims nothing more and
+    returns once the checks in flight are queued."""
+    cfg = pipeline.config
+    results: asyncio.Queue[FeedResult] = asyncio.Queue()
+    running: set[asyncio.Task[None]] = set()
+    finished = asyncio.Event()
+    queuer = asyncio.create_task(_queue_until_cancelled(pipeline, results))
+
+    def done(task: asyncio.Task[None]) -> None:
+        running.discard(task)
+        finished.set()
+
+    noted: datetime | None = None
+    try:
+        while not stop.is_set():
+            if beat is not None:
+                beat()
+            now = pipeline.clock()
+            wait = max_wait_seconds
+            try:
+                due = await pipeline.store.claim_due_feeds(
+                    now,
+                    limit=cfg.batch_size - len(running),
+                    owner=cfg.owner,
+                    lease_seconds=cfg.lease_seconds,
+                )
+                for item in due:
+                    task = asyncio.create_task(check_feed(pipeline, item, now, results))
+                    running.add(task)
+                    task.add_done_callback(done)
+                if due and (noted is None or now - noted >= LAST_POLL_NOTE_EVERY):
+                    await pipeline.store.set_meta("last_poll_at", now.isoformat(timespec="seconds"))
+                    noted = now
+                if len(running) < cfg.batch_size:
+                    wait = _seconds_until(await pipeline.store.next_check_at(now), now, wait)
+            except StoreError as err:
+                log.error("looking for due feeds failed: %s; trying again in %.0f s", err, wait)
+            finished.clear()
+            at_capacity = len(running) >= cfg.batch_size
+            await first_of(stop, *([finished] if at_capacity else []), seconds=wait)
+        if running:
+            await asyncio.wait(set(running))
+        await results.join()
+    finally:
+        queuer.cancel()
+        for task in set(running):
+            task.cancel()
+
+
+LAST_POLL_NOTE_EVERY = timedelta(seconds=10)
+"""How often the poller records `last_poll_at` (what /healthz and `status` show)."""
+MIN_WAIT_SECONDS = 0.05
+"""The poller's shortest sleep (a due feed another transaction holds is retried soon)."""
+
+
+def _seconds_until(next_at: datetime | None, now: datetime, longest: float) -> float:
+    if next_at is None:
+        return longest
+    return min(longest, max(MIN_WAIT_SECONDS, (next_at - now).total_seconds()))
+
+
+async def _queue_until_cancelled(pipeline: Pipeline, results: asyncio.Queue[FeedResult]) -> None:
+    """Queue finished checks group by group, as they come (the poller's other half)."""
+    while True:
+        group = await next_group(results)
+        try:
+            report = await queue_results(pipeline, group, pipeline.clock())
+            if report.new_stories or report.feeds_failed:
+                log.info(
+                    "checked %d feeds: %d new stories, %d alerts, %d failed",
+                    report.feeds_polled,
+                    report.new_stories,
+                    report.alerts,
+                    report.feeds_failed,
+                )
+        except Exception:
+            log.exception("queueing the stories of %d checked feeds failed", len(group))
+        finally:
+            for _ in group:
+                results.task_done()
+
+
 async def poll_batch(pipeline: Pipeline, now: datetime) -> PollReport:
-    """One batch: claim → fetch/parse (concurrently) → dedupe → match → route → save."""
+    """One batch: claim → check every feed concurrently, each feed's stories queued
+    as soon as its own check ends (`check_feeds`)."""
     cfg = pipeline.config
     due = await pipeline.store.claim_due_feeds(
         now, limit=cfg.batch_size, owner=cfg.owner, lease_seconds=cfg.lease_seconds
     )
-    results = await asyncio.gather(*(fetch_and_parse(pipeline, item, now) for item in due))
-    candidates = [story for result in results for story in result.stories]
-    backlog = [story for result in results for story in result.backlog]
-    queued = await queue_stories(pipeline, candidates, backlog, now)
-    await pipeline.store.save_feed_states({r.feed.id: r.state for r in results})
+    return await check_feeds(pipeline, due, now)
+
+
+async def check_feeds(pipeline: Pipeline, due: Sequence[DueFeed], now: datetime) -> PollReport:
+    """Fetch and parse the claimed feeds concurrently and queue each one's stories
+    as soon as it is parsed (with whatever others finished meanwhile, up to
+    GROUP_MAX_FEEDS): a feed timing out delays no other feed's alerts."""
+    results: asyncio.Queue[FeedResult] = asyncio.Queue()
+    checks = [asyncio.create_task(check_feed(pipeline, item, now, results)) for item in due]
+    total, pending = PollReport(), len(due)
+    try:
+        while pending:
+            group = await next_group(results)
+            pending -= len(group)
+            total = merge_reports(total, await queue_results(pipeline, group, now))
+    finally:
+        for task in checks:  # only left running when this is cancelled
+            task.cancel()
+    return total
+
+
+async def check_feed(
+    pipeline: Pipeline, due: DueFeed, now: datetime, results: asyncio.Queue[FeedResult]
+) -> None:
+    """`fetch_and_parse` one feed and put its result on `results`, always exactly one:
+    a bug met on one feed is logged and planned as a failed check of that feed."""
+    try:
+        result = await fetch_and_parse(pipeline, due, now)
+    except Exception as err:
+        log.exception("checking feed %s (%s) failed", due.feed.name, due.feed.url)
+        failed = fetch.Failed(FetchError(f"internal error: {type(err).__name__}: {err}"))
+        state = fetch.plan_next_poll(
+            due.state,
+            now=now,
+            interval_seconds=pipeline.config.interval_seconds,
+            phase=fetch.feed_phase(due.feed.url),
+            outcome=failed,
+        )
+        result = FeedResult(due.feed, state, error=str(failed.error))
+    results.put_nowait(result)
+
+
+async def next_group(results: asyncio.Queue[FeedResult]) -> list[FeedResult]:
+    """The next finished check (waiting for one) and those finished meanwhile."""
+    group = [await results.get()]
+    while len(group) < GROUP_MAX_FEEDS and not results.empty():
+        group.append(results.get_nowait())
+    return group
+
+
+async def queue_results(
+    pipeline: Pipeline, group: Sequence[FeedResult], now: datetime
+) -> PollReport:
+    """Queue the stories of finished checks and save their feeds' states. When the
+    store fails, the feeds stay leased and are checked again when the lease ends
+    (their stories are still listed then: nothing is lost)."""
+    candidates = [story for result in group for story in result.stories]
+    backlog = [story for result in group for story in result.backlog]
+    errors = tuple(f"{r.feed.name}: {r.error}" for r in group if r.error)
+    try:
+        queued = await queue_stories(pipeline, candidates, backlog, now)
+        await pipeline.store.save_feed_states({r.feed.id: r.state for r in group})
+    except StoreError as err:
+        log.error(
+            "saving the stories of %d checked feeds failed: %s; they are checked again "
+            "when their leases end",
+            len(group),
+            err,
+        )
+        return PollReport(feeds_failed=len(group), errors=(*errors, f"store: {err}"))
+    metrics.STORIES.inc(queued.new_stories)
+    metrics.ALERTS.inc(queued.alerts)
     return PollReport(
-        feeds_polled=len(results),
-        feeds_failed=sum(1 for r in results if r.error),
-        not_modified=sum(1 for r in results if r.not_modified),
+        feeds_polled=len(group),
+        feeds_failed=sum(1 for r in group if r.error),
+        not_modified=sum(1 for r in group if r.not_modified),
         entries_seen=len(candidates) + len(backlog),
         new_stories=queued.new_stories,
         alerts=queued.alerts,
         outbox_rows=queued.outbox_rows,
-        errors=tuple(f"{r.feed.name}: {r.error}" for r in results if r.error),
+        errors=errors,
     )
 
 
@@ -146,6 +317,16 @@ async def queue_stories(
     """Stories polled or pushed → new ones only → [full text for teasers] → near-duplicates,
     match, route → stories and outbox rows saved in one transaction. `backlog` stories
     are stored as seen and never alert."""
+    async with pipeline.queue_lock:
+        queued = await _queue_stories(pipeline, candidates, backlog, now)
+    if queued.outbox_rows and pipeline.on_queued is not None:
+        pipeline.on_queued()
+    return queued
+
+
+async def _queue_stories(
+    pipeline: Pipeline, candidates: Sequence[Story], backlog: Sequence[Story], now: datetime
+) -> Queued:
     fresh = await fresh_stories(pipeline.store, [*candidates, *backlog], now)
     backlog_keys = {story.key for story in backlog}
     if pipeline.fulltext is not None:
@@ -229,7 +410,8 @@ async def fresh_stories(store: Store, stories: Sequence[Story], now: datetime) -
     The stored ones count as listed by their feed `now` (what retention keeps)."""
     unique, _ = dedupe.dedupe_batch(stories)
     known = await store.known_story_keys(unique, seen_at=now)
-    fresh = [normalize.with_fingerprint(story) for story in unique if story.key not in known]
+    new = [story for story in unique if story.key not in known]
+    fresh = await asyncio.to_thread(lambda: [normalize.with_fingerprint(s) for s in new])
     return sorted(fresh, key=lambda story: story.published)
 
 
@@ -238,13 +420,16 @@ async def route_stories(
 ) -> _Batch:
     """Match, summarise and route each fresh story. A near-duplicate of an earlier
     story (another outlet's report) never alerts: it is recorded in that story's
-    cluster, whose alert names it in a follow-up, and may make the cluster urgent."""
+    cluster, whose alert names it in a follow-up, and may make the cluster urgent.
+    Matching and summarising (CPU-heavy at the text bounds) run in a worker thread."""
     batch = _Batch()
     duplicates_of = await near_duplicates(pipeline, stories, backlog_keys, now)
     clusters = await route.clusters_of(
         pipeline.store, stories, duplicates_of, pipeline.config.urgency
     )
-    urgent_rules = {rule.name for rule in pipeline.rulebook.rules if rule.urgent}
+    rulebook = pipeline.rulebook
+    urgent_rules = {rule.name for rule in rulebook.rules if rule.urgent}
+    candidates: list[Story] = []
     for story in stories:
         root = clusters.root_of(story.key)
         if story.key in backlog_keys or root is not None:
@@ -254,18 +439,26 @@ async def route_stories(
             batch.new_story_rows.append(
                 NewStory(story, None, cluster_key=root, urgent_cluster=urgent)
             )
-            continue
-        matches = pipeline.rulebook.match_story(story)
-        if matches:  # the optional LLM check (rules with llm_check); fail-open
-            matches = await pipeline.rulebook.confirm_matches(story, matches)
-        if not matches:
-            batch.new_story_rows.append(NewStory(story=story, alert=None))
-            continue
+        else:
+            candidates.append(story)
+    found = await asyncio.to_thread(lambda: [rulebook.match_story(s) for s in candidates])
+    confirmed = [  # the optional LLM check (rules with llm_check); fail-open
+        await rulebook.confirm_matches(story, matches) if matches else matches
+        for story, matches in zip(candidates, found, strict=True)
+    ]
+    matched = [(story, m) for story, m in zip(candidates, confirmed, strict=True) if m]
+    summaries = await asyncio.to_thread(lambda: [summarize.summarize(s, m) for s, m in matched])
+    batch.new_story_rows.extend(
+        NewStory(story=story, alert=None)
+        for story, matches in zip(candidates, confirmed, strict=True)
+        if not matches
+    )
+    for (story, matches), summary in zip(matched, summaries, strict=True):
         rules = [m.rule for m in matches]
         alert = Alert(
             story=story,
             matches=tuple(matches),
-            summary=summarize.summarize(story, matches),
+            summary=summary,
             urgent=clusters.urgent(story.key) or bool(urgent_rules.intersection(rules)),
         )
         recipients = await pipeline.store.recipients_for(rules, now)
@@ -290,4 +483,4 @@ async def near_duplicates(
         return {}
     since = now - timedelta(hours=pipeline.config.near_duplicate_hours)
     await pipeline.near_index.refresh(pipeline.store, since)
-    return pipeline.near_index.group(stories, index_only=backlog_keys)
+    return await asyncio.to_thread(pipeline.near_index.group, stories, index_only=backlog_keys)

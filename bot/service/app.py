@@ -134,6 +134,13 @@ async def build_app(
     )
     await rulebook.reload(store)
     owner = instance_name()
+    registry = dict(notifiers or {})
+    policy = DeliveryPolicy(
+        owner=owner,
+        max_attempts=settings.max_delivery_attempts,
+        edit_gap_seconds=settings.followup_gap,
+    )
+    deliverer = Deliverer(store=store, notifiers=registry, policy=policy, clock=clock)
     pipeline = Pipeline(
         store=store,
         fetcher=Fetcher(http, limits),
@@ -145,14 +152,8 @@ async def build_app(
         ),
         clock=clock,
         fulltext=FullText(Fetcher(http, page_limits(limits))) if settings.fulltext else None,
+        on_queued=deliverer.wake,
     )
-    registry = dict(notifiers or {})
-    policy = DeliveryPolicy(
-        owner=owner,
-        max_attempts=settings.max_delivery_attempts,
-        edit_gap_seconds=settings.followup_gap,
-    )
-    deliverer = Deliverer(store=store, notifiers=registry, policy=policy, clock=clock)
     notices = NoticeSender(store=store, notifiers=registry, policy=policy, clock=clock)
     subscriber = None
     if settings.public_url is not None:

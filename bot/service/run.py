@@ -1,16 +1,21 @@
-"""`newswatch run`: the scheduler, the HTTP server and the chat platforms.
+"""`newswatch run`: the poller, the delivery loop, the scheduled jobs, the HTTP
+server and the chat platforms.
 
-APScheduler 3 (AsyncIOScheduler) runs these jobs, each never overlapping
-itself and each beating the heartbeat that `/healthz` reads when a tick starts:
-the poll tick (`poll_once`), the delivery loop (`Deliverer.deliver_once`, then
-the admin notices), the release of held alerts as digests when a mute, quiet
-hours or a digest schedule lets them go (`bot.delivery.release.release_due`),
-the feed-health check (every minute: notices to the admins when a feed fails or
-goes quiet, and when it recovers) and retention (hourly: `prune_store`).
-A monitor task records the event loop's lag (`bot.service.looplag`).
-SIGINT/SIGTERM stop new runs, let in-flight runs finish (up to a grace period)
-and close everything; a send interrupted past the grace period stays leased in
-the outbox and is sent after the lease expires, never lost.
+Two loops run all the time, each beating the heartbeat that `/healthz` reads:
+the poller (`poll_continuously`: each feed checked when it falls due, its
+stories queued as soon as its own check ends, sleeping until the next feed is
+due) and the delivery loop (`Deliverer.run`: a pass every second, and at once
+when the poller queued rows; then the admin notices). APScheduler 3
+(AsyncIOScheduler) runs the periodic jobs, each never overlapping itself and
+beating the heartbeat when a tick starts: the release of held alerts as
+digests when a mute, quiet hours or a digest schedule lets them go
+(`bot.delivery.release.release_due`), the feed-health check (every minute:
+notices to the admins when a feed fails or goes quiet, and when it recovers)
+and retention (hourly: `prune_store`). A monitor task records the event loop's
+lag (`bot.service.looplag`). SIGINT/SIGTERM stop new checks and passes, let
+those in flight finish (up to a grace period) and close everything; a send
+interrupted past the grace period stays leased in the outbox and is sent
+after the lease expires, never lost.
 """
 
 from __future__ import annotations
@@ -26,9 +31,10 @@ from datetime import UTC, datetime
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.core.settings import Settings
+from bot.core.waiting import first_of
 from bot.delivery.release import release_due
 from bot.pipeline.health import check_feed_health
-from bot.pipeline.poll import poll_once
+from bot.pipeline.poll import poll_continuously
 from bot.pipeline.subscribe import MAINTAIN_TICK_SECONDS
 from bot.service.app import (
     App,
@@ -46,8 +52,8 @@ from bot.service.platforms import start_platforms
 log = logging.getLogger(__name__)
 
 POLL_TICK_MAX_SECONDS = 2.0
-"""Look for due feeds at least this often: a feed's check starts at most this
-long after its slot (an indexed query on the store; cheap)."""
+"""The poller sleeps until the next feed is due, but looks at least this often
+(feeds added or released by another instance; an indexed query, cheap)."""
 DELIVERY_TICK_SECONDS = 1.0
 HEALTH_TICK_SECONDS = 60.0
 PRUNE_TICK_SECONDS = 3600.0
@@ -97,26 +103,9 @@ def job_ticks(settings: Settings) -> dict[str, float]:
 
 
 def build_scheduler(app: App, in_flight: InFlight, heartbeat: Heartbeat) -> AsyncIOScheduler:
-    """The jobs; each starts at once, never overlaps itself and beats the heartbeat."""
+    """The periodic jobs; each starts at once, never overlaps itself and beats the heartbeat."""
     scheduler = AsyncIOScheduler(timezone=UTC)
     ticks = job_ticks(app.settings)
-
-    async def poll() -> None:
-        heartbeat.beat("poll")
-        report = await poll_once(app.pipeline)
-        if report.feeds_polled:
-            log.info(
-                "polled %d feeds: %d new stories, %d alerts, %d failed",
-                report.feeds_polled,
-                report.new_stories,
-                report.alerts,
-                report.feeds_failed,
-            )
-
-    async def deliver() -> None:
-        heartbeat.beat("deliver")
-        await app.deliverer.deliver_once()
-        await app.notices.send_once()
 
     limits, admins = health_limits(app.settings), admin_destinations(app.settings)
 
@@ -133,10 +122,6 @@ def build_scheduler(app: App, in_flight: InFlight, heartbeat: Heartbeat) -> Asyn
         await release_due(app.store, app.deliverer.clock())
 
     common = {"max_instances": 1, "coalesce": True, "next_run_time": datetime.now(UTC)}
-    scheduler.add_job(in_flight.wrap(poll), "interval", seconds=ticks["poll"], id="poll", **common)
-    scheduler.add_job(
-        in_flight.wrap(deliver), "interval", seconds=ticks["deliver"], id="deliver", **common
-    )
     scheduler.add_job(
         in_flight.wrap(feed_health), "interval", seconds=ticks["health"], id="health", **common
     )
@@ -155,6 +140,39 @@ def build_scheduler(app: App, in_flight: InFlight, heartbeat: Heartbeat) -> Asyn
             **common,
         )
     return scheduler
+
+
+def start_loops(app: App, stop: asyncio.Event, heartbeat: Heartbeat) -> list[asyncio.Task[None]]:
+    """The poller and the delivery loop, running until `stop` is set."""
+    ticks = job_ticks(app.settings)
+
+    def poller() -> Awaitable[None]:
+        return poll_continuously(
+            app.pipeline, stop, max_wait_seconds=ticks["poll"], beat=lambda: heartbeat.beat("poll")
+        )
+
+    def deliverer() -> Awaitable[None]:
+        return app.deliverer.run(
+            stop,
+            tick_seconds=ticks["deliver"],
+            after_pass=app.notices.send_once,
+            beat=lambda: heartbeat.beat("deliver"),
+        )
+
+    return [
+        asyncio.create_task(keep_running("the poller", poller, stop)),
+        asyncio.create_task(keep_running("the delivery loop", deliverer, stop)),
+    ]
+
+
+async def keep_running(name: str, loop: Callable[[], Awaitable[None]], stop: asyncio.Event) -> None:
+    """Run `loop` until `stop` is set, starting it again a second after a failure."""
+    while not stop.is_set():
+        try:
+            await loop()
+        except Exception:
+            log.exception("%s failed; it starts again in 1 s", name)
+            await first_of(stop, seconds=1.0)
 
 
 async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
@@ -176,6 +194,7 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> Non
         await http.start(settings.http_host, settings.http_port)
         scheduler = build_scheduler(app, in_flight, heartbeat)
         scheduler.start()
+        loops = start_loops(app, stop, heartbeat)
         log.info(
             "newswatch running: %d feeds, %d rules, http on %s:%d",
             len(await app.store.list_feeds()),
@@ -186,7 +205,9 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> Non
         await stop.wait()
         log.info("stopping: waiting up to %.0f s for running jobs", GRACE_SECONDS)
         scheduler.pause()
-        await in_flight.drain(GRACE_SECONDS)
+        await asyncio.wait([*loops, *in_flight.tasks], timeout=GRACE_SECONDS)
+        for task in loops:
+            task.cancel()
         scheduler.shutdown(wait=False)
         await http.stop()  # first: no Slack or webhook request may reach a stopped front-end
         await platforms.stop()

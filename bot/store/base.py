@@ -163,6 +163,11 @@ class Store(Protocol):
         """Feeds whose next_poll_at <= now (or never polled), leased to `owner`."""
         ...
 
+    async def next_check_at(self, now: datetime) -> datetime | None:
+        """When the next enabled feed not leased at `now` falls due (`now` if one is
+        overdue or never checked); None when there is none."""
+        ...
+
     async def save_feed_state(self, feed_id: int, state: FeedState) -> None:
         """Store the state after a poll and release the lease."""
         ...

@@ -161,6 +161,19 @@ class FeedQueries(SqlBase):
             rows = (await conn.execute(sa.select(feeds).order_by(feeds.c.id))).mappings().all()
         return [FeedHealth(feed=feed_from_row(r), state=state_from_row(r)) for r in rows]
 
+    async def next_check_at(self, now: datetime) -> datetime | None:
+        """When the next enabled feed not leased at `now` falls due (`now` for one
+        never checked or overdue; None when there is none)."""
+        query = sa.select(
+            sa.func.min(feeds.c.next_poll_at),
+            sa.func.count().filter(feeds.c.next_poll_at.is_(None)),
+        ).where(feeds.c.enabled, sa.or_(feeds.c.lease_until.is_(None), feeds.c.lease_until <= now))
+        async with self._read() as conn:
+            earliest, never = (await conn.execute(query)).one()
+        if never:
+            return now
+        return None if earliest is None else max(now, earliest)
+
     async def claim_due_feeds(
         self, now: datetime, *, limit: int, owner: str, lease_seconds: float
     ) -> list[DueFeed]:
