@@ -16,6 +16,8 @@ exactly one alert → forged and unsigned pushes → nothing → safety-net poll
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -25,6 +27,7 @@ from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from bot.core.model import ALL_RULES, Destination, PushState, PushSubscription
@@ -309,3 +312,34 @@ async def test_the_command_line_lists_push_status_and_a_removal_unsubscribes(
         assert len(world.hub.requests_of("unsubscribe")) == 1
         assert world.hub.subscribers == {}
         assert await world.app.store.push_subscriptions() == []
+
+
+async def test_another_instance_on_the_same_database_takes_the_push(tmp_path: Path) -> None:
+    """Subscription state lives in the store: a push that reaches a second instance
+    (behind one load balancer) is verified with the secret the first one chose."""
+    async with websub_world(tmp_path) as world:
+        await world.poll()
+        sub = await world.subscription()
+        port = free_port()
+        other_settings = world.app.settings.model_copy(
+            update={"http_port": port, "public_url": f"http://127.0.0.1:{port}"}
+        )
+        other = await build_app(other_settings, notifiers={}, clock=world.clock)
+        other_http = HttpServer(other)
+        await other_http.start("127.0.0.1", port)
+        try:
+            body = world.feed_body(*world.items, world.story("Iran news via instance two"))
+            signature = "sha256=" + hmac.new(sub.secret.encode(), body, hashlib.sha256).hexdigest()
+            async with httpx.AsyncClient() as client:
+                answer = await client.post(
+                    f"http://127.0.0.1:{port}/websub/{sub.callback_id}",
+                    content=body,
+                    headers={"X-Hub-Signature": signature},
+                )
+            assert answer.status_code == 202
+        finally:
+            await other_http.stop()
+            await other.close()
+        await world.deliver()  # the first instance delivers what the second queued
+        [alert] = world.alerts()
+        assert "instance two" in parse_telegram_html(alert.text)
