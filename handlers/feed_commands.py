@@ -10,7 +10,7 @@ import re
 from bot.core.errors import NotFoundError
 from bot.core.model import Change, Feed
 from bot.pipeline.feedlist import check_feed_url, default_name, parse_feed_interval
-from bot.pipeline.health import feed_health_lines
+from bot.pipeline.health import feed_list_lines
 from handlers.arguments import BadArgumentsError, split_first
 from handlers.command import ChatOrigin, Command, Reply
 from handlers.context import HandlerContext
@@ -126,11 +126,10 @@ async def remove_feed(ctx: HandlerContext, command: Command, args: str) -> Reply
 
 
 async def list_feeds(ctx: HandlerContext, command: Command, args: str) -> Reply:
-    """Every feed with its health, last fetch and last error."""
-    feeds = await ctx.store.list_feeds()
-    if not feeds:
+    """Every feed with its health, last fetch, last error and WebSub push status."""
+    if not await ctx.store.list_feeds():
         return Reply("no feeds yet — add one with `feed add <url>`")
-    return Reply("\n".join(feed_health_lines(feeds)))
+    return Reply("\n".join(await feed_list_lines(ctx.store)))
 
 
 SPECS = (

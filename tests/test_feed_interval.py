@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from types import SimpleNamespace
+from typing import cast
 
 import pytest
 
 from bot.core.errors import NotFoundError, StoreError
 from bot.core.model import DueFeed, Feed, FeedState
 from bot.pipeline.feedlist import parse_feed_interval
-from bot.pipeline.poll import PollConfig, interval_of
+from bot.pipeline.fetch import SAFETY_NET_SECONDS
+from bot.pipeline.poll import Pipeline, PollConfig, interval_of
 from bot.store import SqlStore
 from tests.store_samples import T0
 from tests.support.cli import run_cli
@@ -48,10 +51,13 @@ async def test_changing_an_unknown_feed_says_so(store: SqlStore) -> None:
 
 
 def test_the_poll_uses_the_feed_interval_over_the_default() -> None:
-    pipeline = type("P", (), {"config": PollConfig(interval_seconds=60)})()
-    assert interval_of(pipeline, Feed(1, "https://a.example/rss", "a", interval=15)) == 15  # type: ignore[arg-type]
-    assert interval_of(pipeline, Feed(1, "https://a.example/rss", "a")) == 60  # type: ignore[arg-type]
-    assert DueFeed(Feed(1, "u", "a"), FeedState())  # the claim carries the Feed as stored
+    pipeline = cast(Pipeline, SimpleNamespace(config=PollConfig(interval_seconds=60)))
+    own = Feed(1, "https://a.example/rss", "a", interval=15)
+    plain = Feed(2, "https://b.example/rss", "b")
+    assert interval_of(pipeline, DueFeed(own, FeedState())) == 15
+    assert interval_of(pipeline, DueFeed(plain, FeedState())) == 60
+    pushed = DueFeed(own, FeedState(), pushed=True)  # a hub pushes it: polled as a safety net
+    assert interval_of(pipeline, pushed) == SAFETY_NET_SECONDS
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,6 @@
 """No feed waits for another: the service's poller and delivery loop, in process.
 
-Two primed feeds on a loopback server fall due in about a second; one of them
+Two primed feeds on two loopback servers (two hosts) fall due in about a second; one of them
 then hangs (its answer held until the test lets it go). The other feed's new
 story must reach the console while the slow one is still being fetched. Both
 loops are given a 30 s tick, so the alert arriving within seconds also shows
@@ -59,15 +59,15 @@ async def test_a_hanging_feed_does_not_delay_another_feeds_alert(tmp_path: Path)
             "semantic": "off",
         }
     )
-    async with FeedServer() as server:
+    async with FeedServer() as server, FeedServer() as slow_host:
         server.serve_bytes("/fast.xml", rss(("a1", "Markets open")))
-        server.serve_bytes("/slow.xml", rss(("b1", "Weather")))
+        slow_host.serve_bytes("/slow.xml", rss(("b1", "Weather")))
         app = await build_app(settings, notifiers={"console": ConsoleNotifier(stream=out)})
         stop = asyncio.Event()
         loops: list[asyncio.Task[None]] = []
         try:
-            for name in ("fast", "slow"):
-                await app.store.add_feed(server.url(f"/{name}.xml"), name)
+            await app.store.add_feed(server.url("/fast.xml"), "fast")
+            await app.store.add_feed(slow_host.url("/slow.xml"), "slow")
             await app.store.subscribe(CONSOLE, [ALL_RULES], actor="test")
             await poll_once(app.pipeline)  # primes both: their backlog never alerts
             soon = datetime.now(UTC) + timedelta(seconds=1)
@@ -76,9 +76,9 @@ async def test_a_hanging_feed_does_not_delay_another_feeds_alert(tmp_path: Path)
                     health.feed.id, replace(health.state, next_poll_at=soon)
                 )
             held = asyncio.Event()
-            server.serve_bytes("/slow.xml", rss(("b2", "Iran talks resume")), hold=held)
+            slow_host.serve_bytes("/slow.xml", rss(("b2", "Iran talks resume")), hold=held)
             server.serve_bytes("/fast.xml", rss(("a2", "Ukraine grain deal signed")))
-            before = server.hits["/slow.xml"]
+            before = slow_host.hits["/slow.xml"]
 
             loops = [
                 asyncio.create_task(
@@ -88,8 +88,8 @@ async def test_a_hanging_feed_does_not_delay_another_feeds_alert(tmp_path: Path)
             ]
             await wait_until(lambda: "https://news.example/a2" in out.getvalue())
 
-            assert server.hits["/slow.xml"] == before + 1  # its check has started …
-            assert server.in_flight["/slow.xml"] == 1  # … and is still waiting
+            assert slow_host.hits["/slow.xml"] == before + 1  # its check has started …
+            assert slow_host.in_flight["/slow.xml"] == 1  # … and is still waiting
             slow = {h.feed.name: h.state for h in await app.store.list_feeds()}["slow"]
             assert slow.next_poll_at == soon  # not yet saved: the slow check goes on
             assert "news.example/b2" not in out.getvalue()

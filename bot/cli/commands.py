@@ -321,14 +321,14 @@ def feeds_interval(
 
 @feeds_app.command("list")
 def feeds_list(config: ConfigOption = None) -> None:
-    """List feeds with their health: last fetch, status, errors."""
-    from bot.pipeline.health import feed_health_lines
+    """List feeds with their health (last fetch, status, errors) and WebSub push status."""
+    from bot.pipeline.health import feed_list_lines
 
     settings = settings_from(config)
 
     async def listing() -> list[str]:
         async with opened_store(settings) as store:
-            return feed_health_lines(await store.list_feeds())
+            return await feed_list_lines(store)
 
     for line in run_async(listing()):
         typer.echo(line)
@@ -338,7 +338,7 @@ def feeds_list(config: ConfigOption = None) -> None:
 def feeds_remove(
     feed: Annotated[str, typer.Argument(help="Feed URL, name or id.")], config: ConfigOption = None
 ) -> None:
-    """Remove a feed."""
+    """Remove a feed (a running service then unsubscribes it from its WebSub hub)."""
     settings = settings_from(config)
 
     async def remove() -> str:

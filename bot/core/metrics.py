@@ -151,7 +151,8 @@ RULES_INVALID = Gauge(
 
 PUSHES = Counter(
     "newswatch_websub_pushes",
-    "WebSub content distributions by outcome: accepted, bad_signature, unparsable.",
+    "WebSub content distributions by outcome: accepted, bad_signature, unparsable,"
+    " too_large, unknown (callback id).",
     ["outcome"],
     registry=REGISTRY,
 )

@@ -79,6 +79,44 @@ class DueFeed:
 
     feed: Feed
     state: FeedState
+    pushed: bool = False
+    """The feed has a live WebSub subscription: polling is only a safety net."""
+
+
+class PushState(StrEnum):
+    """Where a WebSub subscription stands (`bot.pipeline.subscribe`)."""
+
+    SUBSCRIBING = "subscribing"
+    """Asked the hub; waiting for its intent verification."""
+    ACTIVE = "active"
+    """Verified: the hub pushes new content until the lease ends (renewed before)."""
+    UNSUBSCRIBING = "unsubscribing"
+    """The feed was removed and the hub was asked to stop."""
+    FAILED = "failed"
+    """Refused, denied, never verified or lapsed; retried later with backoff."""
+
+
+@dataclass(frozen=True, slots=True)
+class PushSubscription:
+    """One WebSub subscription of a feed to its hub, as the store keeps it."""
+
+    callback_id: str
+    """The opaque last segment of the callback URL (`/websub/<callback_id>`)."""
+    feed: Feed | None
+    """None once the feed was removed: the row stays until the hub is unsubscribed."""
+    hub: str
+    topic: str
+    secret: str
+    state: PushState
+    requested_at: datetime
+    """When we last sent the hub a (un)subscribe request."""
+    lease_seconds: int | None = None
+    lease_expires_at: datetime | None = None
+    last_error: str | None = None
+    attempts: int = 0
+    """Consecutive failures (backoff); reset by a verification."""
+    retry_at: datetime | None = None
+    """When a failed subscription is tried again."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +134,8 @@ class FeedResponse:
     max_age_seconds: float | None = None
     """From `Cache-Control: max-age`, if the server sent one."""
     retry_after_seconds: float | None = None
+    link: str | None = None
+    """The HTTP `Link` header(s), where a feed may name its WebSub hub."""
 
     @property
     def not_modified(self) -> bool:

@@ -19,6 +19,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 import yaml
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
@@ -74,6 +75,7 @@ class Settings(BaseSettings):
     semantic: Literal["auto", "on", "off"] = Field(
         "auto", validation_alias=_env("NEWSWATCH_SEMANTIC")
     )
+    public_url: str | None = Field(None, validation_alias=_env("NEWSWATCH_PUBLIC_URL"))
 
     # fetching
     per_host_concurrency: int = Field(2, ge=1, validation_alias=_env("NEWSWATCH_PER_HOST"))
@@ -160,9 +162,26 @@ class Settings(BaseSettings):
             raise ValueError("must start with http:// or https://")
         return value
 
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        """Where WebSub hubs reach this server's `/websub/…` callbacks."""
+        if value is None:
+            return None
+        parsed = urlsplit(value.strip())
+        if parsed.scheme not in ("http", "https") or not parsed.hostname:
+            raise ValueError(
+                "must be the http(s) URL at which hubs reach this server's HTTP port,"
+                " e.g. https://newswatch.example.org"
+            )
+        if parsed.query or parsed.fragment:
+            raise ValueError("must not have a query or fragment (callbacks go under its path)")
+        return value.strip().rstrip("/")
+
     @field_validator(
         "feeds_file",
         "database_url",
+        "public_url",
         "llm_url",
         "telegram_webhook_url",
         "slack_admin_channel",

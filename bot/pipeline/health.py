@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import pairwise
 
-from bot.core.model import Destination
+from bot.core.model import Destination, PushState, PushSubscription
 from bot.store.base import DeadLetter, FeedHealth, Store
 
 FAILING_AFTER = 3
@@ -40,8 +40,11 @@ def _when(moment: datetime | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "never"
 
 
-def feed_health_lines(feeds: Sequence[FeedHealth]) -> list[str]:
-    """One line per feed: id, name, condition, last fetch and last error."""
+def feed_health_lines(
+    feeds: Sequence[FeedHealth], push: Mapping[int, PushSubscription] | None = None
+) -> list[str]:
+    """One line per feed: id, name, condition, last fetch and last error, and its WebSub
+    status when `push` (subscriptions by feed id) has one."""
     if not feeds:
         return ["no feeds — add one with `newswatch feeds add URL`"]
     lines = []
@@ -57,8 +60,30 @@ def feed_health_lines(feeds: Sequence[FeedHealth]) -> list[str]:
             line += f"  (every {feed.interval:g} s)"
         if state.last_error:
             line += f"\n      last error: {state.last_error}"
+        if push and feed.id in push:
+            line += f"\n      {push_status(push[feed.id])}"
         lines.append(line)
     return lines
+
+
+async def feed_list_lines(store: Store) -> list[str]:
+    """`feeds list` (command line and chat): every feed's health and push status."""
+    push = {sub.feed.id: sub for sub in await store.push_subscriptions() if sub.feed}
+    return feed_health_lines(await store.list_feeds(), push)
+
+
+def push_status(sub: PushSubscription) -> str:
+    """How `feeds list` shows a subscription, e.g. "push: active until 2026-12-09 17:00 UTC"."""
+    if sub.state is PushState.ACTIVE:
+        until = f"{sub.lease_expires_at:%Y-%m-%d %H:%M} UTC" if sub.lease_expires_at else "?"
+        note = f" (last renewal failed: {sub.last_error})" if sub.last_error else ""
+        return f"push: active until {until} via {sub.hub}{note}"
+    if sub.state is PushState.SUBSCRIBING:
+        return f"push: pending (waiting for {sub.hub} to verify)"
+    if sub.state is PushState.FAILED:
+        retry = f"; retry at {sub.retry_at:%Y-%m-%d %H:%M} UTC" if sub.retry_at else ""
+        return f"push: failed ({sub.last_error or 'unknown reason'}){retry}"
+    return "push: unsubscribing"
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,7 +25,16 @@ from datetime import datetime, timedelta
 
 from bot.core import metrics
 from bot.core.errors import FeedParseError, FetchError, StoreError
-from bot.core.model import Alert, DueFeed, Feed, FeedState, ParsedFeed, PollReport, Story
+from bot.core.model import (
+    Alert,
+    DueFeed,
+    Feed,
+    FeedResponse,
+    FeedState,
+    ParsedFeed,
+    PollReport,
+    Story,
+)
 from bot.core.waiting import first_of
 from bot.pipeline import dedupe, fetch, match, normalize, parse, route, summarize
 from bot.store.base import NewStory, Store
@@ -65,6 +74,9 @@ class Pipeline:
     """One `queue_stories` at a time per process: the near-duplicate index and the
     cluster routing see every earlier group's stories (the store's unique keys
     keep exact duplicates out across instances)."""
+    on_fetched: Callable[[DueFeed, FeedResponse], None] | None = None
+    """Told of each feed fetched and parsed: WebSub discovery (`bot.pipeline.subscribe`,
+    when NEWSWATCH_PUBLIC_URL is set); it must return at once and never raise."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,7 +252,7 @@ async def check_feed(
         state = fetch.plan_next_poll(
             due.state,
             now=now,
-            interval_seconds=interval_of(pipeline, due.feed),
+            interval_seconds=interval_of(pipeline, due),
             phase=fetch.feed_phase(due.feed.url),
             outcome=failed,
         )
@@ -340,15 +352,18 @@ def merge_reports(a: PollReport, b: PollReport) -> PollReport:
     )
 
 
-def interval_of(pipeline: Pipeline, feed: Feed) -> float:
-    """The longest `feed` goes unchecked: its own interval, or NEWSWATCH_POLL_INTERVAL."""
-    return feed.interval if feed.interval is not None else pipeline.config.interval_seconds
+def interval_of(pipeline: Pipeline, due: DueFeed) -> float:
+    """The longest a feed goes unchecked: its own interval or NEWSWATCH_POLL_INTERVAL;
+    for a feed a WebSub hub pushes, at least the safety net's `SAFETY_NET_SECONDS`."""
+    feed = due.feed
+    interval = feed.interval if feed.interval is not None else pipeline.config.interval_seconds
+    return max(interval, fetch.SAFETY_NET_SECONDS) if due.pushed else interval
 
 
 async def fetch_and_parse(pipeline: Pipeline, due: DueFeed, now: datetime) -> FeedResult:
     """Fetch one feed, parse it and normalise its entries; never raises for feed trouble."""
     feed, state = due.feed, due.state
-    interval, phase = interval_of(pipeline, feed), fetch.feed_phase(feed.url)
+    interval, phase = interval_of(pipeline, due), fetch.feed_phase(feed.url)
 
     def planned(outcome: fetch.PollOutcome) -> FeedState:
         return fetch.plan_next_poll(
@@ -370,6 +385,8 @@ async def fetch_and_parse(pipeline: Pipeline, due: DueFeed, now: datetime) -> Fe
         log.warning("feed %s (%s) failed: %s", feed.name, feed.url, err)
         return FeedResult(feed, planned(fetch.Failed(err)), error=str(err))
     stories, backlog = await asyncio.to_thread(normalize_entries, feed, state, parsed, now)
+    if pipeline.on_fetched is not None:  # WebSub: subscribe to the hub the feed names
+        pipeline.on_fetched(due, response)
     return FeedResult(
         feed, planned(fetch.Fetched(response, parsed)), stories=stories, backlog=backlog
     )

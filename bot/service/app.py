@@ -30,6 +30,7 @@ from bot.pipeline.health import HealthLimits
 from bot.pipeline.match import RuleBook
 from bot.pipeline.poll import Pipeline, PollConfig
 from bot.pipeline.route import Urgency
+from bot.pipeline.subscribe import Subscriber
 from bot.store import open_store
 from bot.store.base import Store
 
@@ -61,8 +62,12 @@ class App:
     deliverer: Deliverer
     notices: NoticeSender
     notifiers: dict[str, Notifier] = field(default_factory=dict)
+    subscriber: Subscriber | None = None
+    """WebSub subscriptions, when NEWSWATCH_PUBLIC_URL is set."""
 
     async def close(self) -> None:
+        if self.subscriber is not None:
+            await self.subscriber.close()
         for notifier in self.notifiers.values():
             await notifier.close()
         await self.http.aclose()
@@ -151,7 +156,11 @@ async def build_app(
         on_queued=deliverer.wake,
     )
     notices = NoticeSender(store=store, notifiers=registry, policy=policy, clock=clock)
-    return App(settings, store, http, rulebook, pipeline, deliverer, notices, registry)
+    subscriber = None
+    if settings.public_url is not None:
+        subscriber = Subscriber(pipeline, http, settings.public_url, settings.max_feed_bytes)
+        pipeline.on_fetched = subscriber.notice
+    return App(settings, store, http, rulebook, pipeline, deliverer, notices, registry, subscriber)
 
 
 SENT_RETENTION = timedelta(days=7)

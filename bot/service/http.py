@@ -1,14 +1,19 @@
 """The one HTTP server of a running newswatch.
 
-It carries `/healthz` and `/metrics` and whatever the chat platforms attach:
-Slack's HTTP mode at `/slack/events` and the Telegram webhook at
-`/telegram/webhook`.
+It carries `/healthz`, `/metrics`, the WebSub callbacks `/websub/<id>` and
+whatever the chat platforms attach: Slack's HTTP mode at `/slack/events` and
+the Telegram webhook at `/telegram/webhook`.
 
 - `/metrics` is prometheus-client's text exposition of `bot.core.metrics.REGISTRY`;
   the current-state gauges are read from the store just before.
 - `/healthz` answers 200 with a small JSON when the database answers and every
   scheduler job has ticked recently (`bot.service.heartbeat`), otherwise 503
   with the reasons, one line each.
+- `/websub/<id>` (`bot.pipeline.subscribe.Subscriber`): a hub's GET verifies our
+  intent (the challenge echoed, or 404 for what we did not ask for); its POST
+  brings content, read up to NEWSWATCH_MAX_FEED_BYTES and answered 2xx for any
+  known id (bad signatures are counted and ignored), 404 for an unknown one.
+  Without NEWSWATCH_PUBLIC_URL every callback is 404.
 """
 
 from __future__ import annotations
@@ -38,6 +43,8 @@ class HttpServer:
         self.web = web.Application()
         self.web.router.add_get("/healthz", self._healthz)
         self.web.router.add_get("/metrics", self._metrics)
+        self.web.router.add_get("/websub/{callback_id}", self._websub_verify)
+        self.web.router.add_post("/websub/{callback_id}", self._websub_content)
         self._runner: web.AppRunner | None = None
         self.port = 0
 
@@ -92,6 +99,46 @@ class HttpServer:
         return web.Response(
             body=generate_latest(metrics.REGISTRY), headers={"Content-Type": CONTENT_TYPE_LATEST}
         )
+
+    async def _websub_verify(self, request: web.Request) -> web.Response:
+        subscriber = self._app.subscriber
+        callback_id = request.match_info["callback_id"]
+        answer = None
+        if subscriber is not None:
+            answer = await subscriber.verify(callback_id, dict(request.query))
+        if answer is None:
+            return web.Response(status=404, text="no such subscription")
+        return web.Response(text=answer, content_type="text/plain")
+
+    async def _websub_content(self, request: web.Request) -> web.Response:
+        subscriber = self._app.subscriber
+        if subscriber is None:
+            return web.Response(status=404, text="no such subscription")
+        body, oversized = await _read_capped(request, subscriber.max_body_bytes)
+        known = await subscriber.receive(
+            request.match_info["callback_id"],
+            signature=request.headers.get("X-Hub-Signature"),
+            body=body,
+            content_type=request.headers.get("Content-Type"),
+            oversized=oversized,
+        )
+        if not known:
+            return web.Response(status=404, text="no such subscription")
+        return web.Response(status=202)
+
+
+async def _read_capped(request: web.Request, limit: int) -> tuple[bytes, bool]:
+    """The request body if it is at most `limit` bytes, else (b"", True): the rest is not
+    read (nor kept in memory)."""
+    if request.content_length is not None and request.content_length > limit:
+        return b"", True
+    chunks, size = [], 0
+    async for chunk in request.content.iter_chunked(64 * 1024):
+        size += len(chunk)
+        if size > limit:
+            return b"", True
+        chunks.append(chunk)
+    return b"".join(chunks), False
 
 
 def _one_line(err: BaseException) -> str:

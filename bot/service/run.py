@@ -35,6 +35,7 @@ from bot.core.waiting import first_of
 from bot.delivery.release import release_due
 from bot.pipeline.health import check_feed_health
 from bot.pipeline.poll import poll_continuously
+from bot.pipeline.subscribe import MAINTAIN_TICK_SECONDS
 from bot.service.app import (
     App,
     admin_destinations,
@@ -130,6 +131,14 @@ def build_scheduler(app: App, in_flight: InFlight, heartbeat: Heartbeat) -> Asyn
     scheduler.add_job(
         in_flight.wrap(release), "interval", seconds=ticks["release"], id="release", **common
     )
+    if app.subscriber is not None:  # WebSub: renewals, retries, unsubscribes of removed feeds
+        scheduler.add_job(
+            in_flight.wrap(app.subscriber.maintain),
+            "interval",
+            seconds=MAINTAIN_TICK_SECONDS,
+            id="websub",
+            **common,
+        )
     return scheduler
 
 

@@ -34,6 +34,7 @@ from bot.core.model import (
     Notice,
     OutboxItem,
     PruneReport,
+    PushSubscription,
     Recipient,
     Rule,
     Story,
@@ -524,4 +525,25 @@ class Store(Protocol):
         """Delete outbox rows and notices settled before `sent_before`, and stories
         neither fetched nor listed by a feed since `stories_before` that no outbox
         row needs (see `bot.store.retention`)."""
+        ...
+
+    # WebSub subscriptions (bot.store.websub; the state machine is bot.pipeline.subscribe)
+    async def add_push_subscription(self, sub: PushSubscription) -> bool:
+        """Record a new subscription; False when its feed already has one or is gone."""
+        ...
+
+    async def update_push_subscription(self, sub: PushSubscription) -> bool:
+        """Save a subscription's state by callback id; False if the row is gone."""
+        ...
+
+    async def delete_push_subscription(self, callback_id: str) -> bool: ...
+
+    async def push_subscription(self, callback_id: str) -> PushSubscription | None:
+        """The subscription of a callback id, with its feed (None once removed)."""
+        ...
+
+    async def feed_push_subscription(self, feed_id: int) -> PushSubscription | None: ...
+
+    async def push_subscriptions(self) -> list[PushSubscription]:
+        """Every subscription, removed feeds' included (their `feed` is None)."""
         ...

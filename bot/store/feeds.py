@@ -12,10 +12,10 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.core.errors import DuplicateError, NotFoundError, StoreError
-from bot.core.model import DueFeed, Feed, FeedState, check_feed_interval
+from bot.core.model import DueFeed, Feed, FeedState, PushState, check_feed_interval
 from bot.store.base import FeedHealth
 from bot.store.codec import decode_time, encode_time
-from bot.store.tables import feeds
+from bot.store.tables import feeds, websub_subscriptions
 from bot.store.transactions import SqlBase
 
 _CHUNK = 500
@@ -109,6 +109,14 @@ async def _one_feed(conn: AsyncConnection, url_or_name: str, verb: str) -> RowMa
     if len(rows) > 1:
         raise StoreError(f"{len(rows)} feeds match {wanted!r} — {verb} one by its URL")
     return rows[0]
+
+
+def _pushed_among(ids: Sequence[int], now: datetime) -> sa.Select[tuple[int]]:
+    """Those of the feeds `ids` with an active WebSub subscription whose lease runs."""
+    ws = websub_subscriptions.c
+    return sa.select(ws.feed_id).where(
+        ws.feed_id.in_(ids), ws.state == PushState.ACTIVE.value, ws.lease_expires_at > now
+    )
 
 
 class FeedQueries(SqlBase):
@@ -223,10 +231,15 @@ class FeedQueries(SqlBase):
         lease = {"lease_owner": owner, "lease_until": now + timedelta(seconds=lease_seconds)}
         async with self._write() as conn:
             rows = (await conn.execute(query)).mappings().all()
+            pushed: set[int] = set()
             if rows:
                 ids = [r["id"] for r in rows]
                 await conn.execute(sa.update(feeds).where(feeds.c.id.in_(ids)).values(lease))
-        return [DueFeed(feed=feed_from_row(r), state=state_from_row(r)) for r in rows]
+                pushed = set(await conn.scalars(_pushed_among(ids, now)))
+        return [
+            DueFeed(feed=feed_from_row(r), state=state_from_row(r), pushed=r["id"] in pushed)
+            for r in rows
+        ]
 
     async def save_feed_state(self, feed_id: int, state: FeedState) -> None:
         """Store a feed's state after a poll and release its lease."""

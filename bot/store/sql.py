@@ -5,7 +5,7 @@
     await store.close()
 
 The queries live in one mixin per area (feeds, stories, rules, subscriptions,
-outbox); this module combines them, adds the small key/value table and opens
+outbox, WebSub subscriptions); this module combines them, adds the small key/value table and opens
 the store.
 """
 
@@ -33,6 +33,7 @@ from bot.store.stories import StoryQueries
 from bot.store.subscriptions import SubscriptionQueries
 from bot.store.tables import meta
 from bot.store.transactions import Clock
+from bot.store.websub import WebSubQueries
 
 
 def utc_now() -> datetime:
@@ -53,6 +54,7 @@ class SqlStore(
     NoticeQueries,
     RetentionQueries,
     EntityQueries,
+    WebSubQueries,
 ):
     """Everything newswatch persists, in one SQL database (see `bot.store.base.Store`)."""
 

@@ -322,3 +322,27 @@ entity_names = sa.Table(
 )
 """Names admins added to the rule language's entity classes (`entity add`), on top of
 config/entities.yaml; every addition and removal is also in `changes`."""
+
+websub_subscriptions = sa.Table(
+    "websub_subscriptions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("callback_id", sa.Text, nullable=False, unique=True),
+    sa.Column("feed_id", sa.Integer, sa.ForeignKey("feeds.id", ondelete="SET NULL"), unique=True),
+    sa.Column("hub_url", sa.Text, nullable=False),
+    sa.Column("topic_url", sa.Text, nullable=False),
+    sa.Column("secret", sa.Text, nullable=False),
+    sa.Column("state", sa.Text, nullable=False),
+    sa.Column("requested_at", UtcDateTime, nullable=False),
+    sa.Column("lease_seconds", sa.Integer),
+    sa.Column("lease_expires_at", UtcDateTime),
+    sa.Column("last_error", sa.Text),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("retry_at", UtcDateTime),
+    sa.CheckConstraint(
+        "state IN ('subscribing', 'active', 'unsubscribing', 'failed')", name="state"
+    ),
+)
+"""One WebSub subscription per feed (`bot.pipeline.subscribe`). Removing the feed sets
+`feed_id` to NULL and keeps the row, so the renewal job unsubscribes from the hub
+and then deletes it; a push for such a row is answered and ignored."""

@@ -15,8 +15,10 @@ from bot.pipeline.fetch.schedule import (
     feed_phase,
     plan_next_poll,
 )
+from bot.pipeline.fetch.websub import SAFETY_NET_SECONDS
 
 __all__ = [
+    "SAFETY_NET_SECONDS",
     "Failed",
     "FetchLimits",
     "Fetched",

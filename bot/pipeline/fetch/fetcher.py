@@ -362,4 +362,5 @@ def _feed_response(
         last_modified=headers.get("last-modified"),
         max_age_seconds=parse_max_age(headers.get("cache-control")),
         retry_after_seconds=retry_after,
+        link=", ".join(headers.get_list("link")) or None,
     )

@@ -28,6 +28,7 @@ from bot.core.errors import FeedParseError, FetchError
 from bot.pipeline.parse.parser import ATOM, screen_body
 
 __all__ = [
+    "SAFETY_NET_SECONDS",
     "HubLinks",
     "PendingIntent",
     "discover",
@@ -38,6 +39,10 @@ __all__ = [
     "signature_ok",
     "verification_answer",
 ]
+
+SAFETY_NET_SECONDS = 900.0
+"""A feed its hub pushes is still polled, at least this often (15 min), in case a push
+is lost; a longer NEWSWATCH_POLL_INTERVAL stands."""
 
 _ALGORITHMS = {"sha1": hashlib.sha1, "sha256": hashlib.sha256,
                "sha384": hashlib.sha384, "sha512": hashlib.sha512}  # fmt: skip
