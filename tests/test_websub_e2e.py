@@ -291,6 +291,7 @@ async def test_the_scheduler_runs_the_websub_job_only_with_a_public_url(tmp_path
                 await world.poll()
                 await job.func()  # the job as the scheduler runs it: a maintain pass
                 assert (await world.subscription()).state is PushState.ACTIVE
+                assert "websub" in heartbeat.ages()  # /healthz watches it too
 
 
 async def test_the_command_line_lists_push_status_and_a_removal_unsubscribes(

@@ -93,13 +93,16 @@ def poll_tick_seconds(settings: Settings) -> float:
 
 def job_ticks(settings: Settings) -> dict[str, float]:
     """Each scheduled job's tick in seconds (the heartbeat's limits derive from them)."""
-    return {
+    ticks = {
         "poll": poll_tick_seconds(settings),
         "deliver": DELIVERY_TICK_SECONDS,
         "release": RELEASE_TICK_SECONDS,
         "health": HEALTH_TICK_SECONDS,
         "prune": PRUNE_TICK_SECONDS,
     }
+    if settings.public_url:
+        ticks["websub"] = MAINTAIN_TICK_SECONDS
+    return ticks
 
 
 def build_scheduler(app: App, in_flight: InFlight, heartbeat: Heartbeat) -> AsyncIOScheduler:
@@ -131,9 +134,15 @@ def build_scheduler(app: App, in_flight: InFlight, heartbeat: Heartbeat) -> Asyn
     scheduler.add_job(
         in_flight.wrap(release), "interval", seconds=ticks["release"], id="release", **common
     )
-    if app.subscriber is not None:  # WebSub: renewals, retries, unsubscribes of removed feeds
+    subscriber = app.subscriber
+    if subscriber is not None:  # WebSub: renewals, retries, unsubscribes of removed feeds
+
+        async def websub() -> None:
+            heartbeat.beat("websub")
+            await subscriber.maintain()
+
         scheduler.add_job(
-            in_flight.wrap(app.subscriber.maintain),
+            in_flight.wrap(websub),
             "interval",
             seconds=MAINTAIN_TICK_SECONDS,
             id="websub",
