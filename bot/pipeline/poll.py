@@ -101,6 +101,42 @@ class _Batch:
 
 GROUP_MAX_FEEDS = 50
 """At most this many checked feeds are queued together (one dedupe/save round)."""
+UNQUEUED_MAX_FEEDS = 2 * GROUP_MAX_FEEDS
+"""At most this many feeds are fetched and not yet queued: a check waits for room
+before it fetches, so the parsed feeds held in memory stay bounded (a cold start
+of 1,000 feeds would otherwise hold most of them while the queueing catches up)."""
+
+
+class CheckResults:
+    """Finished checks waiting to be queued, with room for `UNQUEUED_MAX_FEEDS`."""
+
+    def __init__(self, room: int = UNQUEUED_MAX_FEEDS) -> None:
+        self._results: asyncio.Queue[FeedResult] = asyncio.Queue()
+        self._room = asyncio.Semaphore(room)
+
+    async def make_room(self) -> None:
+        """Wait until one more check may fetch (released by `queued`)."""
+        await self._room.acquire()
+
+    def put(self, result: FeedResult) -> None:
+        self._results.put_nowait(result)
+
+    async def next_group(self) -> list[FeedResult]:
+        """The next finished check (waiting for one) and those finished meanwhile."""
+        group = [await self._results.get()]
+        while len(group) < GROUP_MAX_FEEDS and not self._results.empty():
+            group.append(self._results.get_nowait())
+        return group
+
+    def queued(self, group: Sequence[FeedResult]) -> None:
+        """`group` is dealt with: its room goes to the next checks."""
+        for _ in group:
+            self._room.release()
+            self._results.task_done()
+
+    async def join(self) -> None:
+        """Wait until every result put is dealt with."""
+        await self._results.join()
 
 
 async def poll_once(pipeline: Pipeline, now: datetime | None = None) -> PollReport:
@@ -132,7 +168,7 @@ async def poll_continuously(
     released by another instance are seen). On stop it claims nothing more and
     returns once the checks in flight are queued."""
     cfg = pipeline.config
-    results: asyncio.Queue[FeedResult] = asyncio.Queue()
+    results = CheckResults()
     running: set[asyncio.Task[None]] = set()
     finished = asyncio.Event()
     queuer = asyncio.create_task(_queue_until_cancelled(pipeline, results))
@@ -190,10 +226,10 @@ def _seconds_until(next_at: datetime | None, now: datetime, longest: float) -> f
     return min(longest, max(MIN_WAIT_SECONDS, (next_at - now).total_seconds()))
 
 
-async def _queue_until_cancelled(pipeline: Pipeline, results: asyncio.Queue[FeedResult]) -> None:
+async def _queue_until_cancelled(pipeline: Pipeline, results: CheckResults) -> None:
     """Queue finished checks group by group, as they come (the poller's other half)."""
     while True:
-        group = await next_group(results)
+        group = await results.next_group()
         try:
             report = await queue_results(pipeline, group, pipeline.clock())
             if report.new_stories or report.feeds_failed:
@@ -207,8 +243,7 @@ async def _queue_until_cancelled(pipeline: Pipeline, results: asyncio.Queue[Feed
         except Exception:
             log.exception("queueing the stories of %d checked feeds failed", len(group))
         finally:
-            for _ in group:
-                results.task_done()
+            results.queued(group)
 
 
 async def poll_batch(pipeline: Pipeline, now: datetime) -> PollReport:
@@ -225,14 +260,17 @@ async def check_feeds(pipeline: Pipeline, due: Sequence[DueFeed], now: datetime)
     """Fetch and parse the claimed feeds concurrently and queue each one's stories
     as soon as it is parsed (with whatever others finished meanwhile, up to
     GROUP_MAX_FEEDS): a feed timing out delays no other feed's alerts."""
-    results: asyncio.Queue[FeedResult] = asyncio.Queue()
+    results = CheckResults()
     checks = [asyncio.create_task(check_feed(pipeline, item, now, results)) for item in due]
     total, pending = PollReport(), len(due)
     try:
         while pending:
-            group = await next_group(results)
+            group = await results.next_group()
             pending -= len(group)
-            total = merge_reports(total, await queue_results(pipeline, group, now))
+            try:
+                total = merge_reports(total, await queue_results(pipeline, group, now))
+            finally:
+                results.queued(group)
     finally:
         for task in checks:  # only left running when this is cancelled
             task.cancel()
@@ -240,10 +278,11 @@ async def check_feeds(pipeline: Pipeline, due: Sequence[DueFeed], now: datetime)
 
 
 async def check_feed(
-    pipeline: Pipeline, due: DueFeed, now: datetime, results: asyncio.Queue[FeedResult]
+    pipeline: Pipeline, due: DueFeed, now: datetime, results: CheckResults
 ) -> None:
     """`fetch_and_parse` one feed and put its result on `results`, always exactly one:
     a bug met on one feed is logged and planned as a failed check of that feed."""
+    await results.make_room()
     try:
         result = await fetch_and_parse(pipeline, due, now)
     except Exception as err:
@@ -257,15 +296,7 @@ async def check_feed(
             outcome=failed,
         )
         result = FeedResult(due.feed, state, error=str(failed.error))
-    results.put_nowait(result)
-
-
-async def next_group(results: asyncio.Queue[FeedResult]) -> list[FeedResult]:
-    """The next finished check (waiting for one) and those finished meanwhile."""
-    group = [await results.get()]
-    while len(group) < GROUP_MAX_FEEDS and not results.empty():
-        group.append(results.get_nowait())
-    return group
+    results.put(result)
 
 
 async def queue_results(
