@@ -41,6 +41,7 @@ from bot.core.errors import (
     PermanentDeliveryError,
     RateLimitedError,
     RetryableDeliveryError,
+    StoreError,
 )
 from bot.core.model import Alert, Destination, FollowUp, OutboxItem, OutboxJob
 from bot.core.waiting import first_of
@@ -109,7 +110,8 @@ class Deliverer:
         beat: Callable[[], None] | None = None,
     ) -> None:
         """Deliver until `stop` is set: a pass every `tick_seconds`, and at once when
-        woken. A pass that fails is logged and the next one runs as usual."""
+        woken. A pass that fails is logged (a StoreError, such as a database out of
+        reach, in one line) and the next one runs as usual."""
         while not stop.is_set():
             if beat is not None:
                 beat()
@@ -118,6 +120,10 @@ class Deliverer:
                 await self.deliver_once()
                 if after_pass is not None:
                     await after_pass()
+            except StoreError as err:  # e.g. the database is away: one line, no traceback
+                log.error(
+                    "a delivery pass failed: %s; the next one runs in %.0f s", err, tick_seconds
+                )
             except Exception:
                 log.exception("a delivery pass failed; the next one runs in %.0f s", tick_seconds)
             await first_of(stop, self.queued, seconds=tick_seconds)
