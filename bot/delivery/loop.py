@@ -129,7 +129,11 @@ class Deliverer:
             await first_of(stop, self.queued, seconds=tick_seconds)
 
     async def deliver_once(self) -> DeliveryReport:
-        """Claim one batch of due rows and try each once."""
+        """Claim one batch of due rows and try each once.
+
+        When an outcome cannot be recorded (the store failed: the database is out
+        of reach), the rest of the pass is cancelled rather than posting alerts
+        that would be posted again when their leases expire."""
         now = self.clock()
         items = await self.store.claim_outbox(
             now,
@@ -144,7 +148,14 @@ class Deliverer:
             async with gate:
                 return await self.deliver_item(item)
 
-        outcomes = await asyncio.gather(*(send(item) for item in items))
+        tasks = [asyncio.create_task(send(item)) for item in items]
+        try:
+            outcomes = await asyncio.gather(*tasks)
+        except BaseException:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
         return DeliveryReport(
             sent=outcomes.count("sent"),
             retried=outcomes.count("retried"),
