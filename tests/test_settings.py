@@ -81,6 +81,14 @@ def test_yaml_file_below_environment(tmp_path: Path, monkeypatch: pytest.MonkeyP
             {"NEWSWATCH_ALLOW_PRIVATE_NETWORKS": "perhaps"},
             "NEWSWATCH_ALLOW_PRIVATE_NETWORKS: input should be a valid boolean",
         ),
+        (
+            {"NEWSWATCH_LEASE_SECONDS": "5"},
+            "NEWSWATCH_LEASE_SECONDS: input should be greater than or equal to 10",
+        ),
+        (
+            {"NEWSWATCH_LEASE_SECONDS": "15"},
+            "NEWSWATCH_LEASE_SECONDS: value error, must be longer than the fetch timeout (20 s)",
+        ),
     ],
 )
 def test_bad_settings_name_the_variable(
@@ -93,6 +101,12 @@ def test_bad_settings_name_the_variable(
     message = str(raised.value)
     assert expected in message
     assert "\n" not in message
+
+
+def test_a_lease_longer_than_a_fetch_is_taken(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NEWSWATCH_FETCH_TIMEOUT", "5")
+    monkeypatch.setenv("NEWSWATCH_LEASE_SECONDS", "10")
+    assert load_settings().lease_seconds == 10.0
 
 
 def test_every_bad_field_is_listed(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -22,7 +22,14 @@ from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 import yaml
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -92,6 +99,9 @@ class Settings(BaseSettings):
 
     # delivery
     max_delivery_attempts: int = Field(8, ge=1, validation_alias=_env("NEWSWATCH_MAX_ATTEMPTS"))
+    lease_seconds: float = Field(
+        120.0, ge=10, le=3600, validation_alias=_env("NEWSWATCH_LEASE_SECONDS")
+    )
 
     # retention, chat policy and feed-health notices
     retention_days: int = Field(30, ge=3, validation_alias=_env("NEWSWATCH_RETENTION_DAYS"))
@@ -191,6 +201,15 @@ class Settings(BaseSettings):
     def _empty_is_unset(cls, value: Any) -> Any:
         """`NEWSWATCH_FEEDS_FILE=` (empty) means no file, not the current directory."""
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("lease_seconds")
+    @classmethod
+    def _lease_outlasts_a_fetch(cls, value: float, info: ValidationInfo) -> float:
+        """A feed's lease must outlast its fetch, or a second instance would poll it too."""
+        fetch_timeout = info.data.get("fetch_timeout")
+        if fetch_timeout is not None and value <= fetch_timeout:
+            raise ValueError(f"must be longer than the fetch timeout ({fetch_timeout:g} s)")
+        return value
 
     @field_validator("log_level")
     @classmethod

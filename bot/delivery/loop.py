@@ -41,6 +41,7 @@ from bot.core.errors import (
     PermanentDeliveryError,
     RateLimitedError,
     RetryableDeliveryError,
+    StoreError,
 )
 from bot.core.model import Alert, Destination, FollowUp, OutboxItem, OutboxJob
 from bot.core.waiting import first_of
@@ -109,7 +110,8 @@ class Deliverer:
         beat: Callable[[], None] | None = None,
     ) -> None:
         """Deliver until `stop` is set: a pass every `tick_seconds`, and at once when
-        woken. A pass that fails is logged and the next one runs as usual."""
+        woken. A pass that fails is logged (a StoreError, such as a database out of
+        reach, in one line) and the next one runs as usual."""
         while not stop.is_set():
             if beat is not None:
                 beat()
@@ -118,12 +120,20 @@ class Deliverer:
                 await self.deliver_once()
                 if after_pass is not None:
                     await after_pass()
+            except StoreError as err:  # e.g. the database is away: one line, no traceback
+                log.error(
+                    "a delivery pass failed: %s; the next one runs in %.0f s", err, tick_seconds
+                )
             except Exception:
                 log.exception("a delivery pass failed; the next one runs in %.0f s", tick_seconds)
             await first_of(stop, self.queued, seconds=tick_seconds)
 
     async def deliver_once(self) -> DeliveryReport:
-        """Claim one batch of due rows and try each once."""
+        """Claim one batch of due rows and try each once.
+
+        When an outcome cannot be recorded (the store failed: the database is out
+        of reach), the rest of the pass is cancelled rather than posting alerts
+        that would be posted again when their leases expire."""
         now = self.clock()
         items = await self.store.claim_outbox(
             now,
@@ -138,7 +148,14 @@ class Deliverer:
             async with gate:
                 return await self.deliver_item(item)
 
-        outcomes = await asyncio.gather(*(send(item) for item in items))
+        tasks = [asyncio.create_task(send(item)) for item in items]
+        try:
+            outcomes = await asyncio.gather(*tasks)
+        except BaseException:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
         return DeliveryReport(
             sent=outcomes.count("sent"),
             retried=outcomes.count("retried"),

@@ -139,6 +139,7 @@ async def build_app(
     policy = DeliveryPolicy(
         owner=owner,
         max_attempts=settings.max_delivery_attempts,
+        lease_seconds=settings.lease_seconds,
         edit_gap_seconds=settings.followup_gap,
     )
     deliverer = Deliverer(store=store, notifiers=registry, policy=policy, clock=clock)
@@ -149,6 +150,7 @@ async def build_app(
         config=PollConfig(
             interval_seconds=settings.poll_interval,
             owner=owner,
+            lease_seconds=settings.lease_seconds,
             urgency=Urgency(settings.urgent_publishers, settings.urgent_minutes),
         ),
         clock=clock,

@@ -2,7 +2,9 @@
 
 Every query module (feeds, stories, rules, subscriptions, outbox) is a mixin on
 `SqlBase`; `bot.store.sql.SqlStore` combines them. SQLAlchemy and driver
-errors are turned into `StoreError` here, where they enter our code.
+errors, and the socket errors of a database that cannot be reached (a refused
+or reset connection surfaces as a bare `OSError`), are turned into `StoreError`
+here, where they enter our code.
 """
 
 from __future__ import annotations
@@ -57,7 +59,7 @@ class SqlBase:
         try:
             async with self._engine.begin() as conn:
                 yield conn
-        except SQLAlchemyError as exc:
+        except (SQLAlchemyError, OSError) as exc:
             raise StoreError(f"database write failed: {driver_reason(exc)}") from exc
 
     @asynccontextmanager
@@ -68,7 +70,7 @@ class SqlBase:
                 await conn.execution_options(**{READ_ONLY_OPTION: True})
                 async with conn.begin():
                     yield conn
-        except SQLAlchemyError as exc:
+        except (SQLAlchemyError, OSError) as exc:
             raise StoreError(f"database read failed: {driver_reason(exc)}") from exc
 
     def _insert(self, table: sa.Table) -> postgresql.Insert | sqlite.Insert:
