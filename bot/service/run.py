@@ -30,6 +30,7 @@ from datetime import UTC, datetime
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from bot.core.errors import StoreError
 from bot.core.settings import Settings
 from bot.core.waiting import first_of
 from bot.delivery.release import release_due
@@ -69,14 +70,18 @@ class InFlight:
     tasks: set[asyncio.Task[object]] = field(default_factory=set)
 
     def wrap(self, job: Callable[[], Awaitable[object]]) -> Callable[[], Awaitable[None]]:
+        name = getattr(job, "__name__", repr(job))
+
         async def tracked() -> None:
             task = asyncio.current_task()
             assert task is not None
             self.tasks.add(task)
             try:
                 await job()
+            except StoreError as err:  # the database out of reach: one line, not a traceback
+                log.error("scheduled job %s failed: %s; it runs again on the next tick", name, err)
             except Exception:
-                log.exception("scheduled job %s failed; it runs again on the next tick", job)
+                log.exception("scheduled job %s failed; it runs again on the next tick", name)
             finally:
                 self.tasks.discard(task)
 
