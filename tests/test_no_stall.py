@@ -32,6 +32,7 @@ from bot.service.app import build_app
 from bot.service.looplag import LoopLagMonitor
 from bot.store.base import Store
 from tests.support.feed_server import FeedServer
+from tests.support.waiting import wait_until
 
 CONSOLE = Destination("console", "desk")
 STALL_BOUND_SECONDS = 0.5
@@ -83,13 +84,6 @@ def long_prose(seed: int) -> str:
 
 async def states(store: Store) -> dict[str, FeedState]:
     return {h.feed.name: h.state for h in await store.list_feeds()}
-
-
-async def wait_until(condition: object, *, within: float = 60.0) -> None:
-    deadline = asyncio.get_running_loop().time() + within
-    while not callable(condition) or not condition():
-        assert asyncio.get_running_loop().time() < deadline, "timed out waiting"
-        await asyncio.sleep(0.05)
 
 
 async def test_worst_inputs_never_hold_the_loop_while_others_alert(tmp_path: Path) -> None:
@@ -144,9 +138,15 @@ async def test_worst_inputs_never_hold_the_loop_while_others_alert(tmp_path: Pat
                 asyncio.create_task(poll_continuously(app.pipeline, stop)),
                 asyncio.create_task(app.deliverer.run(stop, tick_seconds=1.0)),
             ]
-            await wait_until(lambda: "https://news.example/plain1" in out.getvalue())
-            await wait_until(lambda: all(server.hits[f"/{name}.xml"] >= 2 for name in names))
-            await wait_until(lambda: "https://news.example/n0" in out.getvalue())
+            await wait_until(
+                within=60, condition=lambda: "https://news.example/plain1" in out.getvalue()
+            )
+            await wait_until(
+                within=60, condition=lambda: all(server.hits[f"/{name}.xml"] >= 2 for name in names)
+            )
+            await wait_until(
+                within=60, condition=lambda: "https://news.example/n0" in out.getvalue()
+            )
             deadline = asyncio.get_running_loop().time() + 60
             while not (health := await states(app.store))["prolog"].error_count:
                 assert asyncio.get_running_loop().time() < deadline, "prolog feed never saved"

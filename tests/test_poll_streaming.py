@@ -23,6 +23,7 @@ from bot.pipeline.poll import poll_continuously, poll_once
 from bot.platforms.console import ConsoleNotifier
 from bot.service.app import build_app
 from tests.support.feed_server import FeedServer
+from tests.support.waiting import wait_until
 
 RULES = Path(__file__).resolve().parent / "data" / "e2e-rules.yaml"
 CONSOLE = Destination("console", "desk")
@@ -38,13 +39,6 @@ def rss(*items: tuple[str, str]) -> bytes:
         for slug, title in items
     )
     return f'<rss version="2.0"><channel><title>Wire</title>{body}</channel></rss>'.encode()
-
-
-async def wait_until(condition: object, *, within: float = 15.0) -> None:
-    deadline = asyncio.get_running_loop().time() + within
-    while not callable(condition) or not condition():
-        assert asyncio.get_running_loop().time() < deadline, "timed out waiting"
-        await asyncio.sleep(0.05)
 
 
 async def test_a_hanging_feed_does_not_delay_another_feeds_alert(tmp_path: Path) -> None:
