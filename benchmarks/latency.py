@@ -53,6 +53,7 @@ import re
 import secrets
 import signal
 import socket
+import subprocess
 import sys
 import tempfile
 import time
@@ -674,6 +675,7 @@ async def measure(args: argparse.Namespace) -> Figures:
         room.hub.topics.update(f.url for f in room.feeds if f.pushed)
     telegram = FakeTelegramApi(TOKEN, clock=time.time)
     figures: Figures = {"machine": machine(), "args": vars(args), "push_skipped": push_note}
+    figures["service_code"] = code_version(args.root)
     with tempfile.TemporaryDirectory(prefix="nw-latency-") as tmp_name:
         tmp = Path(tmp_name)
         lines = [f"  - url: {f.url}\n    name: bench{f.n}\n" for f in room.feeds]
@@ -687,7 +689,14 @@ async def measure(args: argparse.Namespace) -> Figures:
         log_out, log_err = (tmp / "stdout.log").open("wb"), (tmp / "stderr.log").open("wb")
         started = time.time()
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot", "run", cwd=ROOT, env=env, stdout=log_out, stderr=log_err
+            sys.executable,
+            "-m",
+            "bot",
+            "run",
+            cwd=args.root,
+            env=env,
+            stdout=log_out,
+            stderr=log_err,
         )
         stories = Stories(room, telegram, rng)
         follower = asyncio.get_running_loop().create_task(stories.follow())
@@ -813,6 +822,16 @@ def per_minute(samples: list[tuple[float, float]]) -> list[float]:
     return out
 
 
+def code_version(root: Path) -> str:
+    """The commit the service runs (and whether its tree has changes), or the path."""
+    try:
+        head = subprocess.run(["git", "-C", str(root), "describe", "--always", "--dirty"],
+                              capture_output=True, text=True, check=True, timeout=10)  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        return str(root)
+    return f"{root} at {head.stdout.strip()}"
+
+
 def poll_interval(args: argparse.Namespace) -> float:
     from bot.core.settings import Settings
 
@@ -840,6 +859,7 @@ def met(value: float, target: float) -> str:
 
 def print_report(figures: Figures) -> None:
     print(f"\nmachine: {figures['machine']}  →  {figures['machine_end']}")
+    print(f"service code: {figures['service_code']}")
     args = figures["args"]
     print(
         f"feeds: {args['feeds']} polled on {PORTS} ports of 127.0.0.1, poll interval "
@@ -946,6 +966,12 @@ def main() -> None:
         help="wait for late alerts after the window (default 2 intervals + 30 s)",
     )
     parser.add_argument("--seed", type=int, default=8)
+    parser.add_argument(
+        "--root",
+        type=Path,
+        default=ROOT,
+        help="the checkout whose `bot` runs as the service (default: this one)",
+    )
     parser.add_argument("--json", type=Path, help="write the figures here")
     args = parser.parse_args()  # fmt: skip
     if args.quick:
