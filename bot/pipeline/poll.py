@@ -216,8 +216,10 @@ async def poll_continuously(
 
 LAST_POLL_NOTE_EVERY = timedelta(seconds=10)
 """How often the poller records `last_poll_at` (what /healthz and `status` show)."""
-MIN_WAIT_SECONDS = 0.05
-"""The poller's shortest sleep (a due feed another transaction holds is retried soon)."""
+MIN_WAIT_SECONDS = 0.5
+"""The poller's shortest sleep: feeds falling due within it are claimed together
+(at most half a second late), rather than one claim, one check and one save per
+feed when 1,000 feeds spread over a minute fall due every 60 ms."""
 
 
 def _seconds_until(next_at: datetime | None, now: datetime, longest: float) -> float:
@@ -309,7 +311,9 @@ async def queue_results(
     backlog = [story for result in group for story in result.backlog]
     errors = tuple(f"{r.feed.name}: {r.error}" for r in group if r.error)
     try:
-        queued = await queue_stories(pipeline, candidates, backlog, now)
+        queued = NOTHING_QUEUED
+        if candidates or backlog:  # most checks are 304s: nothing to dedupe or match
+            queued = await queue_stories(pipeline, candidates, backlog, now)
         await pipeline.store.save_feed_states({r.feed.id: r.state for r in group})
     except StoreError as err:
         log.error(
@@ -340,6 +344,9 @@ class Queued:
     new_stories: int
     alerts: int
     outbox_rows: int
+
+
+NOTHING_QUEUED = Queued(new_stories=0, alerts=0, outbox_rows=0)
 
 
 async def queue_stories(
