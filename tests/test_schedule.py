@@ -11,6 +11,7 @@ from bot.core.errors import FeedParseError, FetchError
 from bot.core.model import Entry, FeedResponse, FeedState, ParsedFeed
 from bot.pipeline.fetch.schedule import (
     BACKOFF_CAP_SECONDS,
+    CHECK_HEADROOM,
     Failed,
     Fetched,
     NotModified,
@@ -21,9 +22,12 @@ from bot.pipeline.fetch.schedule import (
     plan_next_poll,
 )
 
-# On the grid of a 60 s interval with phase 0: NOW is a slot, the next one is 60 s away.
+# NOW is a multiple of 540 s since the epoch: a slot of every grid used here with
+# phase 0 (the 60 s interval, and the steps 54 s, 270 s and 13.5 s that the 60 s,
+# 300 s and 15 s intervals give after the headroom).
 NOW = datetime(2024, 4, 20, 12, 0, tzinfo=UTC)
 INTERVAL = 60.0
+STEP = INTERVAL * (1 - CHECK_HEADROOM)
 HOUR = 3600.0
 
 
@@ -65,18 +69,18 @@ def _delay(state: FeedState, now: datetime = NOW) -> float:
 @pytest.mark.parametrize(
     ("times", "ttl", "headers", "interval", "delay"),
     [
-        ((), None, {}, INTERVAL, INTERVAL),
-        (_every(2), None, {}, INTERVAL, INTERVAL),
-        (_every(24 * 60), None, {}, INTERVAL, INTERVAL),
-        (_every(7 * 24 * 60), None, {}, INTERVAL, INTERVAL),
-        (_every(2), 60 * 60, {}, INTERVAL, INTERVAL),
-        (_every(2), 7 * 24 * 3600, {}, INTERVAL, INTERVAL),
-        (_every(2), None, {"max_age_seconds": 1200.0}, INTERVAL, INTERVAL),
-        (_every(2), None, {"max_age_seconds": 10.0}, INTERVAL, INTERVAL),
+        ((), None, {}, INTERVAL, STEP),
+        (_every(2), None, {}, INTERVAL, STEP),
+        (_every(24 * 60), None, {}, INTERVAL, STEP),
+        (_every(7 * 24 * 60), None, {}, INTERVAL, STEP),
+        (_every(2), 60 * 60, {}, INTERVAL, STEP),
+        (_every(2), 7 * 24 * 3600, {}, INTERVAL, STEP),
+        (_every(2), None, {"max_age_seconds": 1200.0}, INTERVAL, STEP),
+        (_every(2), None, {"max_age_seconds": 10.0}, INTERVAL, STEP),
         (_every(2), None, {"retry_after_seconds": 900.0}, INTERVAL, 900.0),
         (_every(2), None, {"retry_after_seconds": 9e9}, INTERVAL, 24 * HOUR),
-        (_every(2), None, {}, 300.0, 300.0),
-        (_every(2), None, {}, 15.0, 15.0),
+        (_every(2), None, {}, 300.0, 270.0),
+        (_every(2), None, {}, 15.0, 13.5),
     ],
     ids=[
         "no-dates", "busy", "daily", "weekly-quiet", "ttl-1h-never-stretches",
@@ -100,8 +104,8 @@ def test_success_delay(
 @pytest.mark.parametrize(
     ("headers", "delay"),
     [
-        ({}, INTERVAL),
-        ({"max_age_seconds": 2 * HOUR}, INTERVAL),
+        ({}, STEP),
+        ({"max_age_seconds": 2 * HOUR}, STEP),
         ({"retry_after_seconds": 600.0}, 600.0),
     ],
     ids=["304", "304-max-age-ignored", "304-retry-after"],
@@ -193,7 +197,7 @@ def test_recovered_feed_is_back_on_its_interval() -> None:
     failing = _plan(Failed(FetchError("HTTP 500", status=500)), FeedState(error_count=30))
     assert _delay(failing) == BACKOFF_CAP_SECONDS
     recovered = _plan(Fetched(_response(), _feed()), failing)
-    assert (_delay(recovered), recovered.error_count) == (INTERVAL, 0)
+    assert (_delay(recovered), recovered.error_count) == (STEP, 0)
 
 
 def test_parse_failure_forgets_validators_and_records_status() -> None:
@@ -242,9 +246,9 @@ def test_feeds_checked_together_are_spread_over_the_interval() -> None:
         )
         for url in urls
     ]  # fmt: skip
-    assert all(0 < d <= INTERVAL for d in delays)
-    per_ten_seconds = [sum(1 for d in delays if k * 10 < d <= (k + 1) * 10) for k in range(6)]
-    assert min(per_ten_seconds) > 1000 / 6 * 0.7  # no bucket starves: no herd at one tick
+    assert all(0 < d <= STEP for d in delays)
+    per_nine_seconds = [sum(1 for d in delays if k * 9 < d <= (k + 1) * 9) for k in range(6)]
+    assert min(per_nine_seconds) > 1000 / 6 * 0.7  # no bucket starves: no herd at one tick
 
 
 def test_phase_is_stable_and_a_fraction() -> None:

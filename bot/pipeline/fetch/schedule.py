@@ -7,7 +7,10 @@ that matter, and a conditional GET (ETag / Last-Modified → 304) keeps each
 check cheap. Rules, in order:
 
 1. After a 200 or a 304: the next slot of the feed's own grid, at most one
-   interval away. The grid is offset by the feed's stable `phase` (a fraction
+   interval away: the grid's step is the interval less `CHECK_HEADROOM`
+   (10 %), so that a story appearing just after a check is also fetched,
+   matched and delivered within the interval, not only checked (54 s at the
+   default 60 s: 1.11 requests per feed per minute). The grid is offset by the feed's stable `phase` (a fraction
    of the interval derived from its URL), so 1,000 feeds are spread over the
    interval instead of all being checked at each tick. RSS `<ttl>` and
    `Cache-Control: max-age` never stretch a check past the interval: they are
@@ -36,6 +39,9 @@ RETRY_AFTER_CAP_SECONDS = 24 * 3600.0
 BACKOFF_CAP_SECONDS = 3600.0
 ITEM_TIMES_KEPT = 20
 JITTER = 0.25
+CHECK_HEADROOM = 0.1
+"""The share of the interval left for what follows a check (its start on a busy
+poller, the fetch, matching, delivery): checks run every (1 − this) × interval."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +96,7 @@ def plan_next_poll(
     if isinstance(outcome, Failed):
         return _after_failure(state, outcome, now, interval_seconds, rand)
     response = outcome.response
-    next_at = next_slot(now, interval_seconds, phase)
+    next_at = next_slot(now, interval_seconds * (1 - CHECK_HEADROOM), phase)
     retry_after = response.retry_after_seconds
     if retry_after:
         next_at = max(next_at, now + timedelta(seconds=min(retry_after, RETRY_AFTER_CAP_SECONDS)))
