@@ -10,9 +10,10 @@ check cheap. Rules, in order:
    interval away: the grid's step is the interval less `CHECK_HEADROOM`
    (10 %), so that a story appearing just after a check is also fetched,
    matched and delivered within the interval, not only checked (54 s at the
-   default 60 s: 1.11 requests per feed per minute). The grid is offset by the feed's stable `phase` (a fraction
-   of the interval derived from its URL), so 1,000 feeds are spread over the
-   interval instead of all being checked at each tick. RSS `<ttl>` and
+   default 60 s: 1.11 requests per feed per minute). The grid is offset by
+   the feed's stable `phase` (a fraction of the interval derived from its
+   URL), so 1,000 feeds are spread over the interval instead of all being
+   checked at each tick. RSS `<ttl>` and
    `Cache-Control: max-age` never stretch a check past the interval: they are
    only hints for caches, and the point of the bot is to be early.
 2. A server that asks for less (429 or 503 with `Retry-After`, or a
