@@ -9,9 +9,9 @@ from typing import cast
 
 import pytest
 
-from bot.core.errors import NotFoundError, StoreError
+from bot.core.errors import ConfigError, NotFoundError, StoreError
 from bot.core.model import DueFeed, Feed, FeedState
-from bot.pipeline.feedlist import parse_feed_interval
+from bot.pipeline.feedlist import load_feed_list, parse_feed_interval
 from bot.pipeline.fetch import SAFETY_NET_SECONDS
 from bot.pipeline.poll import Pipeline, PollConfig, interval_of
 from bot.store import SqlStore
@@ -107,3 +107,29 @@ async def test_admins_set_a_feed_interval_from_chat(env: Env) -> None:
     assert not refused.ok
     bad = await env.say("feed interval News often", user=ADMIN)
     assert not bad.ok and "not an interval" in bad.text
+
+
+def test_the_feeds_file_may_give_a_feed_its_interval(tmp_path: Path) -> None:
+    listing = tmp_path / "feeds.yaml"
+    listing.write_text(
+        "feeds:\n  - url: https://a.example/rss\n    interval: 5m\n"
+        "  - url: https://b.example/rss\n    interval: 30\n  - url: https://c.example/rss\n"
+    )
+    specs = load_feed_list(listing)
+    assert [s.interval for s in specs] == [300.0, 30.0, None]
+    listing.write_text("feeds:\n  - url: https://a.example/rss\n    interval: 2\n")
+    with pytest.raises(ConfigError, match=r"feed #1: a feed's interval must be 10 to 86400"):
+        load_feed_list(listing)
+
+
+async def test_feeds_added_together_keep_their_intervals(store: SqlStore) -> None:
+    added, _ = await store.add_feeds(
+        [("https://a.example/rss", "a", 0), ("https://b.example/rss", "b", 0)],
+        intervals={"https://b.example/rss": 45.0},
+    )
+    assert [(f.name, f.interval) for f in added] == [("a", None), ("b", 45.0)]
+    with pytest.raises(StoreError, match="10 to 86400"):
+        await store.add_feeds(
+            [("https://c.example/rss", "c", 0)], intervals={"https://c.example/rss": 1}
+        )
+    assert len(await store.list_feeds()) == 2  # all or nothing

@@ -28,6 +28,8 @@ class FeedSpec:
     url: str
     name: str
     backfill: int = 0
+    interval: float | None = None
+    """Its own check interval in seconds (`interval:` in the feeds file), if any."""
 
 
 def check_feed_url(url: str) -> str:
@@ -73,8 +75,9 @@ def default_name(url: str) -> str:
 
 
 def load_feed_list(path: Path, *, default_backfill: int = 0) -> list[FeedSpec]:
-    """Read a YAML feed list (`feeds: [{url, name, backfill}]`); ConfigError on any problem.
-    An entry without `backfill` gets `default_backfill` (NEWSWATCH_BACKFILL)."""
+    """Read a YAML feed list (`feeds: [{url, name, backfill, interval}]`); ConfigError on
+    any problem. An entry without `backfill` gets `default_backfill` (NEWSWATCH_BACKFILL);
+    one without `interval` (seconds, or e.g. `5m`) is checked on NEWSWATCH_POLL_INTERVAL."""
     text = read_text(path, "the feed list", set_by="NEWSWATCH_FEEDS_FILE")
     try:
         data = load_yaml(text) or {}
@@ -96,9 +99,13 @@ def load_feed_list(path: Path, *, default_backfill: int = 0) -> list[FeedSpec]:
         try:
             url = check_feed_url(entry["url"])
             backfill = int(entry.get("backfill", default_backfill))
+            interval = entry.get("interval")
+            if interval is not None:
+                interval = parse_feed_interval(str(interval))
         except ValueError as err:
             raise ConfigError(f"{path}: feed #{number}: {err}") from None
-        specs.append(FeedSpec(url, str(entry.get("name") or default_name(url)), backfill))
+        name = str(entry.get("name") or default_name(url))
+        specs.append(FeedSpec(url, name, backfill, interval))
     return specs
 
 

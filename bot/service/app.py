@@ -226,7 +226,10 @@ async def running_app(
 async def add_feeds(store: Store, specs: list[FeedSpec]) -> tuple[list[str], list[str]]:
     """Add feeds in one transaction (all or none), skipping known URLs; returns (added
     names, skipped URLs)."""
-    added, skipped = await store.add_feeds([(s.url, s.name, s.backfill) for s in specs])
+    added, skipped = await store.add_feeds(
+        [(s.url, s.name, s.backfill) for s in specs],
+        intervals={s.url: s.interval for s in specs if s.interval is not None},
+    )
     return [feed.name for feed in added], skipped
 
 

@@ -141,10 +141,14 @@ class Store(Protocol):
 
     # ── feeds ──
     async def add_feeds(
-        self, specs: Sequence[tuple[str, str, int]]
+        self,
+        specs: Sequence[tuple[str, str, int]],
+        *,
+        intervals: Mapping[str, float] | None = None,
     ) -> tuple[list[Feed], list[str]]:
-        """Add (url, name, backfill) feeds in one transaction, all or none; returns
-        (the added feeds, the skipped URLs: already known or repeated)."""
+        """Add (url, name, backfill) feeds in one transaction, all or none, some with
+        their own interval (`intervals` by URL); returns (the added feeds, the skipped
+        URLs: already known or repeated)."""
         ...
 
     async def add_feed(

@@ -136,16 +136,20 @@ class FeedQueries(SqlBase):
         return feed_from_row(row)
 
     async def add_feeds(
-        self, specs: Sequence[tuple[str, str, int]]
+        self,
+        specs: Sequence[tuple[str, str, int]],
+        *,
+        intervals: Mapping[str, float] | None = None,
     ) -> tuple[list[Feed], list[str]]:
         """Add (url, name, backfill) feeds in ONE transaction: all of them or, on any error
-        or interruption, none. Known URLs (and repeats within `specs`) are skipped and
-        returned as the second list."""
+        or interruption, none; `intervals` gives some of them (by URL) their own interval.
+        Known URLs (and repeats within `specs`) are skipped and returned as the second list."""
         wanted: dict[str, dict[str, Any]] = {}
         skipped: list[str] = []
         now = self._clock()
+        own = intervals or {}
         for url, name, backfill in specs:
-            values = new_feed_row(url, name, backfill, now)
+            values = new_feed_row(url, name, backfill, now, own.get(url))
             if values["url"] in wanted:
                 skipped.append(values["url"])
             else:
