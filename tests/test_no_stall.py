@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import io
 import random
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from html import escape
@@ -32,7 +31,7 @@ from bot.service.app import build_app
 from bot.service.looplag import LoopLagMonitor
 from bot.store.base import Store
 from tests.support.feed_server import FeedServer
-from tests.support.waiting import wait_until
+from tests.support.waiting import all_feeds_due_at, wait_until
 
 CONSOLE = Destination("console", "desk")
 STALL_BOUND_SECONDS = 0.5
@@ -110,10 +109,7 @@ async def test_worst_inputs_never_hold_the_loop_while_others_alert(tmp_path: Pat
             await app.store.subscribe(CONSOLE, [ALL_RULES], actor="test")
             await poll_once(app.pipeline)  # primed: only what comes next may alert
             soon = datetime.now(UTC) + timedelta(seconds=1)
-            for health in await app.store.list_feeds():
-                await app.store.save_feed_state(
-                    health.feed.id, replace(health.state, next_poll_at=soon)
-                )
+            await all_feeds_due_at(app.store, soon)
             server.serve_bytes(
                 "/near.xml",
                 rss(*((f"n{i}", "Drone strike " * 60, near_worst(i)) for i in range(6))),

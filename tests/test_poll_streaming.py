@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
@@ -23,7 +22,7 @@ from bot.pipeline.poll import poll_continuously, poll_once
 from bot.platforms.console import ConsoleNotifier
 from bot.service.app import build_app
 from tests.support.feed_server import FeedServer
-from tests.support.waiting import wait_until
+from tests.support.waiting import all_feeds_due_at, wait_until
 
 RULES = Path(__file__).resolve().parent / "data" / "e2e-rules.yaml"
 CONSOLE = Destination("console", "desk")
@@ -65,10 +64,7 @@ async def test_a_hanging_feed_does_not_delay_another_feeds_alert(tmp_path: Path)
             await app.store.subscribe(CONSOLE, [ALL_RULES], actor="test")
             await poll_once(app.pipeline)  # primes both: their backlog never alerts
             soon = datetime.now(UTC) + timedelta(seconds=1)
-            for health in await app.store.list_feeds():
-                await app.store.save_feed_state(
-                    health.feed.id, replace(health.state, next_poll_at=soon)
-                )
+            await all_feeds_due_at(app.store, soon)
             held = asyncio.Event()
             slow_host.serve_bytes("/slow.xml", rss(("b2", "Iran talks resume")), hold=held)
             server.serve_bytes("/fast.xml", rss(("a2", "Ukraine grain deal signed")))

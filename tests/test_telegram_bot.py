@@ -39,6 +39,7 @@ from bot.service.platforms import RunningPlatforms, frontend_deps, start_platfor
 from bot.store import open_store
 from tests.support.fake_telegram import FakeTelegramApi, PostedMessage, parse_telegram_html
 from tests.support.feed_server import FeedServer
+from tests.support.waiting import ShiftedClock
 from tests.test_render import make_alert
 
 # RetryAfter's own constructor reads its deprecated int `retry_after` (python-telegram-bot 22).
@@ -61,16 +62,6 @@ async def wait_for(
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         await asyncio.sleep(step)
-
-
-@dataclass
-class ShiftedClock:
-    """Real time plus an offset we move forward to make feeds due (delivery waits stay real)."""
-
-    offset: timedelta = timedelta()
-
-    def __call__(self) -> datetime:
-        return datetime.now(UTC) + self.offset
 
 
 @dataclass

@@ -22,7 +22,7 @@ import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
@@ -45,6 +45,7 @@ from bot.service.run import InFlight, build_scheduler, job_ticks
 from tests.support.cli import run_cli
 from tests.support.fake_telegram import FakeTelegramApi, PostedMessage, parse_telegram_html
 from tests.support.feed_server import FeedServer
+from tests.support.waiting import ShiftedClock
 from tests.support.websub_hub import LoopbackHub
 
 RULES = Path(__file__).resolve().parent / "data" / "e2e-rules.yaml"
@@ -55,16 +56,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-@dataclass
-class ShiftedClock:
-    """Real time plus an offset the tests move forward (leases, backoff, renewals)."""
-
-    offset: timedelta = timedelta()
-
-    def __call__(self) -> datetime:
-        return datetime.now(UTC) + self.offset
 
 
 @dataclass
