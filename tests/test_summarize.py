@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from bot.core.model import Hit, Match, Story
-from bot.core.sentences import split_sentences
+from bot.core.sentences import iter_sentences, lead_sentence, split_sentences
 from bot.pipeline.summarize import summarize
 from tests.support.data import SEED_STORY_JSON
 
@@ -69,6 +69,29 @@ NOW = datetime(2023, 5, 4, 12, tzinfo=UTC)
 )  # fmt: skip
 def test_split_sentences(text: str, expected: list[str]) -> None:
     assert split_sentences(text) == expected
+
+
+def test_a_word_longer_than_the_lookback_window_is_read_whole() -> None:
+    # The word before a full stop is looked up in a window before the mark; a
+    # dotted acronym longer than the window must still be judged as one word.
+    acronym = "U.S." * 30  # 120 characters, a dotted acronym: "the" after it starts a sentence
+    assert split_sentences(f"Aid to {acronym} The vote failed.") == [
+        f"Aid to {acronym}",
+        "The vote failed.",
+    ]
+    assert split_sentences(f"Aid to {acronym} Congress voted.") == [
+        f"Aid to {acronym} Congress voted."
+    ]
+    initials = "x" * 100 + " J. R. Smith left. Then"
+    assert split_sentences(initials) == ["x" * 100 + " J. R. Smith left.", "Then"]
+
+
+def test_sentences_are_cut_lazily_for_a_lead() -> None:
+    text = "First one here. Second one here. " * 2_000
+    assert next(iter_sentences(text)) == "First one here."
+    assert lead_sentence(text) == "First one here."
+    assert list(iter_sentences(text)) == split_sentences(text)
+    assert len(split_sentences(text)) == 4_000
 
 
 def test_seed_story_splits_into_its_sentences() -> None:

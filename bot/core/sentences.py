@@ -8,6 +8,7 @@ are full of; `lead_sentence` is the first of them.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 from bot.core.text import word_set as _word_set
 
@@ -35,6 +36,7 @@ _NEXT_WORD = re.compile(r"\s*[\"'“‘«(\[]*([\w.'’-]*)")
 _DOTTED_ACRONYM = re.compile(r"(?:[a-z]\.)+[a-z]$", re.IGNORECASE)
 _HARD_BREAK = re.compile(r"\n\s*\n|[•·▪●]\s*|\s+[|]\s+")
 _SPACES = re.compile(r"\s+")
+_WORD_WINDOW = 64
 
 
 def split_sentences(text: str) -> list[str]:
@@ -45,52 +47,75 @@ def split_sentences(text: str) -> list[str]:
     sentence and the word before it is not an abbreviation, an initial or a
     number, so "U.S. Sen. J. R. Smith said $2.6 billion." stays whole.
     """
-    sentences: list[str] = []
+    return list(iter_sentences(text))
+
+
+def iter_sentences(text: str) -> Iterator[str]:
+    """The sentences of `split_sentences`, cut lazily as they are read.
+
+    For callers that need only the first few (a lead, a title): a 20,000
+    character summary is not split beyond the sentences they take.
+    """
     for block in _HARD_BREAK.split(text):
-        sentences.extend(_split_block(_SPACES.sub(" ", block).strip()))
-    return [sentence for sentence in sentences if sentence]
+        yield from (piece for piece in _split_block(_SPACES.sub(" ", block).strip()) if piece)
 
 
-def _split_block(block: str) -> list[str]:
-    """Split one paragraph (whitespace already collapsed) at sentence ends."""
-    pieces: list[str] = []
+def _split_block(block: str) -> Iterator[str]:
+    """Cut one paragraph (whitespace already collapsed) at sentence ends, in order.
+
+    Each candidate is judged by the word before it and the word after it,
+    read at their positions in `block`: never a copy of the text before or
+    after the mark, which made a paragraph of n characters cost n² (a 20,000
+    character summary took ~0.2 s, half the cold poll's CPU).
+    """
     start = 0
     for candidate in _CANDIDATE.finditer(block):
         if _ends_sentence(block, candidate):
-            pieces.append(block[start : candidate.end()].strip())
+            yield block[start : candidate.end()].strip()
             start = candidate.end()
-    pieces.append(block[start:].strip())
-    return pieces
+    yield block[start:].strip()
 
 
 def _ends_sentence(block: str, candidate: re.Match[str]) -> bool:
     """Whether the punctuation at `candidate` closes a sentence."""
-    after = block[candidate.end() :]
-    if not after.strip():
+    end = candidate.end()
+    if end >= len(block):
         return False
-    spaced = after[0].isspace()
-    next_word = _NEXT_WORD.match(after)
+    next_word = _NEXT_WORD.match(block, end)
     following = next_word.group(1) if next_word else ""
     if not following or not (following[0].isupper() or following[0].isdigit()):
         return False
-    if not spaced and not _may_end_unspaced(block, candidate, following):
+    spaced = block[end].isspace()
+    if not spaced and not _may_end_unspaced(block, candidate.start(), following):
         return False
     mark = candidate.group(0)
     if mark[0] != "." or mark.startswith("..."):
         return True
-    return _period_ends_sentence(block[: candidate.start()], following)
+    return _period_ends_sentence(_word_before(block, candidate.start()), following)
 
 
-def _may_end_unspaced(block: str, candidate: re.Match[str], following: str) -> bool:
+def _may_end_unspaced(block: str, mark: int, following: str) -> bool:
     """'end.Next' in feeds that drop the space: only after a lower-case word."""
-    before = block[: candidate.start()]
-    return bool(before) and before[-1].islower() and following[0].isupper()
+    return mark > 0 and block[mark - 1].islower() and following[0].isupper()
 
 
-def _period_ends_sentence(before: str, following: str) -> bool:
+def _word_before(block: str, mark: int) -> str:
+    """The run of word characters, dots, apostrophes and hyphens ending at `mark`.
+
+    The search starts a bounded window before the mark (a pattern anchored at
+    the end is otherwise tried from every earlier position); a run that fills
+    the window is looked up again from the start of the block.
+    """
+    low = max(0, mark - _WORD_WINDOW)
+    found = _WORD_BEFORE.search(block, low, mark)
+    if found and found.start() == low and low > 0:
+        found = _WORD_BEFORE.search(block, 0, mark)
+    return found.group(0) if found else ""
+
+
+def _period_ends_sentence(word_before: str, following: str) -> bool:
     """Decide a full stop by the word it ends and the word that follows."""
-    found = _WORD_BEFORE.search(before)
-    word = found.group(0).lstrip("'’-") if found else ""
+    word = word_before.lstrip("'’-")
     folded = word.casefold()
     if not word:
         return True
@@ -110,5 +135,4 @@ def _period_ends_sentence(before: str, following: str) -> bool:
 
 def lead_sentence(text: str) -> str:
     """The first sentence of `text` ("" when it has none)."""
-    sentences = split_sentences(text)
-    return sentences[0] if sentences else ""
+    return next(iter_sentences(text), "")
