@@ -10,7 +10,10 @@ match, and NEAR treats it like a phrase. Two kinds exist:
   longest name that starts there); the longest name wins and occurrences do
   not overlap. Names are proper nouns, so capitals count (see `name_shapes`):
   "Turkey" is a country and "turkey" is not, "US" is the United States and
-  "us" is not.
+  "us" is not. A class may also list **other names**: longer names that
+  contain a member but stand for something else ("US Open", "U.S. Steel",
+  "US dollar", "Bank of America"). They compete for the longest name like
+  members do, and where one wins nothing of the class matches there.
 - the **money class** (`@money`) is one RE2 pattern over the field's text:
   `$2.6 billion`, `€500m`, `£1.2bn`, `US$3 million`, `1.2bn euros`,
   `75 billion kroner`, `billions of dollars`.
@@ -121,23 +124,38 @@ class EntityClass(Protocol):
 @dataclass
 class _TrieNode:
     children: dict[str, _TrieNode] = field(default_factory=dict)
-    names: list[EntityName] = field(default_factory=list)
+    names: list[tuple[EntityName, bool]] = field(default_factory=list)
+    """Names ending here, each with whether it is a member (False: an other name)."""
 
 
 class NameClass:
-    """A class made of names (countries, US organs, organisations)."""
+    """A class made of names (countries, US organs, organisations).
 
-    def __init__(self, name: str, description: str, names: Iterable[EntityName]) -> None:
+    `others` are names that are not members although they contain one ("US
+    Open" in `@us`): where one is the longest name, nothing matches there.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        description: str,
+        names: Iterable[EntityName],
+        others: Iterable[EntityName] = (),
+    ) -> None:
         self.name = name
         self.description = description
         self.names: tuple[EntityName, ...] = tuple(dict.fromkeys(names))
+        self.others: tuple[EntityName, ...] = tuple(dict.fromkeys(others))
         self._root = _TrieNode()
-        for entry in self.names:
+        for entry, member in [
+            *((entry, True) for entry in self.names),
+            *((entry, False) for entry in self.others),
+        ]:
             node = self._root
             for token in entry.tokens:
                 node = node.children.setdefault(token, _TrieNode())
-            node.names.append(entry)
-        self._first = frozenset(self._root.children)
+            node.names.append((entry, member))
+        self._first = frozenset(entry.tokens[0] for entry in self.names)
 
     def anchor(self) -> tuple[str, str]:
         return ("c", self.name)
@@ -151,9 +169,11 @@ class NameClass:
 
     def summary(self, examples: int = 6) -> str:
         shown = ", ".join(entry.text for entry in self.names[:examples])
-        return (
-            f"@{self.name}: {len(self.names)} names of {len(self.entities())} entities ({shown}, …)"
-        )
+        count = f"{len(self.names)} names of {len(self.entities())} entities"
+        line = f"@{self.name}: {count} ({shown}, …)"
+        if self.others:
+            line += f"; not: {', '.join(entry.text for entry in self.others[:3])}, …"
+        return line
 
     def spans(self, field: FieldTokens) -> list[EntitySpan]:
         key = ("entity", self.name, id(self))
@@ -172,24 +192,25 @@ class NameClass:
             if longest is None:
                 position += 1
                 continue
-            last, entry = longest
-            found.append(EntitySpan(position, last, entry.entity))
+            last, entry, member = longest
+            if member:
+                found.append(EntitySpan(position, last, entry.entity))
             position = last + 1
         return found
 
-    def _longest_at(self, field: FieldTokens, start: int) -> tuple[int, EntityName] | None:
-        """The longest name starting at `start` (its last position), if any."""
+    def _longest_at(self, field: FieldTokens, start: int) -> tuple[int, EntityName, bool] | None:
+        """The longest name starting at `start`: its last position, the name, whether a member."""
         tokens = field.tokens
         node = self._root.children.get(tokens[start])
         position = start
-        best: tuple[int, EntityName] | None = None
+        best: tuple[int, EntityName, bool] | None = None
         while node is not None:
-            for entry in node.names:
+            for entry, member in node.names:
                 if all(
                     _written_as(field, start + offset, shape)
                     for offset, shape in enumerate(entry.shapes)
                 ):
-                    best = (position, entry)
+                    best = (position, entry, member)
                     break
             position += 1
             if position >= len(tokens):
@@ -294,12 +315,23 @@ class EntityCatalogue:
             current = classes.get(class_name)
             if isinstance(current, NameClass):
                 classes[class_name] = NameClass(
-                    class_name, current.description, (*current.names, *names)
+                    class_name, current.description, (*current.names, *names), current.others
                 )
         return EntityCatalogue(classes)
 
 
-def name_class(name: str, description: str, entries: Sequence[tuple[str, str]]) -> NameClass:
-    """A name class from (name, entity) pairs; names without letters are dropped."""
+def name_class(
+    name: str,
+    description: str,
+    entries: Sequence[tuple[str, str]],
+    others: Sequence[str] = (),
+) -> NameClass:
+    """A name class from (name, entity) pairs and other names; names without letters are dropped."""
     made = (make_name(text, entity) for text, entity in entries)
-    return NameClass(name, description, (entry for entry in made if entry is not None))
+    unlike = (make_name(text, f"not @{name}") for text in others)
+    return NameClass(
+        name,
+        description,
+        (entry for entry in made if entry is not None),
+        (entry for entry in unlike if entry is not None),
+    )

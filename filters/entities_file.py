@@ -5,6 +5,7 @@
         description: every state and territory …
         iso3166: true                 # add pycountry's names of each code
         exclude: [Jersey]             # names never used, whatever their source
+        others: [US Open]             # names containing a member that are not one
         entries:
           BE: [Belgium, Belgian, Brussels]   # first name: what explanations call it
       us:
@@ -36,7 +37,7 @@ from bot.core.files import read_text
 from bot.core.yamlsafe import load_yaml
 from filters.entities import EntityCatalogue, EntityClass, MoneyClass, name_class
 
-CLASS_KEYS = ("description", "iso3166", "exclude", "entries")
+CLASS_KEYS = ("description", "iso3166", "exclude", "others", "entries")
 _CLASS_NAME = re.compile(r"[a-z][a-z0-9_]*")
 
 
@@ -95,6 +96,9 @@ def _name_class(name: str, spec: Any, where: str) -> EntityClass:
     exclude = spec.get("exclude") or []
     if not isinstance(exclude, list) or not all(isinstance(n, str) for n in exclude):
         raise ConfigError(f"{where}: exclude: expected a list of names")
+    others = spec.get("others") or []
+    if not isinstance(others, list) or not all(isinstance(n, str) for n in others):
+        raise ConfigError(f"{where}: others: expected a list of names, e.g. [US Open]")
     listed = {str(key): [str(n) for n in names] for key, names in entries.items()}
     iso = spec.get("iso3166", False)
     if not isinstance(iso, bool):
@@ -103,8 +107,12 @@ def _name_class(name: str, spec: Any, where: str) -> EntityClass:
     excluded = {text.casefold() for text in exclude}
     pairs = [(text, entity) for text, entity in pairs if text.casefold() not in excluded]
     _refuse_shared_names(pairs, where)
+    members = {text for text, _ in pairs}
+    both = [text for text in others if text in members]
+    if both:
+        raise ConfigError(f"{where}: {both[0]!r} is both a name and in others; keep one")
     description = spec.get("description") or ""
-    return name_class(name, str(description), pairs)
+    return name_class(name, str(description), pairs, [str(text) for text in others])
 
 
 def _listed_pairs(listed: dict[str, list[str]]) -> Iterator[tuple[str, str]]:

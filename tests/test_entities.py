@@ -51,6 +51,18 @@ def found(class_name: str, text: str) -> list[tuple[str, str]]:
             [("White House", "White House"), ("Pentagon", "Pentagon")],
         ),
         ("us", "CIA director", [("CIA", "CIA")]),
+        # Names that contain a US name but are not the US state (`others`).
+        ("us", "star slams US Open organisers", []),
+        ("us", "blames U.S. Steel union", []),
+        ("us", "strong US dollar, US stocks and US Treasury yields", []),
+        ("us", "detains US-born dancer and a dual US-Iranian national", []),
+        ("us", "Bank of America and the Washington Post", []),
+        ("us", "talks in Washington failed", []),
+        ("us", "the US is open to talks", [("US", "United States")]),
+        ("us", "US Treasury sanctions", [("US", "United States")]),
+        ("us", "hawks in Washington", [("Washington", "United States")]),
+        ("us", "US-backed forces and American tourists", []),
+        ("us", "American forces", [("American forces", "Pentagon")]),
         (
             "org",
             "WHO said who knows; Nato and NATO",
@@ -147,6 +159,8 @@ def write(tmp_path: Path, text: str) -> Path:
         ("classes:\n  x: {entries: {a: [b]}, colour: red}\n", 'unknown key "colour"'),
         ("classes:\n  x: {entries: {a: b}}\n", "needs a list of names"),
         ("classes:\n  x: {entries: {a: [A, Same], b: [B, Same]}}\n", "listed for both"),
+        ("classes:\n  x: {others: B, entries: {a: [A]}}\n", "others: expected a list"),
+        ("classes:\n  x: {others: [A], entries: {a: [A]}}\n", "both a name and in others"),
         ("classes: [\n", "invalid YAML"),
     ],
 )
@@ -168,3 +182,22 @@ def test_a_custom_class_from_a_file(tmp_path: Path) -> None:
     assert [s.entity for s in militia.spans(field)] == ["Houthis", "Houthis"]
     node = parse_query("@militia NEAR/3 drone*", catalogue)
     assert describe(node) == "(NEAR/3 @militia drone*)"
+
+
+def test_other_names_win_as_the_longest_and_match_nothing(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "classes:\n  us:\n    others: [US Open, dual US]\n"
+        "    entries:\n      United States: [United States, US]\n",
+    )
+    us = load_catalogue(path).get("us")
+    assert isinstance(us, NameClass)
+    field = FieldTokens("US Open: the US and a dual US-Swiss national; US open to talks")
+    assert [field.original(s.first, s.last) for s in us.spans(field)] == ["US", "US"]
+    # Only members anchor the prefilter; "dual" alone is no reason to look.
+    assert us.first_tokens() == frozenset({"united", "us"})
+    assert "not: US Open, dual US" in us.summary()
+    # Admins' additions keep the class's other names.
+    grown = load_catalogue(path).with_names([("us", "Pentagon", "Pentagon")]).get("us")
+    assert isinstance(grown, NameClass)
+    assert [s.entity for s in grown.spans(FieldTokens("US Open, Pentagon"))] == ["Pentagon"]
