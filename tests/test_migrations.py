@@ -3,6 +3,11 @@ match the tables the code queries (an `alembic check` on every backend)."""
 
 from __future__ import annotations
 
+import asyncio
+import os
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,12 +18,19 @@ from sqlalchemy import inspect
 from sqlalchemy.engine import Connection
 
 from bot.core.errors import StoreError
-from bot.store import upgrade
-from bot.store.migrate import MIGRATIONS_DIR, alembic_config, current_revision, head_revision
+from bot.store import migrate, upgrade
+from bot.store.migrate import (
+    MIGRATIONS_DIR,
+    alembic_config,
+    current_revision,
+    head_revision,
+    scripted_head,
+)
 from bot.store.tables import metadata
 from tests.conftest import StoreTarget
 
 TABLES = set(metadata.tables)
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _schema_diff(connection: Connection) -> list[Any]:
@@ -90,3 +102,47 @@ async def test_every_migration_downgrades_and_upgrades_again(store_target: Store
             assert await conn.run_sync(_schema_diff) == []
     finally:
         await store.close()
+
+
+def test_the_head_read_as_text_is_alembics() -> None:
+    assert scripted_head() == head_revision()
+
+
+def test_a_head_not_read_as_text_is_left_to_alembic(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    versions = tmp_path / "versions"
+    versions.mkdir()
+    (versions / "0001_a.py").write_text('revision = "0001"\ndown_revision = None\n')
+    (versions / "0002_b.py").write_text('revision: str = "0002"\ndown_revision = "0001"\n')
+    monkeypatch.setattr(migrate, "MIGRATIONS_DIR", tmp_path)
+    assert scripted_head() == "0002"
+    (versions / "0003_c.py").write_text('revision = "0003"\ndown_revision = "0001"\n')
+    assert scripted_head() is None  # two heads
+    (versions / "0003_c.py").write_text('revision = "0003"\ndown_revision = ("0001", "0002")\n')
+    assert scripted_head() is None  # a merge
+
+
+OPEN_TWICE = """
+import asyncio, sys
+from bot.store import open_store
+
+async def main(url: str) -> None:
+    for migrate in (True, False):  # at head: neither opening needs Alembic
+        store = await open_store(url, migrate=migrate)
+        await store.close()
+    print(sorted(name for name in sys.modules if name.split(".")[0] == "alembic"))
+
+asyncio.run(main(sys.argv[1]))
+"""
+
+
+def test_a_database_at_head_opens_without_importing_alembic(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'at-head.db'}"
+    asyncio.run(upgrade(url))
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [sys.executable, "-c", OPEN_TWICE, url], capture_output=True, text=True, env=env,
+        cwd=ROOT, timeout=120, check=True,
+    )  # fmt: skip
+    assert done.stdout.strip() == "[]", done.stderr[-2000:]

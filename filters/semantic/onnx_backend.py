@@ -16,6 +16,16 @@ from tokenizers import Tokenizer
 
 from filters.semantic.pooling import l2_normalise
 
+SHRINK_ABOVE_ROWS = 8
+"""Batches of more texts than this hand their working memory back after the run.
+
+A story is at most four texts (filters/topics.py), and its runs reuse
+onnxruntime's arena as it is. A bigger batch (a rule set's examples when the
+rules compile, an evaluation) would grow the arena to its own size for good:
+the 69 examples of config/rules.yaml kept ~8 MB (benchmarks/poll_cycle.md,
+"Memory with the tier"). Shrinking costs only those runs a few allocations.
+"""
+
 
 class OnnxEmbedder:
     """Embeds texts with an ONNX encoder; one `embed` call is one batched inference."""
@@ -25,6 +35,8 @@ class OnnxEmbedder:
         self._tokenizer = tokenizer
         self._input_names = {node.name for node in session.get_inputs()}
         self.dimensions = int(session.get_outputs()[0].shape[-1])
+        self._shrink = ort.RunOptions()
+        self._shrink.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Embed `texts`; rows are unit-length float32, in the order of `texts`.
@@ -53,7 +65,8 @@ class OnnxEmbedder:
             mask[row, : len(row_ids)] = 1
         feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
         feeds = {name: value for name, value in feeds.items() if name in self._input_names}
-        (states,) = self._session.run(["last_hidden_state"], feeds)
+        run_options = self._shrink if len(token_ids) > SHRINK_ABOVE_ROWS else None
+        (states,) = self._session.run(["last_hidden_state"], feeds, run_options)
         weights = mask[:, :, None].astype(np.float32)
         summed = (np.asarray(states, dtype=np.float32) * weights).sum(axis=1)
         return l2_normalise(summed / np.maximum(weights.sum(axis=1), 1.0))
