@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -52,20 +50,3 @@ def test_a_no_op_without_glibc(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(memory.os, "confstr", no_glibc)
     assert memory.tune_malloc() is False
     assert memory.trim_malloc() is False
-
-
-SERVICE_IMPORTS = """
-import sys
-import bot.pipeline.poll, bot.service.run, bot.service.platforms
-import httpx
-print(sorted(n for n in ("click", "rich", "pygments") if n in sys.modules), httpx.AsyncClient)
-"""
-
-
-def test_the_service_imports_no_httpx_command_line_client() -> None:
-    root = Path(__file__).resolve().parents[1]
-    done = subprocess.run(
-        [sys.executable, "-c", SERVICE_IMPORTS], capture_output=True, text=True, cwd=root,
-        env={**os.environ, "PYTHONPATH": str(root)}, timeout=120, check=True,
-    )  # fmt: skip
-    assert done.stdout.startswith("[] <class 'httpx.AsyncClient'>"), done.stdout + done.stderr

@@ -17,14 +17,6 @@ using (benchmarks/poll_cycle.md, "Memory with the tier"):
   feed bodies, onnxruntime's tensors while a model loads) come from the heap
   and are returned only when the top of the heap is free. A fixed threshold
   keeps the first behaviour.
-
-Importing this module also keeps httpx's command-line client out of the
-process: httpx imports it (and with it click, rich and pygments, ~6 MB
-resident) whenever they are installed, and rich is, for newswatch's own
-progress bars. newswatch never runs `httpx.main`; with the client blocked,
-httpx installs its stub `main` instead (its documented ImportError path).
-`bot/__init__.py` imports this module, so it runs before any module of
-newswatch imports httpx (tests/test_memory.py checks it).
 """
 
 from __future__ import annotations
@@ -35,10 +27,6 @@ import os
 import sys
 
 log = logging.getLogger(__name__)
-
-HTTPX_CLI = "httpx._main"
-if "httpx" not in sys.modules and HTTPX_CLI not in sys.modules:
-    sys.modules[HTTPX_CLI] = None  # type: ignore[assignment]  # None: "import fails"
 
 M_MMAP_THRESHOLD = -3
 M_ARENA_MAX = -8

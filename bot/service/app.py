@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
+import httpx
+
 from bot.core.memory import trim_malloc, tune_malloc
 from bot.core.metrics import PRUNED
 from bot.core.model import Destination, PruneReport
@@ -34,8 +36,6 @@ from bot.store import open_store
 from bot.store.base import Store
 
 if TYPE_CHECKING:
-    import httpx
-
     from filters.llm_check import LlmChecker
     from filters.semantic import Embedder
 
