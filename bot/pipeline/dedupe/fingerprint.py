@@ -70,6 +70,8 @@ EXPLAINER_OPENINGS = frozenset(
 """Title openings (folded words) of explainers and comment, which are stories of their own."""
 LEAD_SENTENCES = 2
 """How many of the summary's first sentences make the lead both signals read."""
+LEADS_CACHED = 2048
+"""Leads kept by `story_lead`: a queued group's new stories (hundreds on a cold start)."""
 WINDOW = timedelta(hours=48)
 """Stories further apart than this are never merged: a new event, however alike."""
 
@@ -106,12 +108,16 @@ _NUMBER_NAMES = (
 _NUMBER_WORDS = {word: str(value) for value, word in enumerate(_NUMBER_NAMES)}
 
 
+@functools.lru_cache(maxsize=LEADS_CACHED)
 def story_lead(summary: str) -> str:
     """The lead both signals read: the summary's first LEAD_SENTENCES sentences.
 
     Two, not one: a lead cut after its first sentence loses the quote or the
     name that a second outlet's lead shares (measured on the labelled pairs:
     35 of 71 found with one sentence, 37 with two or three, no false merges).
+
+    Cached: a new story's lead is read for its SimHash and again for its salient
+    terms when the batch is grouped (the splitter reads the whole summary).
     """
     return " ".join(itertools.islice(iter_sentences(summary), LEAD_SENTENCES))
 
