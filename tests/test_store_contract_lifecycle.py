@@ -114,6 +114,34 @@ async def test_urgency_releases_quiet_and_digest_holds_but_not_a_mute(store: Sql
     assert (muted.hold, muted.count) == (Hold.MUTE, 1)
 
 
+async def test_twins_of_several_clusters_in_one_save_apply_in_order(store: SqlStore) -> None:
+    later = NOW + hours(8)
+    await store.save_stories(
+        [held("a", later, Hold.QUIET, "quiet"), new_story("x", chat("1")), new_story("y")]
+    )
+    [sent] = await claim(store)
+    await store.mark_sent(sent.id, message_id="m1", at=NOW)
+    await store.save_stories(
+        [
+            twin("b", "a", "one.example"),  # named on the held row, which stays held
+            twin("c", "x", "one.example"),  # the sent alert of another cluster: one edit
+            twin("d", "a", "two.example", urgent=True),  # sees b's name; releases the hold
+            twin("e", "y", "one.example"),  # a cluster without alert rows
+            twin("f", "x", "two.example"),
+        ]
+    )
+    items = await claim(store)
+    assert sorted(i.job.value for i in items) == sorted(
+        [OutboxJob.SEND.value, OutboxJob.EDIT.value]
+    )
+    released = next(i for i in items if i.job is OutboxJob.SEND)
+    assert released.destination == chat("quiet") and released.alert is not None
+    assert released.alert.urgent
+    assert [s.publisher for s in released.alert.sources] == ["one.example", "two.example"]
+    edit = next(i for i in items if i.job is OutboxJob.EDIT)
+    assert [s.publisher for s in edit.new_sources] == ["one.example", "two.example"]
+
+
 # ── holds and digests ──────────────────────────────────────────────────────
 
 

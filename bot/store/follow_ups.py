@@ -1,6 +1,6 @@
 """Follow-ups: a later outlet's report of an alerted story lands on its alert rows.
 
-`apply_follow_up` runs inside `save_stories`' transaction, for a near-duplicate
+`apply_follow_ups` runs inside `save_stories`' transaction, for the near-duplicates
 stored just now: every alert row of the cluster's first story (pending, held
 or sent, in every destination) gets the new publisher among its `sources`
 (each publisher once, never the alert's own); a sent row asks for a follow-up
@@ -11,17 +11,19 @@ marked urgent, and those waiting for quiet hours or a digest go out at once
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.core.model import Hold, Source
 from bot.store.base import NewStory
 from bot.store.codec import source_to_dict
 from bot.store.tables import OutboxKind, OutboxStatus, outbox
+from bot.store.transactions import batched, padded
 
 _o = outbox.c
 _LIVE = (OutboxStatus.PENDING.value, OutboxStatus.HELD.value, OutboxStatus.SENT.value)
@@ -29,28 +31,51 @@ _BYPASSED = (Hold.QUIET.value, Hold.DIGEST.value)
 """Holds an urgent alert does not wait for."""
 
 
-async def apply_follow_up(conn: AsyncConnection, item: NewStory, *, at: datetime) -> int:
-    """Name `item.story` on the alert rows of its cluster; returns the rows changed."""
-    query = (
-        sa.select(_o.id, _o.status, _o.alert, _o.sources, _o.urgent, _o.hold, _o.edit_due_at)
+async def apply_follow_ups(conn: AsyncConnection, items: Sequence[NewStory]) -> int:
+    """Name each of `items` (near-duplicates, in order) on the alert rows of its
+    cluster, as of the story's fetch time; returns how many rows changed.
+
+    One read of every live alert row of the clusters (most clusters have none:
+    only an alerted story has rows) and one UPDATE per row that changed, with
+    the items applied in order to the rows in memory: the rows end as they
+    would after one read and one write per item.
+    """
+    clusters = {item.cluster_key for item in items if item.cluster_key}
+    rows: dict[str, list[dict[str, Any]]] = {}
+    for batch in batched(sorted(clusters)):
+        found = await conn.execute(_live_alerts(), {"keys": padded(batch)})
+        for row in found.mappings():
+            rows.setdefault(row["story_key"], []).append(dict(row))
+    changed: dict[int, dict[str, Any]] = {}
+    for item in items:
+        for row in rows.get(item.cluster_key or "", ()):
+            values = _follow_up_values(row, item, item.story.fetched_at)
+            row.update(values)
+            if values:
+                changed.setdefault(row["id"], {}).update(values)
+    for row_id in sorted(changed):
+        await conn.execute(sa.update(outbox).where(_o.id == row_id).values(changed[row_id]))
+    return len(changed)
+
+
+@functools.cache
+def _live_alerts() -> sa.Select[Any]:
+    """The live alert rows of the clusters in the expanding parameter `keys`, by id
+    (built once: the statement and its compiled form are reused)."""
+    columns = (_o.id, _o.story_key, _o.status, _o.alert, _o.sources, _o.urgent, _o.hold)
+    return (
+        sa.select(*columns, _o.edit_due_at)
         .where(
-            _o.story_key == item.cluster_key,
+            _o.story_key.in_(sa.bindparam("keys", expanding=True)),
             _o.kind == OutboxKind.ALERT.value,
             _o.status.in_(_LIVE),
         )
         .order_by(_o.id)
         .with_for_update()
     )
-    changed = 0
-    for row in (await conn.execute(query)).mappings().all():
-        values = _follow_up_values(row, item, at)
-        if values:
-            await conn.execute(sa.update(outbox).where(_o.id == row["id"]).values(values))
-            changed += 1
-    return changed
 
 
-def _follow_up_values(row: RowMapping, item: NewStory, at: datetime) -> dict[str, Any]:
+def _follow_up_values(row: Mapping[str, Any], item: NewStory, at: datetime) -> dict[str, Any]:
     """The columns to change on one alert row ({} when nothing changes)."""
     sources = list(row["sources"] or [])
     publishers = {row["alert"]["story"]["publisher"], *(s["publisher"] for s in sources)}

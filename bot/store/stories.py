@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import RowMapping
@@ -15,12 +15,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bot.core.model import Delivery, Story
 from bot.store.base import ClusterReports, NearDuplicateRow, NewStory, SavedStories
 from bot.store.codec import alert_to_dict
-from bot.store.follow_ups import apply_follow_up
+from bot.store.follow_ups import apply_follow_ups
 from bot.store.tables import OutboxStatus, outbox, stories
-from bot.store.transactions import InsertFactory, SqlBase, batched, first_per_key
+from bot.store.transactions import InsertFactory, SqlBase, batched, first_per_key, padded
 
 _U64 = 1 << 64
-T = TypeVar("T")
 SEEN_EVERY = timedelta(days=1)
 """How stale a stored story's `last_seen_at` may get before a listing refreshes it:
 retention counts in days, so one write a day per listed story is enough."""
@@ -179,22 +178,6 @@ def _same_titles(titled: Sequence[Story], window: timedelta) -> sa.ColumnElement
     )
 
 
-def padded(values: Collection[T]) -> list[T]:
-    """`values` with the last one repeated up to the next power of two (at least 8).
-
-    An IN list is sent as one `?` per value, so every list length is another SQL
-    text, and SQLite keeps up to 128 prepared statements per connection by text:
-    unpadded, a poll's dedup queries (thousands of parameters each) left ~20 MB
-    of statements behind and were prepared afresh every time. Repeats in an IN
-    list change nothing.
-    """
-    items = list(values)
-    if not items:
-        return items
-    size = max(8, 1 << (len(items) - 1).bit_length())
-    return items + [items[-1]] * (size - len(items))
-
-
 class StoryQueries(SqlBase):
     """Story dedup and recording."""
 
@@ -246,9 +229,9 @@ class StoryQueries(SqlBase):
             inserted = await _insert_stories(conn, self._insert, unique)
             rows = [row for item in unique if item.story.key in inserted for row in _outbox(item)]
             queued = await _insert_outbox(conn, self._insert, rows)
-            for item in unique:
-                if item.cluster_key and item.story.key in inserted:
-                    await apply_follow_up(conn, item, at=item.story.fetched_at)
+            twins = [i for i in unique if i.cluster_key and i.story.key in inserted]
+            if twins:
+                await apply_follow_ups(conn, twins)
         stored = tuple(i.story.key for i in unique if i.story.key in inserted)
         return SavedStories(stored_keys=stored, outbox_rows=queued)
 

@@ -9,7 +9,7 @@ here, where they enter our code.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
 from itertools import islice
@@ -97,3 +97,19 @@ def first_per_key(items: Sequence[T], key: Callable[[T], object]) -> list[T]:
             seen.add(k)
             kept.append(item)
     return kept
+
+
+def padded(values: Collection[T]) -> list[T]:
+    """`values` with the last one repeated up to the next power of two (at least 8).
+
+    An IN list is sent as one `?` per value, so every list length is another SQL
+    text, and SQLite keeps up to 128 prepared statements per connection by text:
+    unpadded, a poll's dedup queries (thousands of parameters each) left ~20 MB
+    of statements behind and were prepared afresh every time. Repeats in an IN
+    list change nothing.
+    """
+    items = list(values)
+    if not items:
+        return items
+    size = max(8, 1 << (len(items) - 1).bit_length())
+    return items + [items[-1]] * (size - len(items))
