@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from bot.core.model import Story
 from bot.store import SqlStore
 from bot.store.stories import padded
+from bot.store.transactions import insert_chunks
 from tests.store_samples import T0, chat, hours, make_story, new_story
 
 STORED = make_story(
@@ -111,6 +113,37 @@ async def test_save_stories_reports_exactly_what_a_large_batch_inserted(store: S
     assert saved.stored_keys == expected
     assert saved.outbox_rows == len(expected)
     assert await store.outbox_pending() == len(expected)
+
+
+@pytest.mark.parametrize(
+    ("count", "sizes"),
+    [(0, []), (1, [1]), (63, [32, 16, 8, 4, 2, 1]), (64, [64]), (100, [64, 32, 4]),
+     (200, [64, 64, 64, 8])],
+)  # fmt: skip
+def test_inserts_go_in_power_of_two_chunks(count: int, sizes: list[int]) -> None:
+    rows = list(range(count))
+    chunks = list(insert_chunks(rows))
+    assert [len(chunk) for chunk in chunks] == sizes
+    assert [row for chunk in chunks for row in chunk] == rows
+
+
+async def test_saves_of_any_size_use_few_insert_statements(store: SqlStore) -> None:
+    """Each multi-row INSERT's row count is another SQL text, which SQLite keeps
+    prepared (26 MB after a cold poll of 1,000 feeds when unchunked)."""
+    texts: set[str] = set()
+
+    def note(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.startswith("INSERT INTO stories"):
+            texts.add(statement)
+
+    sa.event.listen(store.engine.sync_engine, "before_cursor_execute", note)
+    try:
+        for size in range(1, 140):
+            saved = await store.save_stories([new_story(f"{size}-{n}") for n in range(size)])
+            assert len(saved.stored_keys) == size
+    finally:
+        sa.event.remove(store.engine.sync_engine, "before_cursor_execute", note)
+    assert len(texts) == 7  # 1, 2, 4, ..., 64 rows
 
 
 async def test_duplicates_within_one_batch_are_stored_once(store: SqlStore) -> None:

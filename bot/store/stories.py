@@ -17,7 +17,14 @@ from bot.store.base import ClusterReports, NearDuplicateRow, NewStory, SavedStor
 from bot.store.codec import alert_to_dict
 from bot.store.follow_ups import apply_follow_ups
 from bot.store.tables import OutboxStatus, outbox, stories
-from bot.store.transactions import InsertFactory, SqlBase, batched, first_per_key, padded
+from bot.store.transactions import (
+    InsertFactory,
+    SqlBase,
+    batched,
+    first_per_key,
+    insert_chunks,
+    padded,
+)
 
 _U64 = 1 << 64
 SEEN_EVERY = timedelta(days=1)
@@ -388,23 +395,26 @@ async def _insert_stories(
 ) -> set[str]:
     """Insert the stories, skipping stored ones; returns the keys actually inserted.
 
-    One executemany: SQLAlchemy compiles the statement once and sends the rows
-    as multi-row INSERTs ("insertmanyvalues"), where `.values([...])` would
-    compile a new statement of 13 bound parameters per row for every batch.
+    An executemany per chunk (`insert_chunks`: few distinct row counts, so few
+    prepared statements kept): SQLAlchemy compiles the statement once and sends
+    the rows as multi-row INSERTs ("insertmanyvalues"), where `.values([...])`
+    would compile a new statement of 13 bound parameters per row for every batch.
     """
-    if not items:
-        return set()
     stmt = insert(stories).on_conflict_do_nothing().returning(stories.c.key)
     values = [story_values(i.story) | {"cluster_key": i.cluster_key} for i in items]
-    result = await conn.execute(stmt, values)
-    return set(result.scalars())
+    inserted: set[str] = set()
+    for chunk in insert_chunks(values):
+        inserted.update((await conn.execute(stmt, chunk)).scalars())
+    return inserted
 
 
 async def _insert_outbox(
     conn: AsyncConnection, insert: InsertFactory, rows: list[dict[str, Any]]
 ) -> int:
-    """Insert the outbox rows (one executemany), skipping duplicates; returns how many."""
-    if not rows:
-        return 0
+    """Insert the outbox rows (an executemany per `insert_chunks` chunk), skipping
+    duplicates; returns how many."""
     stmt = insert(outbox).on_conflict_do_nothing().returning(outbox.c.id)
-    return len((await conn.execute(stmt, rows)).scalars().all())
+    queued = 0
+    for chunk in insert_chunks(rows):
+        queued += len((await conn.execute(stmt, chunk)).scalars().all())
+    return queued
