@@ -6,10 +6,11 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.dialects import sqlite
 
 from bot.core.model import Story
 from bot.store import SqlStore
-from bot.store.stories import padded
+from bot.store.stories import _candidates_query, padded
 from bot.store.transactions import insert_chunks
 from tests.store_samples import T0, chat, hours, make_story, new_story
 
@@ -22,6 +23,8 @@ STORED = make_story(
     published=T0,
 )
 
+
+RENDER_IN_LISTS = {"render_postcompile": True}
 
 TITLE = {"title_key": "drones hit depot", "publisher": "reuters.com"}
 
@@ -228,6 +231,23 @@ def test_in_lists_are_padded_to_few_lengths(count: int, size: int) -> None:
     got = padded(values)
     assert len(got) == size
     assert got[:count] == values and set(got) == set(values)
+    assert len(padded(values, at_least=64)) == max(size, 64 if count else 0)
+
+
+def test_the_dedup_query_has_one_form_per_batch_length() -> None:
+    """Its six IN lists are padded to one length: a batch's 3 publishers and 200
+    title keys make the same SQL as 200 of each (fewer prepared statements)."""
+    forms = set()
+    for count in range(1, 300, 7):
+        for publishers in (1, 3, count):
+            batch = [
+                make_story(f"k{n}", publisher=f"p{n % publishers}", title_key=f"t{n}", guid=f"g{n}")
+                for n in range(count)
+            ]
+            query = _candidates_query(batch, hours(48))
+            sql = query.compile(dialect=sqlite.dialect(), compile_kwargs=RENDER_IN_LISTS)
+            forms.add(str(sql))
+    assert len(forms) == 7  # 8, 16, ..., 512 values a list
 
 
 async def test_near_duplicate_candidates_are_the_window_in_id_order(store: SqlStore) -> None:

@@ -138,12 +138,16 @@ def still_listed(
 def _candidates_query(batch: Sequence[Story], window: timedelta) -> sa.Select[Any]:
     """One query for every stored row that could match any story of the batch.
 
-    Each IN list is padded (`padded`) so the SQL takes few distinct forms.
+    Every IN list is padded (`padded`) to the length of the keys' list, so the
+    SQL has one form per length (and whether GUIDs and title keys are asked
+    for), not one per combination of the six lists' lengths.
     """
     c = stories.c
+    keys = padded({s.key for s in batch})
+    size = len(keys)
     criteria: list[sa.ColumnElement[bool]] = [
-        c.key.in_(padded({s.key for s in batch})),
-        c.canonical_url.in_(padded({s.canonical_url for s in batch if s.canonical_url})),
+        c.key.in_(keys),
+        c.canonical_url.in_(padded({s.canonical_url for s in batch if s.canonical_url}, size)),
     ]
     guided = [s for s in batch if s.guid and s.feed_id is not None]
     if guided:
@@ -151,13 +155,13 @@ def _candidates_query(batch: Sequence[Story], window: timedelta) -> sa.Select[An
         # every feed's item "1" would come back.
         criteria.append(
             sa.and_(
-                c.feed_id.in_(padded({s.feed_id for s in guided})),
-                c.guid.in_(padded({s.guid for s in guided})),
+                c.feed_id.in_(padded({s.feed_id for s in guided}, size)),
+                c.guid.in_(padded({s.guid for s in guided}, size)),
             )
         )
     titled = [s for s in batch if s.title_key]
     if titled:
-        criteria.append(_same_titles(titled, window))
+        criteria.append(_same_titles(titled, window, size))
     columns = (
         c.id,
         c.key,
@@ -173,12 +177,13 @@ def _candidates_query(batch: Sequence[Story], window: timedelta) -> sa.Select[An
     return sa.select(*columns).where(sa.or_(*criteria))
 
 
-def _same_titles(titled: Sequence[Story], window: timedelta) -> sa.ColumnElement[bool]:
-    """Rows with one of the publishers and title keys, published within the window."""
+def _same_titles(titled: Sequence[Story], window: timedelta, size: int) -> sa.ColumnElement[bool]:
+    """Rows with one of the publishers and title keys, published within the window
+    (the IN lists padded to `size`)."""
     c = stories.c
     return sa.and_(
-        c.publisher.in_(padded({s.publisher for s in titled})),
-        c.title_key.in_(padded({s.title_key for s in titled})),
+        c.publisher.in_(padded({s.publisher for s in titled}, size)),
+        c.title_key.in_(padded({s.title_key for s in titled}, size)),
         c.published.between(
             min(s.published for s in titled) - window, max(s.published for s in titled) + window
         ),

@@ -101,8 +101,9 @@ def first_per_key(items: Sequence[T], key: Callable[[T], object]) -> list[T]:
     return kept
 
 
-def padded(values: Collection[T]) -> list[T]:
-    """`values` with the last one repeated up to the next power of two (at least 8).
+def padded(values: Collection[T], at_least: int = 8) -> list[T]:
+    """`values` with the last one repeated up to the next power of two (at least
+    `at_least`, which should be one too).
 
     An IN list is sent as one `?` per value, so every list length is another SQL
     text, and SQLite keeps up to 128 prepared statements per connection by text:
@@ -113,7 +114,7 @@ def padded(values: Collection[T]) -> list[T]:
     items = list(values)
     if not items:
         return items
-    size = max(8, 1 << (len(items) - 1).bit_length())
+    size = max(at_least, 1 << (len(items) - 1).bit_length())
     return items + [items[-1]] * (size - len(items))
 
 
