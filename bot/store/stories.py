@@ -17,7 +17,14 @@ from bot.store.base import ClusterReports, NearDuplicateRow, NewStory, SavedStor
 from bot.store.codec import alert_to_dict
 from bot.store.follow_ups import apply_follow_ups
 from bot.store.tables import OutboxStatus, outbox, stories
-from bot.store.transactions import InsertFactory, SqlBase, batched, first_per_key, padded
+from bot.store.transactions import (
+    InsertFactory,
+    SqlBase,
+    batched,
+    first_per_key,
+    insert_chunks,
+    padded,
+)
 
 _U64 = 1 << 64
 SEEN_EVERY = timedelta(days=1)
@@ -131,12 +138,16 @@ def still_listed(
 def _candidates_query(batch: Sequence[Story], window: timedelta) -> sa.Select[Any]:
     """One query for every stored row that could match any story of the batch.
 
-    Each IN list is padded (`padded`) so the SQL takes few distinct forms.
+    Every IN list is padded (`padded`) to the length of the keys' list, so the
+    SQL has one form per length (and whether GUIDs and title keys are asked
+    for), not one per combination of the six lists' lengths.
     """
     c = stories.c
+    keys = padded({s.key for s in batch})
+    size = len(keys)
     criteria: list[sa.ColumnElement[bool]] = [
-        c.key.in_(padded({s.key for s in batch})),
-        c.canonical_url.in_(padded({s.canonical_url for s in batch if s.canonical_url})),
+        c.key.in_(keys),
+        c.canonical_url.in_(padded({s.canonical_url for s in batch if s.canonical_url}, size)),
     ]
     guided = [s for s in batch if s.guid and s.feed_id is not None]
     if guided:
@@ -144,13 +155,13 @@ def _candidates_query(batch: Sequence[Story], window: timedelta) -> sa.Select[An
         # every feed's item "1" would come back.
         criteria.append(
             sa.and_(
-                c.feed_id.in_(padded({s.feed_id for s in guided})),
-                c.guid.in_(padded({s.guid for s in guided})),
+                c.feed_id.in_(padded({s.feed_id for s in guided}, size)),
+                c.guid.in_(padded({s.guid for s in guided}, size)),
             )
         )
     titled = [s for s in batch if s.title_key]
     if titled:
-        criteria.append(_same_titles(titled, window))
+        criteria.append(_same_titles(titled, window, size))
     columns = (
         c.id,
         c.key,
@@ -166,12 +177,13 @@ def _candidates_query(batch: Sequence[Story], window: timedelta) -> sa.Select[An
     return sa.select(*columns).where(sa.or_(*criteria))
 
 
-def _same_titles(titled: Sequence[Story], window: timedelta) -> sa.ColumnElement[bool]:
-    """Rows with one of the publishers and title keys, published within the window."""
+def _same_titles(titled: Sequence[Story], window: timedelta, size: int) -> sa.ColumnElement[bool]:
+    """Rows with one of the publishers and title keys, published within the window
+    (the IN lists padded to `size`)."""
     c = stories.c
     return sa.and_(
-        c.publisher.in_(padded({s.publisher for s in titled})),
-        c.title_key.in_(padded({s.title_key for s in titled})),
+        c.publisher.in_(padded({s.publisher for s in titled}, size)),
+        c.title_key.in_(padded({s.title_key for s in titled}, size)),
         c.published.between(
             min(s.published for s in titled) - window, max(s.published for s in titled) + window
         ),
@@ -388,23 +400,26 @@ async def _insert_stories(
 ) -> set[str]:
     """Insert the stories, skipping stored ones; returns the keys actually inserted.
 
-    One executemany: SQLAlchemy compiles the statement once and sends the rows
-    as multi-row INSERTs ("insertmanyvalues"), where `.values([...])` would
-    compile a new statement of 13 bound parameters per row for every batch.
+    An executemany per chunk (`insert_chunks`: few distinct row counts, so few
+    prepared statements kept): SQLAlchemy compiles the statement once and sends
+    the rows as multi-row INSERTs ("insertmanyvalues"), where `.values([...])`
+    would compile a new statement of 13 bound parameters per row for every batch.
     """
-    if not items:
-        return set()
     stmt = insert(stories).on_conflict_do_nothing().returning(stories.c.key)
     values = [story_values(i.story) | {"cluster_key": i.cluster_key} for i in items]
-    result = await conn.execute(stmt, values)
-    return set(result.scalars())
+    inserted: set[str] = set()
+    for chunk in insert_chunks(values):
+        inserted.update((await conn.execute(stmt, chunk)).scalars())
+    return inserted
 
 
 async def _insert_outbox(
     conn: AsyncConnection, insert: InsertFactory, rows: list[dict[str, Any]]
 ) -> int:
-    """Insert the outbox rows (one executemany), skipping duplicates; returns how many."""
-    if not rows:
-        return 0
+    """Insert the outbox rows (an executemany per `insert_chunks` chunk), skipping
+    duplicates; returns how many."""
     stmt = insert(outbox).on_conflict_do_nothing().returning(outbox.c.id)
-    return len((await conn.execute(stmt, rows)).scalars().all())
+    queued = 0
+    for chunk in insert_chunks(rows):
+        queued += len((await conn.execute(stmt, chunk)).scalars().all())
+    return queued

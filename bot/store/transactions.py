@@ -30,6 +30,8 @@ T = TypeVar("T")
 
 # Rows per multi-row INSERT or IN list: far below SQLite's 32766 bound parameters.
 BATCH_SIZE = 500
+INSERT_ROWS = 64
+"""The most rows one multi-row INSERT carries (`insert_chunks`)."""
 
 
 class SqlBase:
@@ -99,8 +101,9 @@ def first_per_key(items: Sequence[T], key: Callable[[T], object]) -> list[T]:
     return kept
 
 
-def padded(values: Collection[T]) -> list[T]:
-    """`values` with the last one repeated up to the next power of two (at least 8).
+def padded(values: Collection[T], at_least: int = 8) -> list[T]:
+    """`values` with the last one repeated up to the next power of two (at least
+    `at_least`, which should be one too).
 
     An IN list is sent as one `?` per value, so every list length is another SQL
     text, and SQLite keeps up to 128 prepared statements per connection by text:
@@ -111,5 +114,28 @@ def padded(values: Collection[T]) -> list[T]:
     items = list(values)
     if not items:
         return items
-    size = max(8, 1 << (len(items) - 1).bit_length())
+    size = max(at_least, 1 << (len(items) - 1).bit_length())
     return items + [items[-1]] * (size - len(items))
+
+
+def insert_chunks(rows: Sequence[T], largest: int = INSERT_ROWS) -> Iterator[Sequence[T]]:
+    """`rows` in consecutive chunks of `largest` rows (a power of two), the rest in
+    chunks of decreasing powers of two: 100 rows go as 64 + 32 + 4.
+
+    An executemany INSERT is sent as multi-row INSERTs ("insertmanyvalues"), one
+    SQL text per row count, and SQLite keeps up to 128 prepared statements per
+    connection by text, each with its compiled program (about 3 KB a row for
+    `stories`). Unchunked, a cold poll of 1,000 feeds left 26 MB of INSERTs of up
+    to 1,000 rows each behind (benchmarks/poll_cycle.md, "Where the poll's memory
+    goes"); chunked, an INSERT has at most 7 forms (1, 2, 4, ..., 64 rows).
+    """
+    start, end = 0, len(rows) - len(rows) % largest
+    for start in range(0, end, largest):
+        yield rows[start : start + largest]
+    start = end
+    size = largest // 2
+    while start < len(rows):
+        if len(rows) - start >= size:
+            yield rows[start : start + size]
+            start += size
+        size //= 2
