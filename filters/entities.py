@@ -16,7 +16,8 @@ match, and NEAR treats it like a phrase. Two kinds exist:
   members do, and where one wins nothing of the class matches there.
 - the **money class** (`@money`) is one RE2 pattern over the field's text:
   `$2.6 billion`, `€500m`, `£1.2bn`, `US$3 million`, `1.2bn euros`,
-  `75 billion kroner`, `billions of dollars`.
+  `75 billion kroner`, `billions of dollars`, and any ISO 4217 code of pycountry's
+  currency table in capitals with a scale (`NOK 75bn`, `2.5 billion SEK`).
 
 Each class gives the prefilter an anchor (`anchor`): a name class offers the
 first tokens of its names, money its pattern, so a rule using a class is
@@ -228,12 +229,36 @@ _CURRENCY = (
     r"|naira|dinars?)"
 )
 _COUNT = r"(?:a|one|two|three|four|five|six|seven|eight|nine|ten|several|hundreds of|tens of)"
+_WORD_LIKE_CODES = frozenset({"ALL", "AMD", "BOB", "CUP", "GEL", "MAD", "MOP", "PEN", "SOS", "TOP"})
+"""ISO 4217 codes that are also words or names written in capitals ("ALL 5 KILLED", "AMD")."""
+
+
+def _iso_currency_codes() -> str:
+    """The ISO 4217 codes of pycountry's currency table, upper case only, as one
+    RE2 alternation: codes of funds, metals and testing (X…) and word-like codes left out."""
+    import pycountry
+
+    codes = sorted(
+        code
+        for code in (currency.alpha_3 for currency in pycountry.currencies)
+        if not code.startswith("X") and code not in _WORD_LIKE_CODES
+    )
+    return "(?-i:" + "|".join(codes) + ")"
+
+
+_ISO_CODE = _iso_currency_codes()
 MONEY_PATTERN = (
     rf"{_SYMBOL}\s?{_NUMBER}(?:\s?{_SCALE}\b)?"
     rf"|\b{_NUMBER}\s?(?:{_SCALE}\s?)?{_CURRENCY}\b"
     rf"|\b(?:{_COUNT}\s)?(?:trillion|billion|million)s?\s(?:of\s|in\s)?{_CURRENCY}\b"
+    rf"|\b{_ISO_CODE}\s?{_NUMBER}\s?{_SCALE}\b"
+    rf"|\b{_NUMBER}\s?{_SCALE}\s?{_ISO_CODE}\b"
 )
-"""An amount of money, case-insensitive (RE2 syntax)."""
+"""An amount of money, case-insensitive (RE2 syntax) except for ISO 4217 codes, which
+count in capitals and with a scale only ("NOK 75bn", "2.5 billion SEK", not "TOP 10")."""
+MONEY_ANCHOR = MONEY_PATTERN.replace("(?-i:", "(?:")
+"""The prefilter's form of MONEY_PATTERN: it scans folded (lower-case) text, so the
+codes match in any case there; a story it lets through is then checked by the pattern."""
 
 
 def _compile(pattern: str) -> Any:
@@ -253,7 +278,7 @@ class MoneyClass:
         self._pattern = _compile(MONEY_PATTERN)
 
     def anchor(self) -> tuple[str, str]:
-        return ("r", MONEY_PATTERN)
+        return ("r", MONEY_ANCHOR)
 
     def first_tokens(self) -> frozenset[str]:
         return frozenset()

@@ -86,6 +86,10 @@ def test_name_classes(class_name: str, text: str, expected: list[tuple[str, str]
         ("a billion dollars", ["a billion dollars"]),
         ("C$500m", ["C$500m"]),
         ("5 million people, 12 drones, 2024", []),
+        # ISO 4217 codes (pycountry) count in capitals and with a scale
+        ("Norway commits NOK 75bn, Poland PLN 1.2 billion", ["NOK 75bn", "PLN 1.2 billion"]),
+        ("2.5 billion SEK for Kyiv", ["2.5 billion SEK"]),
+        ("nok 75bn, TOP 10 STORIES, ALL 5 KILLED, AMD 7nm chips, CAD 2", []),
     ],
 )
 def test_money(text: str, expected: list[str]) -> None:
@@ -112,7 +116,7 @@ def test_shipped_catalogue_has_every_iso_country() -> None:
     entities = set(country.entities())
     assert len(entities) >= len(pycountry.countries)
     assert {"Belgium", "Russia", "United States", "Kosovo", "Tuvalu"} <= entities
-    assert default_catalogue().names == ["country", "leader", "money", "org", "us"]
+    assert default_catalogue().names == ["country", "leader", "money", "official", "org", "us"]
 
 
 def test_iso_short_names() -> None:
@@ -201,3 +205,22 @@ def test_other_names_win_as_the_longest_and_match_nothing(tmp_path: Path) -> Non
     grown = load_catalogue(path).with_names([("us", "Pentagon", "Pentagon")]).get("us")
     assert isinstance(grown, NameClass)
     assert [s.entity for s in grown.spans(FieldTokens("US Open, Pentagon"))] == ["Pentagon"]
+
+
+def test_the_prefilter_lets_through_an_amount_in_an_iso_code() -> None:
+    # The rule index scans folded (lower-case) text for @money's anchor: the
+    # capitals-only codes must not make it skip a story the pattern matches.
+    from datetime import UTC, datetime
+
+    from bot.core.model import Rule, Story
+    from filters.rule_index import RuleIndex
+
+    index = RuleIndex.build(
+        [Rule(name="aid", query="@money NEAR/4 ~commit")], entities=default_catalogue()
+    )
+    now = datetime(2026, 12, 3, tzinfo=UTC)
+    story = Story(
+        key="k", title="Norway commits NOK 75bn to Ukraine", summary="", content="",
+        url="", canonical_url="", publisher="probe", published=now, fetched_at=now,
+    )  # fmt: skip
+    assert [match.rule for match in index.match(story)] == ["aid"]
