@@ -14,3 +14,7 @@ SEED_STORY_JSONL = DATA / "fixtures" / "seed-story.jsonl"
 SEED_STORY_JSON = DATA / "fixtures" / "seed-story.json"
 DEV_SET = DATA / "eval" / "dev.jsonl"
 GUIDELINE_PROBE = DATA / "guideline_probe.jsonl"
+SEALED_PROBES = tuple(
+    DATA / f"guideline_probe_{name}.jsonl" for name in ("sealed", "sealed2", "sealed3")
+)
+"""Probes written blind to the rules, scored blind once, then read (README, "Quality")."""
