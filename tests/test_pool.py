@@ -20,7 +20,6 @@ from typing import Any
 import httpcore
 import pytest
 from httpcore._async.connection_pool import AsyncPoolRequest
-from httpcore._async.interfaces import AsyncConnectionInterface
 
 from bot.pipeline.fetch.pool import (
     TESTED_HTTPCORE,
@@ -37,7 +36,7 @@ B = httpcore.URL("http://b.test/feed").origin
 
 
 @dataclass(eq=False)
-class FakeConnection(AsyncConnectionInterface):
+class FakeConnection(httpcore.AsyncConnectionInterface):
     """Just the state the pool's bookkeeping asks about."""
 
     origin: httpcore.Origin
@@ -168,7 +167,7 @@ async def test_upstream_pool_state_is_what_the_linear_pool_reads() -> None:
     request.assign_to_connection(connection)
     assert request.connection is connection and not request.is_queued()
     for name in ("can_handle_request", "is_available", "is_idle", "is_closed", "has_expired"):
-        assert callable(getattr(AsyncConnectionInterface, name)), name
+        assert callable(getattr(httpcore.AsyncConnectionInterface, name)), name
 
 
 @dataclass

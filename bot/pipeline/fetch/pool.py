@@ -45,11 +45,10 @@ from collections.abc import Iterable
 from typing import Any
 
 import httpcore
-from httpcore._async.interfaces import AsyncConnectionInterface
 
 TESTED_HTTPCORE = ((1, 0, 9), (1, 1))
 """httpcore versions `LinearConnectionPool` is tested with: at least the first, below the second."""
-Connection = AsyncConnectionInterface
+Connection = httpcore.AsyncConnectionInterface
 log = logging.getLogger(__name__)
 
 
