@@ -129,11 +129,10 @@ def insert_chunks(rows: Sequence[T], largest: int = INSERT_ROWS) -> Iterator[Seq
     to 1,000 rows each behind (benchmarks/poll_cycle.md, "Where the poll's memory
     goes"); chunked, an INSERT has at most 7 forms (1, 2, 4, ..., 64 rows).
     """
-    start, end = 0, len(rows) - len(rows) % largest
-    for start in range(0, end, largest):
+    whole = len(rows) - len(rows) % largest
+    for start in range(0, whole, largest):
         yield rows[start : start + largest]
-    start = end
-    size = largest // 2
+    start, size = whole, largest // 2
     while start < len(rows):
         if len(rows) - start >= size:
             yield rows[start : start + size]
