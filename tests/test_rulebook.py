@@ -62,14 +62,18 @@ def test_aid_news_deep_in_an_article_is_judged_where_the_query_found_it(
 
 
 def test_topic_vetoes_a_query_match_off_the_topic(embedder: Embedder) -> None:
-    # The seed query itself now leaves purchases out; a looser query shows the veto.
+    # The seed query itself now leaves purchases out, and the seed topic's veto is
+    # set below every query hit of the labelled sets (0.10); a looser query and the
+    # threshold of 0.30 show the veto at work (this story scores 0.26).
     seed = next(rule for rule in load_rules(RULES) if rule.name == "drone_strike")
+    assert seed.topic is not None
     book = RuleBook(RULES, embedder=embedder)
-    book.compile([replace(seed, query="drone* NEAR/5 attack*")])
+    topic = replace(seed.topic, threshold=0.30)
+    book.compile([replace(seed, query="drone* NEAR/5 attack*", topic=topic)])
     story = make_story(
         "k1",
-        title="Pentagon unveils plan to buy thousands of cheap attack drones",
-        summary="The program would put low-cost drones in every army unit by 2027.",
+        title="Attack of the drones: toy makers bet on flying gadgets this Christmas",
+        summary="Retailers expect drones to be the top gift of the season.",
     )
     assert [m.rule for m in book.match_query_only(story)] == ["drone_strike"]
     assert book.match_story(story) == []

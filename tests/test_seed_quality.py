@@ -60,7 +60,9 @@ def test_the_read_sealed_probes_keep_their_floor(book: RuleBook) -> None:
     # sealed, sealed2 and sealed3 were scored blind and then read to fix whole
     # classes of error (README, "Quality of the seed rules"); they now guard those
     # fixes: each rule keeps F1 ≥ 0.92 and recall ≥ 0.90 on their union, with the
-    # tier (2026-12-03: 0.940 / 0.951 / 0.981, recall 0.948 / 0.929 / 0.962).
+    # tier (2026-12-03: 0.940 / 0.951 / 0.981, recall 0.948 / 0.929 / 0.962; with the
+    # vetoes recalibrated to 0.10 / 0.25 / 0.28: 0.983 / 0.964 / 1.000, recall
+    # 0.983 / 0.952 / 1.000).
     items = [item for path in SEALED_PROBES for item in read_items(path)]
     for result in evaluate_rules(items, SEED_RULES, lambda item: book.match_story(item.story)):
         assert result.f1 >= 0.92, f"{result.rule}: F1 {result.f1:.3f} on the sealed probes"

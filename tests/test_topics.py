@@ -72,6 +72,23 @@ def scorer(embedder: Embedder) -> TopicScorer:
     return TopicScorer(embedder, seed_rules())
 
 
+CLASSIFIER_THRESHOLD = 0.33
+"""A bar at which the seed topics, used alone, sort clear headlines (their old common veto).
+
+The seed rules' own thresholds are vetoes under a query, set low (drone_strike's
+vetoes no query hit at all), so they do not show that the scores separate."""
+
+
+@pytest.fixture(scope="module")
+def classifier(embedder: Embedder) -> TopicScorer:
+    rules = [
+        replace(rule, topic=replace(rule.topic, threshold=CLASSIFIER_THRESHOLD))
+        for rule in seed_rules()
+        if rule.topic is not None
+    ]
+    return TopicScorer(embedder, rules)
+
+
 @pytest.mark.parametrize(
     ("rule", "title", "expected"),
     [
@@ -90,10 +107,12 @@ def scorer(embedder: Embedder) -> TopicScorer:
     ],
 )
 def test_seed_topics_on_clear_headlines(
-    scorer: TopicScorer, rule: str, title: str, expected: bool
+    scorer: TopicScorer, classifier: TopicScorer, rule: str, title: str, expected: bool
 ) -> None:
-    verdict = scorer.score(story(f"{rule}:{title}", title), [rule])[rule]
+    verdict = classifier.score(story(f"{rule}:{title}", title), [rule])[rule]
     assert verdict.matched is expected, f"{title!r} scored {verdict.score}"
+    if expected:  # and the seed rule's own veto lets it through
+        assert scorer.score(story(f"{rule}:{title}", title), [rule])[rule].matched
 
 
 def test_evidence_is_the_best_sentence(scorer: TopicScorer) -> None:
