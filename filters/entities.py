@@ -314,6 +314,11 @@ class EntityCatalogue:
     """Every entity class by name; what `@name` in a query refers to."""
 
     classes: Mapping[str, EntityClass]
+    words: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """Word classes: a name to its member query terms (`~meddle`, `"war crime*"`, `@org`).
+
+    The parser expands `@name` into the OR of the members, so matching never sees them.
+    """
 
     def get(self, name: str) -> EntityClass | None:
         """The class called `name` (without the `@`), if there is one."""
@@ -322,7 +327,7 @@ class EntityCatalogue:
     @property
     def names(self) -> list[str]:
         """Class names, sorted, for hints and listings."""
-        return sorted(self.classes)
+        return sorted([*self.classes, *self.words])
 
     def with_names(self, additions: Iterable[tuple[str, str, str]]) -> EntityCatalogue:
         """A catalogue with more names: (class, name, entity) triples, e.g. admins' additions.
@@ -331,7 +336,12 @@ class EntityCatalogue:
         refuses them first); a name without letters or digits is skipped.
         """
         extra: dict[str, list[EntityName]] = {}
+        words = {name: list(terms) for name, terms in self.words.items()}
         for class_name, text, entity in additions:
+            if class_name in words:
+                if text not in words[class_name]:
+                    words[class_name].append(text)
+                continue
             made = make_name(text, entity or text)
             if made is not None:
                 extra.setdefault(class_name, []).append(made)
@@ -342,7 +352,7 @@ class EntityCatalogue:
                 classes[class_name] = NameClass(
                     class_name, current.description, (*current.names, *names), current.others
                 )
-        return EntityCatalogue(classes)
+        return EntityCatalogue(classes, {name: tuple(terms) for name, terms in words.items()})
 
 
 def name_class(

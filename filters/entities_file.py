@@ -38,6 +38,7 @@ from bot.core.yamlsafe import load_yaml
 from filters.entities import EntityCatalogue, EntityClass, MoneyClass, name_class
 
 CLASS_KEYS = ("description", "iso3166", "exclude", "others", "entries")
+WORD_KEYS = ("description", "terms")
 _CLASS_NAME = re.compile(r"[a-z][a-z0-9_]*")
 
 
@@ -54,7 +55,7 @@ def default_catalogue() -> EntityCatalogue:
 
 def load_catalogue(path: Path) -> EntityCatalogue:
     """Every class in the file plus `@money`; ConfigError (one line) on a bad file."""
-    document = _document(path)
+    document, word_specs = _document(path)
     classes: dict[str, EntityClass] = {"money": MoneyClass()}
     for name, spec in document.items():
         where = f"{path}: class '{name}'"
@@ -63,10 +64,34 @@ def load_catalogue(path: Path) -> EntityCatalogue:
         if name == "money":
             raise ConfigError(f"{where}: money is built in; choose another name")
         classes[name] = _name_class(name, spec, where)
-    return EntityCatalogue(classes)
+    words = {}
+    for name, spec in word_specs.items():
+        where = f"{path}: word class '{name}'"
+        if not isinstance(name, str) or not _CLASS_NAME.fullmatch(name):
+            raise ConfigError(
+                f"{path}: word class {name!r}: use a lowercase name such as wrongdoing"
+            )
+        if name in classes:
+            raise ConfigError(f"{where}: also a name class; rename one")
+        words[name] = _word_class(spec, where)
+    return EntityCatalogue(classes, words)
 
 
-def _document(path: Path) -> dict[Any, Any]:
+def _word_class(spec: Any, where: str) -> tuple[str, ...]:
+    """A word class's member terms; the parser checks each is one query term when used."""
+    if not isinstance(spec, dict):
+        raise ConfigError(f"{where}: expected a mapping with description: and terms:")
+    unknown = sorted(str(key) for key in spec if key not in WORD_KEYS)
+    if unknown:
+        raise ConfigError(f'{where}: unknown key "{unknown[0]}"; valid: {", ".join(WORD_KEYS)}')
+    terms = spec.get("terms")
+    if not isinstance(terms, list) or not terms or not all(isinstance(t, str) for t in terms):
+        raise ConfigError(f"{where}: terms: expected a list of query terms, e.g. [~meddle]")
+    return tuple(terms)
+
+
+def _document(path: Path) -> tuple[dict[Any, Any], dict[Any, Any]]:
+    """The `classes:` mapping and the (optional) `words:` mapping."""
     text = read_text(path, "the entities file")
     try:
         document = load_yaml(text)
@@ -78,7 +103,10 @@ def _document(path: Path) -> dict[Any, Any]:
     if not isinstance(document, dict) or not isinstance(document.get("classes"), dict):
         raise ConfigError(f'{path}: expected a top-level "classes:" mapping')
     classes: dict[Any, Any] = document["classes"]
-    return classes
+    words = document.get("words") or {}
+    if not isinstance(words, dict):
+        raise ConfigError(f'{path}: "words:" must map a class name to description: and terms:')
+    return classes, words
 
 
 def _name_class(name: str, spec: Any, where: str) -> EntityClass:

@@ -77,8 +77,15 @@ def _operator(lexeme: Lexeme | None) -> bool:
 class _Parser:
     """Recursive descent over the lexemes; one method per precedence level."""
 
-    def __init__(self, query: str, lexemes: list[Lexeme], entities: EntityCatalogue) -> None:
+    def __init__(
+        self,
+        query: str,
+        lexemes: list[Lexeme],
+        entities: EntityCatalogue,
+        expanding: tuple[str, ...] = (),
+    ) -> None:
         self.query = query
+        self.expanding = expanding
         self.lexemes = lexemes
         self.entities = entities
         self.index = 0
@@ -242,6 +249,8 @@ class _Parser:
         if lexeme.kind == "regex":
             compiled = compile_regex(lexeme.text, query=self.query, column=lexeme.column)
             return Regex(lexeme.text, fields, lexeme.column - 4, compiled)
+        if lexeme.kind == "entity" and lexeme.text in self.entities.words:
+            return self.expand_words(lexeme, fields)
         if lexeme.kind == "entity":
             return build_entity(
                 lexeme.text,
@@ -258,6 +267,35 @@ class _Parser:
             column=lexeme.column,
             stemmed=lexeme.kind == "stem",
         )
+
+    def expand_words(self, lexeme: Lexeme, fields: tuple[str, ...]) -> Node:
+        """`@name` of a word class: the OR of its members, as if written out here.
+
+        Each member must be one term (word, "phrase", prefix*, ~stem or
+        @class); expanded terms carry the class as their label, so an
+        explanation reads `@wrongdoing: meddling`.
+        """
+        name = lexeme.text
+        if name in self.expanding:
+            cycle = " → ".join(f"@{n}" for n in (*self.expanding, name))
+            raise self.error(
+                f"word class @{name} contains itself ({cycle})",
+                lexeme.column,
+                f"remove @{name} from the members of @{self.expanding[-1]}",
+            )
+        members: list[Node] = []
+        for member in self.entities.words[name]:
+            found = lex_query(member)
+            if len(found) != 1 or found[0].kind not in _PRIMARY_KINDS - {"field", "(", "regex"}:
+                raise self.error(
+                    f"word class @{name}: {member!r} is not one query term",
+                    lexeme.column,
+                    f'make it a word, "phrase", prefix*, ~stem or @class (entity add {name} …)',
+                )
+            inner = _Parser(member, found, self.entities, (*self.expanding, name))
+            node = inner.parse_primary(fields)
+            members.extend(_relabel(node, name, lexeme.column))
+        return members[0] if len(members) == 1 else Or(tuple(members), lexeme.column)
 
     def parse_group(self, opening: Lexeme, scope: tuple[str, ...] | None) -> Node:
         self.expect(opening, _UNARY_KINDS)
@@ -279,6 +317,15 @@ class _Parser:
                 lexeme.column,
                 "flatten the query: drop redundant parentheses and double negations",
             )
+
+
+def _relabel(node: Node, name: str, column: int) -> list[Node]:
+    """A member's nodes, flattened out of nested word classes, terms labelled `@name`."""
+    if isinstance(node, Term):
+        return [Term(node.tokens, node.fields, f"@{name}", column)]
+    if isinstance(node, Or):
+        return list(node.children)
+    return [node]
 
 
 def _never_positive(node: Node) -> Node | None:

@@ -1,0 +1,80 @@
+"""Word classes: `@name` for a named list of ordinary query terms, expanded at parse time."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.core.errors import ConfigError, RuleSyntaxError
+from filters.entities import EntityCatalogue
+from filters.entities_file import default_catalogue, load_catalogue
+from filters.query import parse_query
+from filters.query_ast import Near, Or, Term
+from filters.rule_index import match_query
+from tests.test_rule_index import make_story
+
+
+def catalogue() -> EntityCatalogue:
+    """The shipped name classes plus test word classes (one nested, one cyclic)."""
+    base = default_catalogue()
+    words = {
+        "wrongdoing": ("~meddle", '"war crime*"', "brib*"),
+        "accuser": ("@country", "@wrongdoing"),
+        "loop": ("spin", "@loop"),
+        "bad": ("title:x",),
+    }
+    return EntityCatalogue(base.classes, words)
+
+
+def test_expands_to_the_written_out_or_group() -> None:
+    expanded = parse_query("@wrongdoing", catalogue())
+    written = parse_query('~meddle OR "war crime*" OR brib*', catalogue())
+    assert isinstance(expanded, Or) and isinstance(written, Or)
+    assert [c.tokens for c in expanded.children if isinstance(c, Term)] == [
+        c.tokens for c in written.children if isinstance(c, Term)
+    ]
+    assert {c.label for c in expanded.children if isinstance(c, Term)} == {"@wrongdoing"}
+
+
+def test_nested_class_flattens_into_a_near_operand() -> None:
+    node = parse_query("@accuser NEAR/5 ~accuse", catalogue())
+    assert isinstance(node, Near)
+    assert [operand.label for operand in node.left] == ["@country", *["@wrongdoing"] * 3]
+
+
+def test_field_scope_reaches_the_members() -> None:
+    node = parse_query("title:@wrongdoing", catalogue())
+    assert isinstance(node, Or)
+    assert {c.fields for c in node.children if isinstance(c, Term)} == {("title",)}
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("@loop", "word class @loop contains itself (@loop → @loop)"),
+        ("@bad", "word class @bad: 'title:x' is not one query term"),
+        ("@nosuch", 'unknown entity class "@nosuch"'),
+    ],
+)
+def test_cycles_and_bad_members_are_refused(query: str, message: str) -> None:
+    with pytest.raises(RuleSyntaxError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        parse_query(query, catalogue())
+
+
+def test_admin_additions_extend_a_word_class() -> None:
+    extended = catalogue().with_names([("wrongdoing", "~lie", "")])
+    assert extended.words["wrongdoing"][-1] == "~lie"
+
+
+def test_file_words_section_is_loaded_and_checked(tmp_path: pytest.TempPathFactory) -> None:
+    path = tmp_path / "entities.yaml"  # type: ignore[operator]
+    path.write_text("classes: {}\nwords:\n  drone:\n    description: d\n    terms: [drone*, uav]\n")
+    assert load_catalogue(path).words == {"drone": ("drone*", "uav")}
+    path.write_text("classes: {}\nwords:\n  drone:\n    terms: []\n")
+    with pytest.raises(ConfigError, match="word class 'drone': terms"):
+        load_catalogue(path)
+
+
+def test_explanation_names_the_class_that_hit() -> None:
+    story = make_story(title="Russia accused of meddling")
+    match = match_query("@wrongdoing", story, entities=catalogue())
+    assert match is not None and match.why == "title: @wrongdoing: meddling"
