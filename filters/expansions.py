@@ -1,4 +1,6 @@
-"""What a query's terms reach, for `newswatch rules check`: stems and entity classes.
+"""What a query's terms reach, for `newswatch rules check`: word classes, stems, entity classes.
+
+@wrongdoing → ~meddle, "war crime*", brib*
 
 ~accuse → any word with the stem "accus" (accuse, accused, accuses, accusing, …),
           accusation included
@@ -36,8 +38,14 @@ def _stem_line(term: Term) -> str:
 
 
 def expansion_lines(node: Node) -> list[str]:
-    """One line per distinct stem term and entity class in the query, in order of use."""
-    lines: dict[str, None] = {}
+    """One line per word class, distinct stem term and entity class in the query, in order of use."""
+    words: dict[str, dict[str, None]] = {}
+    for operand in _operands(node):
+        if isinstance(operand, Term) and operand.word_class:
+            words.setdefault(operand.word_class, {})[operand.label] = None
+    lines: dict[str, None] = {
+        f"@{name} → {', '.join(members)}": None for name, members in words.items()
+    }
     for operand in _operands(node):
         if isinstance(operand, Entity):
             lines[operand.entity_class.summary()] = None

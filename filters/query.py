@@ -272,7 +272,7 @@ class _Parser:
         """`@name` of a word class: the OR of its members, as if written out here.
 
         Each member must be one term (word, "phrase", prefix*, ~stem or
-        @class); expanded terms carry the class as their label, so an
+        @class); expanded terms carry the class (`Term.word_class`), so an
         explanation reads `@wrongdoing: meddling`.
         """
         name = lexeme.text
@@ -320,9 +320,9 @@ class _Parser:
 
 
 def _relabel(node: Node, name: str, column: int) -> list[Node]:
-    """A member's nodes, flattened out of nested word classes, terms labelled `@name`."""
+    """A member's nodes, flattened out of nested word classes, terms marked as from `@name`."""
     if isinstance(node, Term):
-        return [Term(node.tokens, node.fields, f"@{name}", column)]
+        return [Term(node.tokens, node.fields, node.label, column, name)]
     if isinstance(node, Or):
         return list(node.children)
     return [node]

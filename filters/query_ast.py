@@ -49,6 +49,13 @@ class Term:
     label: str
     """The term as the user wrote it, e.g. `strike*` or `"drone strike"`."""
     column: int
+    word_class: str = ""
+    """The word class the term came from (`wrongdoing` for `@wrongdoing`), if any."""
+
+    @property
+    def hit_label(self) -> str:
+        """What an explanation calls the term: its word class if it has one."""
+        return f"@{self.word_class}" if self.word_class else self.label
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +88,11 @@ class Entity:
     def label(self) -> str:
         """The class as the user wrote it."""
         return f"@{self.name}"
+
+    @property
+    def hit_label(self) -> str:
+        """What an explanation calls the class: `@country`."""
+        return self.label
 
 
 Operand = Term | Entity

@@ -80,7 +80,7 @@ def _evaluate_term(term: Term, text: StoryText, hits: list[Hit]) -> bool:
         field = text.fields[name]
         spans = term_spans(term, field)
         if spans:
-            hits.append(Hit(term.label, name, field.original(*spans[0])))
+            hits.append(Hit(term.hit_label, name, field.original(*spans[0])))
             found = True
     return found
 
@@ -236,7 +236,7 @@ def _operand_hit(span: LabelledSpan, name: str, field: FieldTokens) -> Hit:
     first, last, operand = span
     if isinstance(operand, Entity):
         return _entity_hit(operand, name, field, first, last)
-    return Hit(operand.label, name, field.original(first, last))
+    return Hit(operand.hit_label, name, field.original(first, last))
 
 
 def _chain_end(node: Before, name: str, field: FieldTokens) -> list[LabelledSpan]:

@@ -5,20 +5,25 @@
     entity add country Somaliland        a name, standing for itself
     entity add us Secretary Rubio = US secretary of state
     entity rm country Somaliland
+    entity add wrongdoing ~meddle        a word class takes a query term
 
 Names an admin adds sit on top of config/entities.yaml and pycountry, are
 audited (kind `entity` in the change history) and reach the rules at once:
 the rules are recompiled after each change. Only the names an admin added
 can be removed; the shipped ones are changed in config/entities.yaml.
-`@money` is a pattern, not a list, and takes no names.
+`@money` is a pattern, not a list, and takes no names. A word class
+(`words:` in config/entities.yaml) takes ordinary query terms — a word,
+"phrase", prefix*, ~stem or @class — each checked by parsing the class
+with it before it is stored.
 """
 
 from __future__ import annotations
 
-from bot.core.errors import NotFoundError
+from bot.core.errors import NotFoundError, RuleSyntaxError
 from bot.core.model import EntityEntry
 from bot.core.text import iter_tokens
-from filters.entities import NameClass
+from filters.entities import EntityCatalogue, NameClass
+from filters.query import parse_query
 from handlers.arguments import BadArgumentsError, split_first
 from handlers.command import Command, Reply
 from handlers.context import HandlerContext
@@ -55,14 +60,62 @@ def _name_and_entity(text: str) -> tuple[str, str]:
     return name, entity or name
 
 
+def _summary(catalogue: EntityCatalogue, name: str) -> str:
+    """One line for a name class (its summary) or a word class (its first terms)."""
+    if name in catalogue.words:
+        terms = catalogue.words[name]
+        more = ", …" if len(terms) > 6 else ""
+        return f"@{name}: {len(terms)} terms ({', '.join(terms[:6])}{more})"
+    return catalogue.classes[name].summary()
+
+
+def _word_class(ctx: HandlerContext, word: str) -> str | None:
+    """The word class called `word` (with or without `@`), if it is one."""
+    name = word.removeprefix("@").lower()
+    return name if name in ctx.rulebook.entities.words else None
+
+
+def _word_member(ctx: HandlerContext, name: str, text: str) -> str:
+    """A new member of word class `name`: one query term that parses in the class."""
+    term = " ".join(text.split())
+    if not term:
+        raise BadArgumentsError("the term is missing")
+    if len(term) > MAX_NAME_LENGTH:
+        raise BadArgumentsError(f"keep terms under {MAX_NAME_LENGTH} characters")
+    try:
+        parse_query(f"@{name}", ctx.rulebook.entities.with_names([(name, term, term)]))
+    except RuleSyntaxError as exc:
+        raise BadArgumentsError(f"{term!r} does not work in @{name}: {exc.message}") from None
+    return term
+
+
+async def _add_word(ctx: HandlerContext, command: Command, name: str, text: str) -> Reply:
+    term = _word_member(ctx, name, text)
+    entry = EntityEntry(name, term, term)
+    await ctx.store.add_entity_name(entry, actor=command.actor, at=ctx.clock())
+    await ctx.rules_changed()
+    return Reply(f"@{name} now matches {term}; undo with `entity rm {name} {term}`")
+
+
+async def _list_words(ctx: HandlerContext, name: str) -> Reply:
+    terms = ctx.rulebook.entities.words[name]
+    added = [e.name for e in await ctx.store.list_entity_names() if e.entity_class == name]
+    lines = [f"@{name} (a word class): {', '.join(terms)}"]
+    lines.append(f"added by admins: {', '.join(added)}" if added else "no terms added by admins")
+    return Reply("\n".join(lines))
+
+
 async def list_entities(ctx: HandlerContext, command: Command, args: str) -> Reply:
     """Every class with its size and examples; or one class and its added names."""
     if not args.strip():
         catalogue = ctx.rulebook.entities
         lines = [f"{len(catalogue.names)} entity classes (use them in queries as @name):"]
-        lines += [f"• {catalogue.classes[name].summary()}" for name in catalogue.names]
+        lines += [f"• {_summary(catalogue, name)}" for name in catalogue.names]
         lines.append("one class: entities <class>")
         return Reply("\n".join(lines))
+    word_class = _word_class(ctx, args.strip())
+    if word_class is not None:
+        return await _list_words(ctx, word_class)
     entity_class = _name_class(ctx, args.strip())
     added = [e for e in await ctx.store.list_entity_names() if e.entity_class == entity_class.name]
     lines = [entity_class.summary(12), entity_class.description]
@@ -77,6 +130,9 @@ async def list_entities(ctx: HandlerContext, command: Command, args: str) -> Rep
 async def add_entity(ctx: HandlerContext, command: Command, args: str) -> Reply:
     """Add a name to a class: `entity add <class> <name> [= <what it stands for>]`."""
     word, rest = split_first(args)
+    word_class = _word_class(ctx, word)
+    if word_class is not None:
+        return await _add_word(ctx, command, word_class, rest)
     entity_class = _name_class(ctx, word)
     name, entity = _name_and_entity(rest)
     entry = EntityEntry(entity_class.name, name, entity)
@@ -92,11 +148,17 @@ async def add_entity(ctx: HandlerContext, command: Command, args: str) -> Reply:
 async def remove_entity(ctx: HandlerContext, command: Command, args: str) -> Reply:
     """Remove a name an admin added: `entity rm <class> <name>`."""
     word, rest = split_first(args)
-    entity_class = _name_class(ctx, word)
-    name, _ = _name_and_entity(rest)
-    await ctx.store.remove_entity_name(entity_class.name, name, actor=command.actor, at=ctx.clock())
+    entity_class_name = _word_class(ctx, word)
+    if entity_class_name is None:
+        entity_class_name = _name_class(ctx, word).name
+        name, _ = _name_and_entity(rest)
+    else:
+        name = " ".join(rest.split())
+        if not name:
+            raise BadArgumentsError("the term is missing")
+    await ctx.store.remove_entity_name(entity_class_name, name, actor=command.actor, at=ctx.clock())
     await ctx.rules_changed()
-    return Reply(f"@{entity_class.name} no longer matches {name!r}")
+    return Reply(f"@{entity_class_name} no longer matches {name!r}")
 
 
 SPECS = (

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from bot.cli.items import read_items
 from bot.core.errors import ConfigError, RuleSyntaxError
 from filters.entities import EntityCatalogue
 from filters.entities_file import default_catalogue, load_catalogue
 from filters.query import parse_query
 from filters.query_ast import Near, Or, Term
-from filters.rule_index import match_query
+from filters.rule_index import RuleIndex, match_query
+from filters.rules_file import load_rules
 from tests.test_rule_index import make_story
 
 
@@ -32,13 +36,13 @@ def test_expands_to_the_written_out_or_group() -> None:
     assert [c.tokens for c in expanded.children if isinstance(c, Term)] == [
         c.tokens for c in written.children if isinstance(c, Term)
     ]
-    assert {c.label for c in expanded.children if isinstance(c, Term)} == {"@wrongdoing"}
+    assert {c.hit_label for c in expanded.children if isinstance(c, Term)} == {"@wrongdoing"}
 
 
 def test_nested_class_flattens_into_a_near_operand() -> None:
     node = parse_query("@accuser NEAR/5 ~accuse", catalogue())
     assert isinstance(node, Near)
-    assert [operand.label for operand in node.left] == ["@country", *["@wrongdoing"] * 3]
+    assert [operand.hit_label for operand in node.left] == ["@country", *["@wrongdoing"] * 3]
 
 
 def test_field_scope_reaches_the_members() -> None:
@@ -78,3 +82,40 @@ def test_explanation_names_the_class_that_hit() -> None:
     story = make_story(title="Russia accused of meddling")
     match = match_query("@wrongdoing", story, entities=catalogue())
     assert match is not None and match.why == "title: @wrongdoing: meddling"
+
+
+ROOT = Path(__file__).resolve().parent.parent
+LABELLED = sorted(
+    [
+        ROOT / "tests" / "data" / "eval" / "dev.jsonl",
+        *(ROOT / "tests" / "data").glob("guideline_*.jsonl"),
+    ]
+)
+
+
+@pytest.fixture(scope="module")
+def both_indexes() -> tuple[RuleIndex, RuleIndex]:
+    """The seed rules as written out (config/rules.yaml) and with word classes (the proposal)."""
+    written = RuleIndex.build(load_rules(ROOT / "config" / "rules.yaml"))
+    proposed = RuleIndex.build(load_rules(ROOT / "proposed-rules.yaml"))
+    return written, proposed
+
+
+@pytest.mark.parametrize("path", LABELLED, ids=lambda path: path.name)
+def test_proposed_rules_match_exactly_what_the_written_ones_do(
+    both_indexes: tuple[RuleIndex, RuleIndex], path: Path
+) -> None:
+    written, proposed = both_indexes
+    differ = [
+        item.id
+        for item in read_items(path)
+        if {m.rule for m in written.match(item.story)}
+        != {m.rule for m in proposed.match(item.story)}
+    ]
+    assert differ == []
+
+
+def test_proposed_queries_are_shorter() -> None:
+    written = {r.name: len(r.query) for r in load_rules(ROOT / "config" / "rules.yaml")}
+    proposed = {r.name: len(r.query) for r in load_rules(ROOT / "proposed-rules.yaml")}
+    assert proposed["accusation_us"] < written["accusation_us"] / 4
