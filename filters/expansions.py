@@ -38,7 +38,7 @@ def _stem_line(term: Term) -> str:
 
 
 def expansion_lines(node: Node) -> list[str]:
-    """One line per word class, distinct stem term and entity class in the query, in order of use."""
+    """One line per word class, stem term and entity class in the query, in order of use."""
     words: dict[str, dict[str, None]] = {}
     for operand in _operands(node):
         if isinstance(operand, Term) and operand.word_class:
