@@ -13,6 +13,10 @@ other processes' noise, not our own work).
 With `--classes` every rule uses an entity class (@country, @us, @org,
 @leader, @money), a ~stem or BEFORE, in shapes like the seed rules' (see
 `CLASS_SHAPES`), so the prefilter's class and stem anchors carry the load.
+With `--words` every rule uses the shipped word classes (@accuser,
+@accuse_verb, @wrongdoing, @drone, @drone_attack, @aid_kind, @pledge_verb;
+config/entities.yaml `words:`) as the proposed seed rules do, each class
+expanded at parse time into an OR group of up to 74 terms.
 Targets: 10,000 rules ≤ 1 ms median (with classes too), 10k/100 median ratio
 ≤ 3, peak RSS ≤ 200 MB.
 """
@@ -142,6 +146,17 @@ class RuleGenerator:
             (0.15, lambda: f"{w()} NEAR/5 (@country OR ~{w()}) {w()}"),
         ]
 
+    def use_words(self) -> None:
+        """Generate only rules built on the shipped word classes (`--words`)."""
+        w = self.word
+        self.shapes = [
+            (0.20, lambda: f"@accuser BEFORE/8 @accuse_verb BEFORE/3 @us {w()}"),
+            (0.20, lambda: f"@us BEFORE/10 @wrongdoing {w()} -{w()}"),
+            (0.20, lambda: f"@drone NEAR/7 @drone_attack {w()}"),
+            (0.20, lambda: f"@aid_kind NEAR/8 @pledge_verb {w()}"),
+            (0.20, lambda: f"({w()} OR @say_verb) NEAR/5 @accuser {w()}"),
+        ]
+
     def word(self) -> str:
         return self.rng.choices(self.vocabulary.words, self.vocabulary.weights)[0]
 
@@ -219,17 +234,24 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+_TITLES = {
+    "": "without classes",
+    "--classes": "with entity classes, stems and BEFORE",
+    "--words": "with word classes",
+}
+
+
 def report(
-    figures: list[Figures], stories: list[Story], rss_before: float, load: float, classes: bool
+    figures: list[Figures], stories: list[Story], rss_before: float, load: float, mode: str
 ) -> str:
     """The figures as markdown, with the machine and date."""
     ratio = figures[-1].median_us / figures[0].median_us
     last = figures[-1]
     median_chars = statistics.median(_chars(story) for story in stories)
     lines = [
-        f"## Rules {'with entity classes, stems and BEFORE' if classes else 'without classes'}",
+        f"## Rules {_TITLES[mode]}",
         "",
-        f"`python benchmarks/bench_rule_index.py{' --classes' if classes else ''}`",
+        f"`python benchmarks/bench_rule_index.py{' ' + mode if mode else ''}`",
         "(rules generated from the corpus vocabulary; see the script's docstring).",
         "",
         f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.node()} "
@@ -268,16 +290,22 @@ def main() -> None:
     parser.add_argument(
         "--classes", action="store_true", help="every rule uses an entity class, stem or BEFORE"
     )
+    parser.add_argument(
+        "--words", action="store_true", help="every rule uses the shipped word classes"
+    )
     args = parser.parse_args()
     stories = load_stories(args.corpus)
     generator = RuleGenerator(build_vocabulary(stories), SEED)
     if args.classes:
         generator.use_classes()
+    if args.words:
+        generator.use_words()
     all_rules = generator.rules(max(SIZES))
     rss_before = peak_rss_mb()
     load = os.getloadavg()[0]
     figures = [measure(all_rules[:size], stories) for size in SIZES]
-    text = report(figures, stories, rss_before, load, args.classes)
+    mode = "--words" if args.words else "--classes" if args.classes else ""
+    text = report(figures, stories, rss_before, load, mode)
     print(text)
     if args.markdown:
         args.markdown.write_text(text, encoding="utf-8")

@@ -222,10 +222,13 @@ class _Parser:
         return Near(left_terms, right_terms, near.distance, left.column, indexes)
 
     def near_operand(self, node: Node) -> tuple[Operand, ...]:
+        """A NEAR/BEFORE operand as its terms; nested OR groups (a word class
+        inside `(a OR @class)`) flatten, since OR is associative."""
         if isinstance(node, Term | Entity):
             return (node,)
-        if isinstance(node, Or) and all(isinstance(c, Term | Entity) for c in node.children):
-            return tuple(child for child in node.children if isinstance(child, Term | Entity))
+        flat = _or_terms(node)
+        if flat is not None:
+            return flat
         raise self.error(
             "NEAR joins terms, phrases, @classes or (a OR b) groups of them",
             node.column,
@@ -317,6 +320,21 @@ class _Parser:
                 lexeme.column,
                 "flatten the query: drop redundant parentheses and double negations",
             )
+
+
+def _or_terms(node: Node) -> tuple[Operand, ...] | None:
+    """The terms of an OR group of terms and OR groups, or None if it holds anything else."""
+    if isinstance(node, Term | Entity):
+        return (node,)
+    if not isinstance(node, Or):
+        return None
+    found: list[Operand] = []
+    for child in node.children:
+        terms = _or_terms(child)
+        if terms is None:
+            return None
+        found.extend(terms)
+    return tuple(found)
 
 
 def _relabel(node: Node, name: str, column: int) -> list[Node]:

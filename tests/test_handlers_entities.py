@@ -74,3 +74,31 @@ async def test_only_admins_change_entity_classes(env: Env) -> None:
     reply = await env.say("entity add country Somaliland", user=MEMBER)
     assert not reply.ok
     assert await env.store.list_entity_names() == []
+
+
+async def test_a_word_class_takes_a_query_term_audited_and_live(env: Env) -> None:
+    await env.say("rule add meddling @us BEFORE/8 @wrongdoing")
+    assert env.ctx.rulebook.match_story(story("w1", "US accused of gaslighting Europe")) == []
+    reply = await env.say("entity add wrongdoing ~gaslight")
+    assert reply.ok, reply.text
+    assert (
+        reply.text
+        == "@wrongdoing now matches ~gaslight; undo with `entity rm wrongdoing ~gaslight`"
+    )
+    matched = env.ctx.rulebook.match_story(story("w2", "US accused of gaslighting Europe"))
+    assert [(m.rule, m.why) for m in matched] == [
+        ("meddling", "title: @us: US, @wrongdoing: gaslighting")
+    ]
+    [change] = await env.store.history("entity", "wrongdoing")
+    assert (change.action, change.actor) == ("add", ACTOR)
+    listed = await env.say("entities wrongdoing", user=MEMBER)
+    assert "added by admins: ~gaslight" in listed.text
+    removed = await env.say("entity rm wrongdoing ~gaslight")
+    assert removed.ok and removed.text == "@wrongdoing no longer matches '~gaslight'"
+
+
+async def test_a_word_class_refuses_what_is_not_one_term(env: Env) -> None:
+    for bad in ("a OR b", "title:drone", "@wrongdoing", "@nosuch"):
+        reply = await env.say(f"entity add wrongdoing {bad}")
+        assert not reply.ok and "does not work in @wrongdoing" in reply.text, (bad, reply.text)
+    assert await env.store.list_entity_names() == []

@@ -10,6 +10,7 @@ from bot.cli.items import read_items
 from bot.core.errors import ConfigError, RuleSyntaxError
 from filters.entities import EntityCatalogue
 from filters.entities_file import default_catalogue, load_catalogue
+from filters.expansions import expansion_lines
 from filters.query import parse_query
 from filters.query_ast import Near, Or, Term
 from filters.rule_index import RuleIndex, match_query
@@ -119,3 +120,16 @@ def test_proposed_queries_are_shorter() -> None:
     written = {r.name: len(r.query) for r in load_rules(ROOT / "config" / "rules.yaml")}
     proposed = {r.name: len(r.query) for r in load_rules(ROOT / "proposed-rules.yaml")}
     assert proposed["accusation_us"] < written["accusation_us"] / 4
+
+
+def test_rules_check_shows_what_a_word_class_expands_to() -> None:
+    lines = expansion_lines(parse_query("@accuser BEFORE/8 @us", catalogue()))
+    assert lines[0] == '@wrongdoing → ~meddle, "war crime*", brib*'
+    assert lines[1].startswith("@country: ")
+    assert lines[2].startswith('~meddle → any word with the stem "meddl"')
+
+
+def test_a_word_class_inside_an_or_group_is_a_near_operand() -> None:
+    node = parse_query("(spin OR @wrongdoing) NEAR/5 @us", catalogue())
+    assert isinstance(node, Near)
+    assert [operand.label for operand in node.left] == ["spin", "~meddle", '"war crime*"', "brib*"]
