@@ -116,7 +116,9 @@ def test_shipped_catalogue_has_every_iso_country() -> None:
     entities = set(country.entities())
     assert len(entities) >= len(pycountry.countries)
     assert {"Belgium", "Russia", "United States", "Kosovo", "Tuvalu"} <= entities
-    assert default_catalogue().names == ["country", "leader", "money", "official", "org", "us"]
+    catalogue = default_catalogue()
+    assert sorted(catalogue.classes) == ["country", "leader", "money", "official", "org", "us"]
+    assert catalogue.names == sorted([*catalogue.classes, *catalogue.words])
 
 
 def test_iso_short_names() -> None:
