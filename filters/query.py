@@ -286,6 +286,16 @@ class _Parser:
                 lexeme.column,
                 f"remove @{name} from the members of @{self.expanding[-1]}",
             )
+        key = (name, fields)
+        shared = self.entities.expansions.get(key)
+        if shared is None:
+            shared = tuple(self.parse_members(lexeme, fields))
+            self.entities.expansions[key] = shared
+        return shared[0] if len(shared) == 1 else Or(shared, lexeme.column)
+
+    def parse_members(self, lexeme: Lexeme, fields: tuple[str, ...]) -> list[Node]:
+        """The members of the word class `lexeme` names, parsed and marked as its terms."""
+        name = lexeme.text
         members: list[Node] = []
         for member in self.entities.words[name]:
             found = lex_query(member)
@@ -298,7 +308,7 @@ class _Parser:
             inner = _Parser(member, found, self.entities, (*self.expanding, name))
             node = inner.parse_primary(fields)
             members.extend(_relabel(node, name, lexeme.column))
-        return members[0] if len(members) == 1 else Or(tuple(members), lexeme.column)
+        return members
 
     def parse_group(self, opening: Lexeme, scope: tuple[str, ...] | None) -> Node:
         self.expect(opening, _UNARY_KINDS)
