@@ -142,7 +142,8 @@ async def _measure_poll(
     clock_now = [datetime.now(UTC)]
     with tempfile.TemporaryDirectory() as tmp:
         settings = load_settings(overrides=_bench_settings(Path(tmp), semantic))
-        app = await build_app(settings, clock=lambda: clock_now[0])
+        # as `newswatch run` does: a fresh database is migrated in a child process
+        app = await build_app(settings, clock=lambda: clock_now[0], migrate_apart=True)
         if batch_size:
             app.pipeline.config = replace(app.pipeline.config, batch_size=batch_size)
         for n, url in enumerate(urls):

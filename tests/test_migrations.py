@@ -14,11 +14,12 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 
 from bot.core.errors import StoreError
-from bot.store import migrate, upgrade
+from bot.store import migrate, upgrade, upgrade_apart
+from bot.store.engine import create_engine, database_url
 from bot.store.migrate import (
     MIGRATIONS_DIR,
     alembic_config,
@@ -146,3 +147,50 @@ def test_a_database_at_head_opens_without_importing_alembic(tmp_path: Path) -> N
         cwd=ROOT, timeout=120, check=True,
     )  # fmt: skip
     assert done.stdout.strip() == "[]", done.stderr[-2000:]
+
+
+MIGRATE_APART = """
+import asyncio, sys
+from bot.store import upgrade_apart
+
+asyncio.run(upgrade_apart(sys.argv[1], schema=sys.argv[2] or None))
+print(sorted(name for name in sys.modules if name.split(".")[0] == "alembic"))
+"""
+
+
+def test_the_service_migrates_a_new_database_in_a_child_process(
+    store_target: StoreTarget,
+) -> None:
+    """`newswatch run`'s first start: the schema reaches head, and Alembic is
+    imported only by the child (python -m bot.store.upgrade_child), never by
+    the long-running process."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [sys.executable, "-c", MIGRATE_APART, store_target.url, store_target.schema or ""],
+        capture_output=True, text=True, env=env, cwd=ROOT, timeout=120, check=True,
+    )  # fmt: skip
+    assert done.stdout.strip() == "[]", done.stderr[-2000:]
+
+    async def at_head() -> None:
+        store = await store_target.open(migrate=False)  # StoreError unless at head
+        await store.close()
+
+    asyncio.run(at_head())
+
+
+def test_a_child_migration_that_fails_is_one_line(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'unknown-revision.db'}"
+
+    async def scenario() -> None:
+        engine = create_engine(database_url(url))
+        async with engine.begin() as conn:
+            await conn.execute(text("CREATE TABLE alembic_version (version_num VARCHAR(32))"))
+            await conn.execute(text("INSERT INTO alembic_version VALUES ('fffffffffff')"))
+        await engine.dispose()
+        with pytest.raises(StoreError) as raised:
+            await upgrade_apart(url)
+        message = str(raised.value)
+        assert message.startswith("migrating the database failed: ")
+        assert "fffffffffff" in message and "\n" not in message
+
+    asyncio.run(scenario())

@@ -32,7 +32,7 @@ from bot.pipeline.match import RuleBook
 from bot.pipeline.poll import Pipeline, PollConfig
 from bot.pipeline.route import Urgency
 from bot.pipeline.subscribe import Subscriber
-from bot.store import open_store
+from bot.store import open_store, upgrade_apart
 from bot.store.base import Store
 
 if TYPE_CHECKING:
@@ -121,17 +121,23 @@ async def build_app(
     *,
     notifiers: Mapping[str, Notifier] | None = None,
     clock: Callable[[], datetime] = utc_now,
+    migrate_apart: bool = False,
 ) -> App:
     """Open the store (migrating it), compile the rules and wire the pipeline.
 
     glibc's malloc is tuned first (bot/core/memory.py) and trimmed once the
     rules are compiled: loading the semantic model frees ~9 MB it used only
-    while loading.
+    while loading. With `migrate_apart` (the service, `newswatch run`) a
+    database that is not at head is migrated in a child process
+    (`upgrade_apart`), so this long-lived process never imports Alembic;
+    tests and tools migrate in-process, which is quicker for a one-off.
     """
     tune_malloc()
     if settings.fulltext:
         require_fulltext()  # before anything is opened: a missing extra is one line
     ensure_data_dir(settings)
+    if migrate_apart:
+        await upgrade_apart(settings.effective_database_url)
     store = await open_store(settings.effective_database_url)
     limits = fetch_limits(settings)
     http = make_http_client(limits)

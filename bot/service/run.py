@@ -196,7 +196,7 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> Non
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
-    app = await build_app(settings)
+    app = await build_app(settings, migrate_apart=True)
     in_flight = InFlight()
     lag = LoopLagMonitor()
     lag.start()

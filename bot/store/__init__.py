@@ -5,7 +5,7 @@
 """
 
 from bot.store.base import DeadLetter, FeedHealth, NewStory, SavedStories, Store
-from bot.store.sql import SqlStore, open_store, upgrade
+from bot.store.sql import SqlStore, open_store, upgrade, upgrade_apart
 
 __all__ = [
     "DeadLetter",
@@ -16,4 +16,5 @@ __all__ = [
     "Store",
     "open_store",
     "upgrade",
+    "upgrade_apart",
 ]

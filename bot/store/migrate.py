@@ -80,7 +80,7 @@ def scripted_head() -> str | None:
     return heads.pop() if len(heads) == 1 else None
 
 
-async def _at_scripted_head(engine: AsyncEngine) -> bool:
+async def at_head_without_alembic(engine: AsyncEngine) -> bool:
     """True when the database is known to be at the head, found without Alembic."""
     head = scripted_head()
     if head is None:
@@ -100,7 +100,7 @@ async def upgrade_engine(engine: AsyncEngine) -> None:
     migrate one after the other instead of racing. A database already at
     head is left alone without importing Alembic.
     """
-    if await _at_scripted_head(engine):
+    if await at_head_without_alembic(engine):
         return
     try:
         async with engine.begin() as conn:
@@ -133,7 +133,7 @@ def _current_revision(connection: Connection) -> str | None:
 
 async def require_head(engine: AsyncEngine) -> None:
     """StoreError unless the database schema is at this version's head."""
-    if await _at_scripted_head(engine):
+    if await at_head_without_alembic(engine):
         return
     current = await current_revision(engine)
     head = head_revision()

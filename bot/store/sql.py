@@ -11,12 +11,17 @@ the store.
 
 from __future__ import annotations
 
+import asyncio
+import json
+import os
+import sys
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.core.errors import StoreError
 from bot.store.engine import connect_error, create_engine, database_url
 from bot.store.entities import EntityQueries
 from bot.store.feedback import FeedbackQueries
@@ -24,7 +29,7 @@ from bot.store.feeds import FeedQueries
 from bot.store.holds import HoldQueries
 from bot.store.leases import LeaseQueries
 from bot.store.lookup import StoryLookupQueries
-from bot.store.migrate import require_head, upgrade_engine
+from bot.store.migrate import at_head_without_alembic, require_head, upgrade_engine
 from bot.store.notices import NoticeQueries
 from bot.store.outbox import OutboxQueries
 from bot.store.retention import RetentionQueries
@@ -102,6 +107,41 @@ async def upgrade(url: str, *, schema: str | None = None) -> None:
         await upgrade_engine(engine)
     finally:
         await engine.dispose()
+
+
+async def upgrade_apart(url: str, *, schema: str | None = None) -> None:
+    """Migrate the database at `url` to head in a child process, when it is not there yet.
+
+    What `newswatch run` does before it opens the store: Alembic and the
+    migration scripts stay resident once imported (~11 MB, the service's
+    largest one-off cost after the topic model), so a first start or an
+    upgrade imports them in `python -m bot.store.upgrade_child`, which exits
+    when done. A database already at head (every restart) costs one query.
+    The child's failure is raised here as the same one-line StoreError.
+    """
+    engine = await _connected_engine(url, schema)
+    try:
+        if await at_head_without_alembic(engine):
+            return
+    finally:
+        await engine.dispose()
+    child = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot.store.upgrade_child",
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)},
+    )
+    request = json.dumps({"url": url, "schema": schema})
+    _, errors = await child.communicate(request.encode())
+    if child.returncode != 0:
+        lines = errors.decode(errors="replace").strip().splitlines()
+        reason = lines[-1] if lines else f"the migration process exited with {child.returncode}"
+        if not reason.startswith("migrating"):
+            reason = f"migrating the database failed: {reason}"
+        raise StoreError(reason)
 
 
 async def _connected_engine(url: str, schema: str | None) -> AsyncEngine:
