@@ -12,9 +12,9 @@ from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
-from tokenizers import Tokenizer
 
 from filters.semantic.pooling import l2_normalise
+from filters.semantic.wordpiece import WordPieceTokenizer, load_wordpiece
 
 SHRINK_ABOVE_ROWS = 8
 """Batches of more texts than this hand their working memory back after the run.
@@ -30,7 +30,7 @@ the 69 examples of config/rules.yaml kept ~8 MB (benchmarks/poll_cycle.md,
 class OnnxEmbedder:
     """Embeds texts with an ONNX encoder; one `embed` call is one batched inference."""
 
-    def __init__(self, session: ort.InferenceSession, tokenizer: Tokenizer) -> None:
+    def __init__(self, session: ort.InferenceSession, tokenizer: WordPieceTokenizer) -> None:
         self._session = session
         self._tokenizer = tokenizer
         self._input_names = {node.name for node in session.get_inputs()}
@@ -43,14 +43,14 @@ class OnnxEmbedder:
 
         Texts are run in batches of similar token length, so a short headline
         is not padded to the length of a long sentence (padding costs as much
-        compute as real tokens). They are tokenised one by one: `encode_batch`
-        hands a handful of short texts to the tokenizer's own thread pool,
-        which costs CPU time on the other core and gains no wall time.
+        compute as real tokens). They are tokenised one by one, in Python
+        (filters/semantic/wordpiece.py, the same ids as `tokenizers`
+        without its resident memory).
         """
         vectors = np.zeros((len(texts), self.dimensions), dtype=np.float32)
         if not texts:
             return vectors
-        token_ids = [self._tokenizer.encode(text).ids for text in texts]
+        token_ids = [self._tokenizer.encode(text) for text in texts]
         for batch in length_buckets([len(ids) for ids in token_ids]):
             vectors[batch] = self._embed_ids([token_ids[i] for i in batch])
         return vectors
@@ -107,9 +107,7 @@ def session_options(threads: int) -> ort.SessionOptions:
 
 def load_onnx_embedder(model_dir: Path, *, max_tokens: int, threads: int) -> OnnxEmbedder:
     """Open `model_dir/model.onnx` and `model_dir/tokenizer.json` for CPU inference."""
-    tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
-    tokenizer.enable_truncation(max_length=max_tokens)
-    tokenizer.no_padding()
+    tokenizer = load_wordpiece(model_dir / "tokenizer.json", max_tokens=max_tokens)
     options = session_options(threads)
     session = ort.InferenceSession(
         str(model_dir / "model.onnx"), sess_options=options, providers=["CPUExecutionProvider"]
