@@ -16,16 +16,6 @@ import onnxruntime as ort
 from filters.semantic.pooling import l2_normalise
 from filters.semantic.wordpiece import WordPieceTokenizer, load_wordpiece
 
-SHRINK_ABOVE_ROWS = 8
-"""Batches of more texts than this hand their working memory back after the run.
-
-A story is at most four texts (filters/topics.py), and its runs reuse
-onnxruntime's arena as it is. A bigger batch (a rule set's examples when the
-rules compile, an evaluation) would grow the arena to its own size for good:
-the 69 examples of config/rules.yaml kept ~8 MB (benchmarks/poll_cycle.md,
-"Memory with the tier"). Shrinking costs only those runs a few allocations.
-"""
-
 
 class OnnxEmbedder:
     """Embeds texts with an ONNX encoder; one `embed` call is one batched inference."""
@@ -35,8 +25,6 @@ class OnnxEmbedder:
         self._tokenizer = tokenizer
         self._input_names = {node.name for node in session.get_inputs()}
         self.dimensions = int(session.get_outputs()[0].shape[-1])
-        self._shrink = ort.RunOptions()
-        self._shrink.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Embed `texts`; rows are unit-length float32, in the order of `texts`.
@@ -65,8 +53,7 @@ class OnnxEmbedder:
             mask[row, : len(row_ids)] = 1
         feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
         feeds = {name: value for name, value in feeds.items() if name in self._input_names}
-        run_options = self._shrink if len(token_ids) > SHRINK_ABOVE_ROWS else None
-        (states,) = self._session.run(["last_hidden_state"], feeds, run_options)
+        (states,) = self._session.run(["last_hidden_state"], feeds)
         weights = mask[:, :, None].astype(np.float32)
         summed = (np.asarray(states, dtype=np.float32) * weights).sum(axis=1)
         return l2_normalise(summed / np.maximum(weights.sum(axis=1), 1.0))
@@ -94,12 +81,20 @@ def session_options(threads: int) -> ort.SessionOptions:
     graph is optimised at load (operator fusion, ~0.1 s); the file on disk
     stays the portable export, which ran faster here than a model fused
     offline by onnxruntime's transformer optimiser (benchmarks/topics.md).
+
+    No memory arena: each run allocates its tensors from malloc and frees
+    them. An arena keeps the most any run ever needed (a story's runs ~4 MB;
+    the rule examples' batches when rules compile ~8 MB more until they were
+    shrunk after each big batch), and the tier is over its memory target
+    (benchmarks/topics.md, "Resident memory of the tier"). The memory
+    pattern (planned offsets reused for a repeated input shape) stays on.
     """
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.enable_cpu_mem_arena = False
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.add_session_config_entry("session.inter_op.allow_spinning", "0")
     return options
