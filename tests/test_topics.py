@@ -256,32 +256,27 @@ def test_embeddings_are_unit_rows_in_input_order(embedder: Embedder) -> None:
     assert embedder.embed([]).shape[0] == 0
 
 
-def test_big_batches_give_their_working_memory_back_and_the_same_vectors(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def test_session_runs_without_a_memory_arena_and_gives_the_arenas_vectors() -> None:
+    """No arena keeps a big batch's working memory; the vectors are those of a session with one."""
+    import onnxruntime as ort
+
     from filters.semantic import onnx_backend
 
     embedder = load_embedder()
     assert isinstance(embedder, onnx_backend.OnnxEmbedder)
-    session = embedder._session
-    seen: list[Any] = []
-
-    def run(outputs: Any, feeds: Any, run_options: Any = None) -> Any:
-        seen.append(run_options)
-        return type(session).run(session, outputs, feeds, run_options)
-
-    monkeypatch.setattr(session, "run", run)
-    rows = onnx_backend.SHRINK_ABOVE_ROWS
-    texts = [f"Story number {n} about the war in Ukraine" for n in range(rows + 1)]
-    shrunk = embedder.embed(texts)
-    small = embedder.embed(texts[:rows])
-    (big_options, small_options) = seen
-    assert big_options.get_run_config_entry("memory.enable_memory_arena_shrinkage") == "cpu:0"
-    assert small_options is None  # a story's runs keep the arena as it is
-    monkeypatch.setattr(onnx_backend, "SHRINK_ABOVE_ROWS", rows + 1)
-    assert np.array_equal(embedder.embed(texts), shrunk)
-    assert seen[-1] is None
-    assert small.shape == (rows, embedder.dimensions)
+    assert embedder._session.get_session_options().enable_cpu_mem_arena is False
+    assert onnx_backend.session_options(1).enable_mem_pattern is True
+    with_arena = onnx_backend.session_options(1)
+    with_arena.enable_cpu_mem_arena = True
+    arena_session = ort.InferenceSession(
+        str(DEFAULT_MODEL_DIR / "model.onnx"),
+        sess_options=with_arena,
+        providers=["CPUExecutionProvider"],
+    )
+    reference = onnx_backend.OnnxEmbedder(arena_session, embedder._tokenizer)
+    texts = [f"Story number {n} about the war in Ukraine" for n in range(12)]
+    for batch in (texts, texts[:3], texts[:1]):
+        assert np.array_equal(embedder.embed(batch), reference.embed(batch))
 
 
 def test_session_sleeps_between_runs_and_blas_stays_single_threaded() -> None:

@@ -35,7 +35,7 @@ DEFAULT_MODEL_DIR = package_path("filters.semantic", "models", "minilm-l6-int8")
 INSTALL_HINT = "install the semantic extra: pip install 'newswatch[semantic]'"
 
 _RUNTIME_MODULES: dict[str, tuple[str, ...]] = {
-    "onnx": ("numpy", "tokenizers", "onnxruntime", "threadpoolctl"),
+    "onnx": ("numpy", "onnxruntime", "threadpoolctl"),  # tokenizer: filters/semantic/wordpiece.py
     "static": ("numpy", "tokenizers", "safetensors", "threadpoolctl"),
 }
 

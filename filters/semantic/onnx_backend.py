@@ -12,45 +12,33 @@ from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
-from tokenizers import Tokenizer
 
 from filters.semantic.pooling import l2_normalise
-
-SHRINK_ABOVE_ROWS = 8
-"""Batches of more texts than this hand their working memory back after the run.
-
-A story is at most four texts (filters/topics.py), and its runs reuse
-onnxruntime's arena as it is. A bigger batch (a rule set's examples when the
-rules compile, an evaluation) would grow the arena to its own size for good:
-the 69 examples of config/rules.yaml kept ~8 MB (benchmarks/poll_cycle.md,
-"Memory with the tier"). Shrinking costs only those runs a few allocations.
-"""
+from filters.semantic.wordpiece import WordPieceTokenizer, load_wordpiece
 
 
 class OnnxEmbedder:
     """Embeds texts with an ONNX encoder; one `embed` call is one batched inference."""
 
-    def __init__(self, session: ort.InferenceSession, tokenizer: Tokenizer) -> None:
+    def __init__(self, session: ort.InferenceSession, tokenizer: WordPieceTokenizer) -> None:
         self._session = session
         self._tokenizer = tokenizer
         self._input_names = {node.name for node in session.get_inputs()}
         self.dimensions = int(session.get_outputs()[0].shape[-1])
-        self._shrink = ort.RunOptions()
-        self._shrink.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Embed `texts`; rows are unit-length float32, in the order of `texts`.
 
         Texts are run in batches of similar token length, so a short headline
         is not padded to the length of a long sentence (padding costs as much
-        compute as real tokens). They are tokenised one by one: `encode_batch`
-        hands a handful of short texts to the tokenizer's own thread pool,
-        which costs CPU time on the other core and gains no wall time.
+        compute as real tokens). They are tokenised one by one, in Python
+        (filters/semantic/wordpiece.py, the same ids as `tokenizers`
+        without its resident memory).
         """
         vectors = np.zeros((len(texts), self.dimensions), dtype=np.float32)
         if not texts:
             return vectors
-        token_ids = [self._tokenizer.encode(text).ids for text in texts]
+        token_ids = [self._tokenizer.encode(text) for text in texts]
         for batch in length_buckets([len(ids) for ids in token_ids]):
             vectors[batch] = self._embed_ids([token_ids[i] for i in batch])
         return vectors
@@ -65,8 +53,7 @@ class OnnxEmbedder:
             mask[row, : len(row_ids)] = 1
         feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
         feeds = {name: value for name, value in feeds.items() if name in self._input_names}
-        run_options = self._shrink if len(token_ids) > SHRINK_ABOVE_ROWS else None
-        (states,) = self._session.run(["last_hidden_state"], feeds, run_options)
+        (states,) = self._session.run(["last_hidden_state"], feeds)
         weights = mask[:, :, None].astype(np.float32)
         summed = (np.asarray(states, dtype=np.float32) * weights).sum(axis=1)
         return l2_normalise(summed / np.maximum(weights.sum(axis=1), 1.0))
@@ -94,12 +81,20 @@ def session_options(threads: int) -> ort.SessionOptions:
     graph is optimised at load (operator fusion, ~0.1 s); the file on disk
     stays the portable export, which ran faster here than a model fused
     offline by onnxruntime's transformer optimiser (benchmarks/topics.md).
+
+    No memory arena: each run allocates its tensors from malloc and frees
+    them. An arena keeps the most any run ever needed (a story's runs ~4 MB;
+    the rule examples' batches when rules compile ~8 MB more until they were
+    shrunk after each big batch), and the tier is over its memory target
+    (benchmarks/topics.md, "Resident memory of the tier"). The memory
+    pattern (planned offsets reused for a repeated input shape) stays on.
     """
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.enable_cpu_mem_arena = False
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.add_session_config_entry("session.inter_op.allow_spinning", "0")
     return options
@@ -107,9 +102,7 @@ def session_options(threads: int) -> ort.SessionOptions:
 
 def load_onnx_embedder(model_dir: Path, *, max_tokens: int, threads: int) -> OnnxEmbedder:
     """Open `model_dir/model.onnx` and `model_dir/tokenizer.json` for CPU inference."""
-    tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
-    tokenizer.enable_truncation(max_length=max_tokens)
-    tokenizer.no_padding()
+    tokenizer = load_wordpiece(model_dir / "tokenizer.json", max_tokens=max_tokens)
     options = session_options(threads)
     session = ort.InferenceSession(
         str(model_dir / "model.onnx"), sess_options=options, providers=["CPUExecutionProvider"]
