@@ -23,8 +23,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from bot.core.errors import NewswatchError
 from bot.core.resources import package_path
+from filters.semantic.errors import SemanticUnavailableError as SemanticUnavailableError
 
 if TYPE_CHECKING:
     import numpy as np
@@ -38,10 +38,6 @@ _RUNTIME_MODULES: dict[str, tuple[str, ...]] = {
     "onnx": ("numpy", "onnxruntime", "threadpoolctl"),  # tokenizer: filters/semantic/wordpiece.py
     "static": ("numpy", "tokenizers", "safetensors", "threadpoolctl"),
 }
-
-
-class SemanticUnavailableError(NewswatchError):
-    """The semantic tier cannot run: runtime packages or model files are missing."""
 
 
 class Embedder(Protocol):

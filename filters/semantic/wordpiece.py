@@ -28,7 +28,7 @@ import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
 
-from filters.semantic import SemanticUnavailableError
+from filters.semantic.errors import SemanticUnavailableError
 
 WHITE_SPACE = frozenset(
     "\t\n\x0b\x0c\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007"
