@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import sys
 from datetime import UTC, datetime
 
@@ -132,7 +131,6 @@ async def upgrade_apart(url: str, *, schema: str | None = None) -> None:
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.PIPE,
-        env={**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)},
     )
     request = json.dumps({"url": url, "schema": schema})
     _, errors = await child.communicate(request.encode())
