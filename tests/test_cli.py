@@ -248,3 +248,13 @@ def test_db_prune_deletes_old_stories_and_says_so(
     assert code == 2 and len(err.strip().splitlines()) == 1 and "--days" in err
     code, out, _ = run_cli(capsys, "db", "prune", "--help")
     assert code == 0 and "newswatch db prune" in out
+
+
+def test_items_that_reuse_an_id_are_two_stories() -> None:
+    from bot.cli.items import item_from_json
+
+    first = item_from_json({"id": "x001", "title": "Drone strike hits a base", "summary": ""})
+    second = item_from_json({"id": "x001", "title": "Weather", "summary": "Rain later"})
+    again = item_from_json({"id": "x001", "title": "Drone strike hits a base", "summary": ""})
+    assert first.story.key != second.story.key  # the topic tier caches embeddings by key
+    assert first.story.key == again.story.key

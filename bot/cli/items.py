@@ -60,7 +60,7 @@ def item_from_json(data: Any) -> Item:
     published = _parse_time(data.get("published"))
     title = html_to_text(str(data["title"]))
     story = Story(
-        key=hashlib.sha1(f"item:{data['id']}".encode()).hexdigest()[:20],
+        key=_item_key(data),
         title=title,
         summary=html_to_text(str(data.get("summary") or "")),
         content=html_to_text(str(data.get("content") or "")),
@@ -74,6 +74,14 @@ def item_from_json(data: Any) -> Item:
     )
     labels = data.get("labels")
     return Item(str(data["id"]), story, frozenset(labels) if labels is not None else None)
+
+
+def _item_key(data: dict[str, Any]) -> str:
+    """The story key: the id and the text, so items of two files that reuse an id (x001)
+    are two stories to the topic tier's embedding cache, not one."""
+    fields = [data["id"], data["title"], data.get("summary"), data.get("content")]
+    text = "\x1f".join(str(field or "") for field in fields)
+    return hashlib.sha1(f"item:{text}".encode()).hexdigest()[:20]
 
 
 def _parse_time(value: Any) -> datetime:
