@@ -37,18 +37,22 @@ from bot.cli.items import Item, read_items  # noqa: E402
 from bot.pipeline.match import RuleBook  # noqa: E402
 from filters.semantic import load_embedder  # noqa: E402
 from filters.topics import story_units  # noqa: E402
+from tests.support.data import LABELLED_SETS  # noqa: E402
 
-DATA = ROOT / "tests" / "data"
 SETS = {
-    "dev (real)": DATA / "eval" / "dev.jsonl",
-    "probe": DATA / "guideline_probe.jsonl",
-    "sealed": DATA / "guideline_probe_sealed.jsonl",
-    "sealed2": DATA / "guideline_probe_sealed2.jsonl",
-    "sealed3": DATA / "guideline_probe_sealed3.jsonl",
-    "sealed4": DATA / "guideline_probe_sealed4.jsonl",
-    "hard": DATA / "guideline_probe_hard.jsonl",
-    "train": DATA / "guideline_accusation_train.jsonl",
+    name: LABELLED_SETS[name]
+    for name in (
+        "dev",
+        "probe",
+        "sealed",
+        "sealed2",
+        "sealed3",
+        "sealed4",
+        "hard",
+        "accusation_train",
+    )
 }
+"""The sets this benchmark was run on (its figures in benchmarks/ name them)."""
 RULE = "accusation_us"
 GATE_RULES = """rules:
   - name: gate_us

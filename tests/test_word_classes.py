@@ -15,6 +15,7 @@ from filters.query import parse_query
 from filters.query_ast import Near, Or, Term
 from filters.rule_index import RuleIndex, match_query
 from filters.rules_file import load_rules
+from tests.support.data import DATA, LABELLED_SETS
 from tests.test_rule_index import make_story
 
 
@@ -86,12 +87,7 @@ def test_explanation_names_the_class_that_hit() -> None:
 
 
 ROOT = Path(__file__).resolve().parent.parent
-LABELLED = sorted(
-    [
-        ROOT / "tests" / "data" / "eval" / "dev.jsonl",
-        *(ROOT / "tests" / "data").glob("guideline_*.jsonl"),
-    ]
-)
+LABELLED = sorted(LABELLED_SETS.values())
 
 WRITTEN_OUT = ROOT / "tests" / "data" / "seed_rules_written_out.yaml"
 
@@ -136,3 +132,9 @@ def test_a_word_class_inside_an_or_group_is_a_near_operand() -> None:
     node = parse_query("(spin OR @wrongdoing) NEAR/5 @us", catalogue())
     assert isinstance(node, Near)
     assert [operand.label for operand in node.left] == ["spin", "~meddle", '"war crime*"', "brib*"]
+
+
+def test_every_labelled_file_is_a_named_set() -> None:
+    """A new labelled file joins LABELLED_SETS (the equivalence check and benchmarks use it)."""
+    files = {DATA / "eval" / "dev.jsonl", *DATA.glob("guideline_*.jsonl")}
+    assert set(LABELLED_SETS.values()) == files

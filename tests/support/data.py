@@ -18,3 +18,16 @@ SEALED_PROBES = tuple(
     DATA / f"guideline_probe_{name}.jsonl" for name in ("sealed", "sealed2", "sealed3")
 )
 """Probes written blind to the rules, scored blind once, then read (README, "Quality")."""
+
+LABELLED_SETS = {
+    "dev": DEV_SET,
+    "probe": GUIDELINE_PROBE,
+    "hard": DATA / "guideline_probe_hard.jsonl",
+    **{
+        name: DATA / f"guideline_probe_{name}.jsonl"
+        for name in ("sealed", "sealed2", "sealed3", "sealed4", "sealed5", "sealed6")
+    },
+    "accusation_train": DATA / "guideline_accusation_train.jsonl",
+    "aid_train": DATA / "guideline_aid_train.jsonl",
+}
+"""Every labelled set by short name (each file's .md beside it says how it was written)."""
