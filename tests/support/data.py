@@ -29,5 +29,6 @@ LABELLED_SETS = {
     },
     "accusation_train": DATA / "guideline_accusation_train.jsonl",
     "aid_train": DATA / "guideline_aid_train.jsonl",
+    "drone_train": DATA / "guideline_drone_train.jsonl",
 }
 """Every labelled set by short name (each file's .md beside it says how it was written)."""
