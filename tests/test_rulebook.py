@@ -47,7 +47,8 @@ def test_seed_story_matches_all_three_seed_rules_with_evidence(
     for match in matches.values():
         assert match.evidence and match.evidence in text
         assert "topic " in match.why and match.hits, match
-    assert "aid" in matches["aid_package"].evidence.lower()
+    evidence = matches["aid_package"].evidence.lower()
+    assert "aid" in evidence or "funding" in evidence  # the aid news, not the drone attack
 
 
 def test_aid_news_deep_in_an_article_is_judged_where_the_query_found_it(
