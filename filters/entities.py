@@ -226,7 +226,8 @@ _SYMBOL = r"(?:(?:us|a|c|nz|hk|r|s)?[$€£¥₹₩₽₴]|(?:usd|eur|gbp|jpy|ch
 _CURRENCY = (
     r"(?:dollars?|euros?|pounds?|sterling|yen|yuan|renminbi|rupees?|francs?|kronor|kroner|krona"
     r"|krone|roubles?|rubles?|hryvnias?|shekels?|riyals?|dirhams?|pesos?|reais|liras?|rand"
-    r"|naira|dinars?)"
+    r"|naira|dinars?|crowns?|koruna|korun|zlotys?|zloty|forints?|won|ringgits?|baht|taka"
+    r"|rupiahs?|shillings?|cedis?|kwacha|leva|lei|tenge|manats?|birr|lari|drams?)"
 )
 _COUNT = r"(?:a|one|two|three|four|five|six|seven|eight|nine|ten|several|hundreds of|tens of)"
 _WORD_LIKE_CODES = frozenset({"ALL", "AMD", "BOB", "CUP", "GEL", "MAD", "MOP", "PEN", "SOS", "TOP"})

@@ -82,6 +82,8 @@ def test_name_classes(class_name: str, text: str, expected: list[tuple[str, str]
         ("€500m for Kyiv", ["€500m"]),
         ("£1.2bn and 1.2bn euros", ["£1.2bn", "1.2bn euros"]),
         ("US$3 million, 75 billion kroner", ["US$3 million", "75 billion kroner"]),
+        ("5 billion crowns, 300 million zlotys", ["5 billion crowns", "300 million zlotys"]),
+        ("10 billion won, 2 million shillings", ["10 billion won", "2 million shillings"]),
         ("billions of dollars in aid", ["billions of dollars"]),
         ("a billion dollars", ["a billion dollars"]),
         ("C$500m", ["C$500m"]),
