@@ -25,7 +25,16 @@ LABELLED_SETS = {
     "hard": DATA / "guideline_probe_hard.jsonl",
     **{
         name: DATA / f"guideline_probe_{name}.jsonl"
-        for name in ("sealed", "sealed2", "sealed3", "sealed4", "sealed5", "sealed6", "sealed7")
+        for name in (
+            "sealed",
+            "sealed2",
+            "sealed3",
+            "sealed4",
+            "sealed5",
+            "sealed6",
+            "sealed7",
+            "sealed8",
+        )
     },
     "accusation_train": DATA / "guideline_accusation_train.jsonl",
     "aid_train": DATA / "guideline_aid_train.jsonl",
