@@ -34,6 +34,7 @@ LABELLED_SETS = {
             "sealed6",
             "sealed7",
             "sealed8",
+            "sealed9",
         )
     },
     "accusation_train": DATA / "guideline_accusation_train.jsonl",
