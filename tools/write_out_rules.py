@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ HEADER = """\
 # the class form matches exactly the same labelled items as this file. Not read by newswatch.
 """
 CLASS = re.compile(r"@([a-z_]+)")
+QUERY_BLOCK = re.compile(r"(\n    query: >-\n)((?:      .*\n)+)")
 
 
 def written_out(query: str, words: dict[str, list[str]]) -> str:
@@ -43,23 +45,25 @@ def written_out(query: str, words: dict[str, list[str]]) -> str:
     return CLASS.sub(replace, query)
 
 
+def rewrite_queries(text: str, transform: Callable[[str], str]) -> str:
+    """The rules file `text` with each rule's folded query replaced by `transform(query)`,
+    wrapped at 102 columns; everything else (comments, topics) stays as written."""
+    for rule in yaml.safe_load(text)["rules"]:
+        origin = text.index(f"- name: {rule['name']}\n")
+        block = QUERY_BLOCK.search(text, origin)
+        if block is None:
+            raise SystemExit(f"{RULES}: {rule['name']} has no folded `query: >-` block")
+        query = transform(" ".join(rule["query"].split()))
+        lines = textwrap.wrap(query, 96, break_on_hyphens=False, break_long_words=False)
+        body = "".join(f"      {line}\n" for line in lines)
+        text = text[: block.start()] + block.group(1) + body + text[block.end() :]
+    return text
+
+
 def main() -> None:
     entities: dict[str, Any] = yaml.safe_load(ENTITIES.read_text(encoding="utf-8"))
     words = {name: [str(t) for t in body["terms"]] for name, body in entities["words"].items()}
-    text = RULES.read_text(encoding="utf-8")
-    for rule in yaml.safe_load(text)["rules"]:
-        query = " ".join(rule["query"].split())
-        block = re.search(
-            r"(\n    query: >-\n)((?:      .*\n)+)", text[text.index(f"- name: {rule['name']}\n") :]
-        )
-        if block is None:
-            raise SystemExit(f"{RULES}: {rule['name']} has no folded `query: >-` block")
-        start = text.index(block.group(0), text.index(f"- name: {rule['name']}\n"))
-        lines = textwrap.wrap(
-            written_out(query, words), 96, break_on_hyphens=False, break_long_words=False
-        )
-        body = "".join(f"      {line}\n" for line in lines)
-        text = text[:start] + block.group(1) + body + text[start + len(block.group(0)) :]
+    text = rewrite_queries(RULES.read_text(encoding="utf-8"), lambda q: written_out(q, words))
     OUT.write_text(HEADER + text, encoding="utf-8")
     print(f"wrote {OUT.relative_to(ROOT)}")
 
