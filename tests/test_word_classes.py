@@ -15,7 +15,7 @@ from filters.query import parse_query
 from filters.query_ast import Near, Or, Term
 from filters.rule_index import RuleIndex, match_query
 from filters.rules_file import load_rules
-from tests.support.data import DATA, LABELLED_SETS
+from tests.support.data import DATA, DEV_SET, LABELLED_SETS
 from tests.test_rule_index import make_story
 
 
@@ -136,5 +136,5 @@ def test_a_word_class_inside_an_or_group_is_a_near_operand() -> None:
 
 def test_every_labelled_file_is_a_named_set() -> None:
     """A new labelled file joins LABELLED_SETS (the equivalence check and benchmarks use it)."""
-    files = {DATA / "eval" / "dev.jsonl", *DATA.glob("guideline_*.jsonl")}
+    files = {DEV_SET, *DATA.glob("guideline_*.jsonl")}
     assert set(LABELLED_SETS.values()) == files

@@ -14,11 +14,6 @@ SEED_STORY_JSONL = DATA / "fixtures" / "seed-story.jsonl"
 SEED_STORY_JSON = DATA / "fixtures" / "seed-story.json"
 DEV_SET = DATA / "eval" / "dev.jsonl"
 GUIDELINE_PROBE = DATA / "guideline_probe.jsonl"
-SEALED_PROBES = tuple(
-    DATA / f"guideline_probe_{name}.jsonl" for name in ("sealed", "sealed2", "sealed3")
-)
-"""Probes written blind to the rules, scored blind once, then read (README, "Quality")."""
-
 LABELLED_SETS = {
     "dev": DEV_SET,
     "probe": GUIDELINE_PROBE,
@@ -42,3 +37,5 @@ LABELLED_SETS = {
     "drone_train": DATA / "guideline_drone_train.jsonl",
 }
 """Every labelled set by short name (each file's .md beside it says how it was written)."""
+SEALED_PROBES = tuple(LABELLED_SETS[name] for name in ("sealed", "sealed2", "sealed3"))
+"""Probes written blind to the rules, scored blind once, then read (README, "Quality")."""
