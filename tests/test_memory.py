@@ -1,13 +1,17 @@
-"""glibc malloc tuning (bot/core/memory.py)."""
+"""glibc malloc tuning and the frozen startup heap (bot/core/memory.py)."""
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
+from pathlib import Path
 
 import pytest
 
 from bot.core import memory
+from bot.core.settings import load_settings
+from bot.service.app import build_app
 
 
 def _on_glibc() -> bool:
@@ -50,3 +54,43 @@ def test_a_no_op_without_glibc(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(memory.os, "confstr", no_glibc)
     assert memory.tune_malloc() is False
     assert memory.trim_malloc() is False
+
+
+class _Node:
+    """A tracked object in a cycle, as the collector walks them."""
+
+    def __init__(self) -> None:
+        self.me = self
+
+
+def _in_a_generation(obj: object) -> bool:
+    return any(o is obj for o in gc.get_objects())
+
+
+def test_freeze_takes_what_is_alive_out_of_the_collectors_walk_and_thaw_gives_it_back() -> None:
+    alive = _Node()
+    try:
+        assert memory.freeze_heap() > 0
+        assert not _in_a_generation(alive)  # frozen objects are in no generation
+        fresh = _Node()
+        assert _in_a_generation(fresh)  # what comes after is collected as usual
+    finally:
+        memory.thaw_heap()
+    assert gc.get_freeze_count() == 0
+    assert _in_a_generation(alive)
+
+
+async def test_the_app_freezes_its_startup_heap_until_it_closes(tmp_path: Path) -> None:
+    before = _Node()
+    settings = load_settings(
+        overrides={"data_dir": tmp_path, "database_url": f"sqlite:///{tmp_path}/m.db"}
+    )
+    app = await build_app(settings)
+    try:
+        assert gc.get_freeze_count() > 0
+        assert not _in_a_generation(before)
+        assert not _in_a_generation(app.rulebook)
+    finally:
+        await app.close()
+    assert gc.get_freeze_count() == 0
+    assert _in_a_generation(app.rulebook)

@@ -17,11 +17,21 @@ using (benchmarks/poll_cycle.md, "Memory with the tier"):
   feed bodies, onnxruntime's tensors while a model loads) come from the heap
   and are returned only when the top of the heap is free. A fixed threshold
   keeps the first behaviour.
+
+The cyclic garbage collector has a cost of its own: a full (generation 2)
+collection walks every tracked object while holding the GIL, so the event
+loop waits for it wherever it runs. What the service loads at startup (the
+compiled rules, the entity tables, the semantic model's Python side) lives
+as long as the process, so `freeze_heap` moves it out of the collector's
+reach once the app is built, and a full collection then walks only what
+came since. On a 2-core CI host, a full collection over the test session's
+heap held the loop 0.63 s during a poll before this.
 """
 
 from __future__ import annotations
 
 import ctypes
+import gc
 import logging
 import os
 import sys
@@ -79,3 +89,19 @@ def trim_malloc() -> bool:
     if libc is None:
         return False
     return bool(libc.malloc_trim(0))
+
+
+def freeze_heap() -> int:
+    """Collect, then exempt every object alive now from later collections (`gc.freeze`).
+
+    For the end of startup: what is alive then stays alive. Returns how many
+    objects are frozen. `thaw_heap` undoes it.
+    """
+    gc.collect()
+    gc.freeze()
+    return gc.get_freeze_count()
+
+
+def thaw_heap() -> None:
+    """Give the frozen objects back to the collector (`gc.unfreeze`), as when the app closes."""
+    gc.unfreeze()

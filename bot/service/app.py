@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from bot.core.memory import trim_malloc, tune_malloc
+from bot.core.memory import freeze_heap, thaw_heap, trim_malloc, tune_malloc
 from bot.core.metrics import PRUNED
 from bot.core.model import Destination, PruneReport
 from bot.core.settings import Settings, ensure_data_dir
@@ -73,6 +73,7 @@ class App:
             await notifier.close()
         await self.http.aclose()
         await self.store.close()
+        thaw_heap()
 
 
 def load_semantic(mode: str) -> Embedder | None:
@@ -127,8 +128,12 @@ async def build_app(
 
     glibc's malloc is tuned first (bot/core/memory.py) and trimmed once the
     rules are compiled: loading the semantic model frees ~9 MB it used only
-    while loading. With `migrate_apart` (the service, `newswatch run`) a
-    database that is not at head is migrated in a child process
+    while loading. What is alive then is frozen out of the cyclic collector's
+    full passes until `App.close` (`freeze_heap`), so a full collection
+    walks only what came since and holds the loop that much less.
+
+    With `migrate_apart` (the service, `newswatch run`) a database that is
+    not at head is migrated in a child process
     (`upgrade_apart`), so this long-lived process never imports Alembic;
     tests and tools migrate in-process, which is quicker for a one-off.
     """
@@ -147,6 +152,7 @@ async def build_app(
         llm=llm_checker(settings, http),
     )
     await rulebook.reload(store)
+    freeze_heap()
     trim_malloc()
     owner = instance_name()
     registry = dict(notifiers or {})
