@@ -254,9 +254,11 @@ MONEY_PATTERN = (
     rf"|\b(?:{_COUNT}\s)?(?:trillion|billion|million)s?\s(?:of\s|in\s)?{_CURRENCY}\b"
     rf"|\b{_ISO_CODE}\s?{_NUMBER}\s?{_SCALE}\b"
     rf"|\b{_NUMBER}\s?{_SCALE}\s?{_ISO_CODE}\b"
+    rf"|\b(?-i:R)\s?{_NUMBER}\s?{_SCALE}\b"
 )
 """An amount of money, case-insensitive (RE2 syntax) except for ISO 4217 codes, which
-count in capitals and with a scale only ("NOK 75bn", "2.5 billion SEK", not "TOP 10")."""
+count in capitals and with a scale only ("NOK 75bn", "2.5 billion SEK", not "TOP 10");
+so does the South African rand's R ("R12bn", "R1.5 billion", not "R2-D2")."""
 MONEY_ANCHOR = MONEY_PATTERN.replace("(?-i:", "(?:")
 """The prefilter's form of MONEY_PATTERN: it scans folded (lower-case) text, so the
 codes match in any case there; a story it lets through is then checked by the pattern."""

@@ -92,6 +92,9 @@ def test_name_classes(class_name: str, text: str, expected: list[tuple[str, str]
         ("Norway commits NOK 75bn, Poland PLN 1.2 billion", ["NOK 75bn", "PLN 1.2 billion"]),
         ("2.5 billion SEK for Kyiv", ["2.5 billion SEK"]),
         ("nok 75bn, TOP 10 STORIES, ALL 5 KILLED, AMD 7nm chips, CAD 2", []),
+        # the rand's R, in capitals and with a scale
+        ("Germany pledges R12bn; R1.5 billion more", ["R12bn", "R1.5 billion"]),
+        ("R2-D2, r12bn, R&D of R 5", []),
     ],
 )
 def test_money(text: str, expected: list[str]) -> None:
