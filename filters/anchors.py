@@ -40,6 +40,7 @@ from filters.query_ast import (
     Operand,
     Or,
     Regex,
+    Sentence,
     Term,
     TokenPattern,
     strip_accents,
@@ -113,6 +114,8 @@ def anchor_groups(node: Node) -> list[Group] | None:
         return _best(group for side in sides for group in side)
     if isinstance(node, Not):
         return None
+    if isinstance(node, Sentence):  # a match in one sentence is a match in the story
+        return anchor_groups(node.child)
     derived = [anchor_groups(child) for child in node.children]
     if isinstance(node, And):
         known = [group for groups in derived if groups for group in groups]
@@ -140,7 +143,7 @@ def entity_classes(node: Node) -> dict[str, EntityClass]:
     if isinstance(node, Near | Before):
         steps = (node.left, node.right) if isinstance(node, Near) else node.steps
         return {t.name: t.entity_class for s in steps for t in s if isinstance(t, Entity)}
-    if isinstance(node, Not):
+    if isinstance(node, Not | Sentence):
         return entity_classes(node.child)
     if isinstance(node, And | Or):
         found: dict[str, EntityClass] = {}

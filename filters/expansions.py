@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from filters.morphology import expansions
-from filters.query_ast import And, Before, Entity, Near, Node, Not, Or, Term
+from filters.query_ast import And, Before, Entity, Near, Node, Not, Or, Sentence, Term
 
 
 def _operands(node: Node) -> Iterator[Term | Entity]:
@@ -23,7 +23,7 @@ def _operands(node: Node) -> Iterator[Term | Entity]:
     elif isinstance(node, Before):
         for step in node.steps:
             yield from step
-    elif isinstance(node, Not):
+    elif isinstance(node, Not | Sentence):
         yield from _operands(node.child)
     elif isinstance(node, And | Or):
         for child in node.children:

@@ -3,6 +3,8 @@
     drone strike*                 both (adjacency is AND)
     "drone strike*" OR uav        a phrase, or a word
     title:(drone OR uav) -drill   field scope; `-x` is NOT x
+    sentence:(@us BEFORE/8 @wrongdoing -(@us BEFORE/2 ~say))
+                                  all within one sentence, the exclusion too
     drone NEAR/5 (strike OR attack)
     summary:re:/\\b\\d+ killed/      RE2, case-insensitive, on folded text
     ~accuse NEAR/4 @us            a stem (accused, accusing, accusation), an entity class
@@ -22,7 +24,11 @@ token positions apart, without overlapping, in the same field: `drone
 NEAR/2 strike` matches "drone strike" and "drone air strike"; each operand
 is a term, phrase, wildcard, stem, class or a (…) OR-group of those. Fields are `title`,
 `summary`, `content`, `publisher`, `url`; an unscoped term searches title,
-summary and content. A scope inside another scope is an error. `re:/…/`
+summary and content. A scope inside another scope is an error.
+`sentence:(…)` evaluates its group against each sentence of each field
+alone (`bot.core.sentences`): it matches when one sentence satisfies the
+whole group, so an exclusion inside it vetoes only the sentence it is in,
+not the story; field scopes may stand inside it, not around it. `re:/…/`
 takes RE2 syntax (`\\/` for a slash), no flags; a regex that matches empty
 text is refused. A query (or an OR branch) without a positive term is an
 error, since it would match almost every story.
@@ -46,6 +52,7 @@ from filters.query_ast import (
     Operand,
     Or,
     Regex,
+    Sentence,
     Term,
     build_entity,
     build_term,
@@ -58,7 +65,7 @@ __all__ = ["DEFAULT_NEAR", "MAX_DEPTH", "MAX_NEAR", "lex_query", "parse_query"]
 
 MAX_DEPTH = 32
 """Parentheses and NOTs nested deeper than this are refused (no runaway recursion)."""
-_PRIMARY_KINDS = {"word", "phrase", "regex", "field", "entity", "stem", "("}
+_PRIMARY_KINDS = {"word", "phrase", "regex", "field", "sentence", "entity", "stem", "("}
 _UNARY_KINDS = _PRIMARY_KINDS | {"NOT", "-"}
 
 
@@ -90,6 +97,7 @@ class _Parser:
         self.entities = entities
         self.index = 0
         self.depth = 0
+        self.in_sentence = False
 
     def error(self, message: str, column: int, hint: str) -> RuleSyntaxError:
         return RuleSyntaxError(message, query=self.query, column=column, hint=hint)
@@ -237,6 +245,8 @@ class _Parser:
 
     def parse_primary(self, scope: tuple[str, ...] | None) -> Node:
         lexeme = self.take()
+        if lexeme.kind == "sentence":
+            return self.parse_sentence(lexeme, scope)
         if lexeme.kind == "field":
             if scope is not None:
                 raise self.error(
@@ -271,6 +281,32 @@ class _Parser:
             stemmed=lexeme.kind == "stem",
         )
 
+    def parse_sentence(self, lexeme: Lexeme, scope: tuple[str, ...] | None) -> Sentence:
+        """`sentence:(…)`: the group must match inside one sentence; field scopes go inside."""
+        if scope is not None:
+            raise self.error(
+                '"sentence:" inside a field scope',
+                lexeme.column,
+                "put the field scope inside it: sentence:(title:drone strike*)",
+            )
+        if self.in_sentence:
+            raise self.error(
+                '"sentence:" inside another sentence:',
+                lexeme.column,
+                "drop the inner one: the outer scope already keeps it to one sentence",
+            )
+        following = self.peek()
+        if following is None or following.kind != "(":
+            raise self.error(
+                '"sentence:" needs a group in parentheses',
+                lexeme.column,
+                "write sentence:(drone BEFORE/3 strike* -footage)",
+            )
+        self.in_sentence = True
+        child = self.parse_primary(None)
+        self.in_sentence = False
+        return Sentence(child, lexeme.column)
+
     def expand_words(self, lexeme: Lexeme, fields: tuple[str, ...]) -> Node:
         """`@name` of a word class: the OR of its members, as if written out here.
 
@@ -299,7 +335,8 @@ class _Parser:
         members: list[Node] = []
         for member in self.entities.words[name]:
             found = lex_query(member)
-            if len(found) != 1 or found[0].kind not in _PRIMARY_KINDS - {"field", "(", "regex"}:
+            plain = _PRIMARY_KINDS - {"field", "sentence", "(", "regex"}
+            if len(found) != 1 or found[0].kind not in plain:
                 raise self.error(
                     f"word class @{name}: {member!r} is not one query term",
                     lexeme.column,
@@ -360,6 +397,8 @@ def _never_positive(node: Node) -> Node | None:
     """The part of `node` that lets it match a story with no positive term, if any."""
     if isinstance(node, Not):
         return node
+    if isinstance(node, Sentence):
+        return _never_positive(node.child)
     if isinstance(node, And):
         faults = [_never_positive(child) for child in node.children]
         return None if any(fault is None for fault in faults) else faults[0]

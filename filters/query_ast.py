@@ -171,6 +171,20 @@ class Not:
 
 
 @dataclass(frozen=True, slots=True)
+class Sentence:
+    """Matches when `child` matches inside one sentence of one field (`sentence:(…)`).
+
+    Each field is cut into sentences (`bot.core.sentences`) and `child` is
+    evaluated against each sentence alone, so an exclusion inside it vetoes
+    only the sentence it is found in: `sentence:(@us BEFORE/8 @wrongdoing
+    -(@us BEFORE/2 ~say))` is not undone by "the Pentagon said" elsewhere.
+    """
+
+    child: Node
+    column: int
+
+
+@dataclass(frozen=True, slots=True)
 class And:
     """Matches when every child does."""
 
@@ -186,7 +200,7 @@ class Or:
     column: int
 
 
-Node = Term | Regex | Entity | Near | Before | Not | And | Or
+Node = Term | Regex | Entity | Near | Before | Not | Sentence | And | Or
 
 
 def _scope(fields: tuple[str, ...]) -> str:
@@ -214,6 +228,8 @@ def describe(node: Node) -> str:
         return "(" + " ".join(parts) + ")"
     if isinstance(node, Not):
         return f"(NOT {describe(node.child)})"
+    if isinstance(node, Sentence):
+        return f"(SENTENCE {describe(node.child)})"
     name = "AND" if isinstance(node, And) else "OR"
     return f"({name} " + " ".join(describe(child) for child in node.children) + ")"
 

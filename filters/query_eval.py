@@ -3,7 +3,8 @@
 `evaluate` walks the AST exactly (the rule index only narrows which rules
 are walked). It appends a `Hit` for every positive term, phrase, proximity
 pair or regex that matched; hits under a NOT, or in a branch that failed,
-are never kept. `build_match` turns the hits into a `Match`:
+are never kept. `sentence:(…)` is evaluated against each sentence of each
+field alone (`sentence_views`). `build_match` turns the hits into a `Match`:
 
 - **score** = 1 − ∏(1 − w) over the distinct (field, matched text) hits,
   with `w` from `FIELD_WEIGHTS` (title 0.5 > summary 0.3 > content 0.2 …).
@@ -21,7 +22,8 @@ import math
 from collections.abc import Sequence
 
 from bot.core.model import Hit, Match
-from bot.core.text import FieldTokens, StoryText, fold
+from bot.core.sentences import iter_sentences
+from bot.core.text import FIELDS, FieldTokens, StoryText, fold
 from filters.morphology import stem_index, stem_positions
 from filters.query_ast import (
     And,
@@ -33,6 +35,7 @@ from filters.query_ast import (
     Operand,
     OperandIndex,
     Regex,
+    Sentence,
     Term,
     TokenPattern,
 )
@@ -312,6 +315,9 @@ def evaluate(node: Node, text: StoryText, hits: list[Hit]) -> bool:
         return _evaluate_near(node, text, hits)
     if isinstance(node, Before):
         return _evaluate_before(node, text, hits)
+    if isinstance(node, Sentence):
+        results = [evaluate(node.child, view, hits) for view in sentence_views(text)]
+        return any(results)
     mark = len(hits)
     if isinstance(node, Not):
         matched = evaluate(node.child, text, hits)
@@ -325,6 +331,28 @@ def evaluate(node: Node, text: StoryText, hits: list[Hit]) -> bool:
         return True
     results = [evaluate(child, text, hits) for child in node.children]
     return any(results)
+
+
+_SENTENCE_VIEWS = "sentence-views"
+"""Key of the per-story sentence views, kept in the title field's `derived`."""
+
+
+def sentence_views(text: StoryText) -> list[StoryText]:
+    """One StoryText per sentence of each field, holding only that sentence (made once per story).
+
+    What `sentence:(…)` is evaluated against: a hit in a view names the field
+    the sentence came from.
+    """
+    cache = text.fields["title"].derived
+    views = cache.get(_SENTENCE_VIEWS)
+    if views is None:
+        views = [
+            StoryText({name: sentence})
+            for name in FIELDS
+            for sentence in iter_sentences(text.fields[name].text)
+        ]
+        cache[_SENTENCE_VIEWS] = views
+    return views  # type: ignore[no-any-return]
 
 
 def _distinct(hits: Sequence[Hit]) -> list[Hit]:

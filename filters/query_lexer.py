@@ -1,8 +1,8 @@
 """The watch-rule query language's lexer: query text in, `Lexeme`s out.
 
 Kinds: `(` `)` `AND` `OR` `NOT` `-` `NEAR` and `BEFORE` (with a distance), `field`
-(`title:`), `regex` (`re:/…/`), `phrase` (`"…"`), `entity` (`@country`, the
-text without `@`), `stem` (`~accuse`, the text without `~`) and `word`.
+(`title:`), `sentence` (`sentence:`), `regex` (`re:/…/`), `phrase` (`"…"`), `entity`
+(`@country`, the text without `@`), `stem` (`~accuse`, the text without `~`) and `word`.
 Bad input raises RuleSyntaxError with the column and a hint.
 """
 
@@ -15,6 +15,8 @@ from bot.core.text import FIELDS
 
 DEFAULT_NEAR = 10
 MAX_NEAR = 100
+SENTENCE_SCOPE = "sentence"
+"""`sentence:(…)`: what it holds must match inside one sentence (not a field)."""
 _QUOTES_OPEN = '"“'
 _QUOTES_CLOSE = '"”'
 _WORD_STOP = '()"“”'
@@ -108,8 +110,11 @@ class _Lexer:
         elif lowered in FIELDS:
             self.out.append(Lexeme("field", f"{lowered}:", start + 1))
             self.pos = start + len(name) + 1
+        elif lowered == SENTENCE_SCOPE:
+            self.out.append(Lexeme("sentence", f"{lowered}:", start + 1))
+            self.pos = start + len(name) + 1
         else:
-            valid = ", ".join(f"{field}:" for field in FIELDS)
+            valid = ", ".join(f"{field}:" for field in (*FIELDS, SENTENCE_SCOPE))
             raise self.error(
                 f'unknown field "{name}:"',
                 start + 1,

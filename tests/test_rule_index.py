@@ -104,6 +104,33 @@ MATCH_CASES = [
     ("re:/a\\/b/", {"title": "ratio a/b"}, 'title: "a/b"'),
     ("re:/stra(ss|ß)e/", {"title": "Hauptstraße"}, 'title: "straße"'),
     ("re:/kyiv attack/", {"title": "“Kyïv attack” — live"}, 'title: "Kyïv attack"'),
+    # sentence scope: all of it inside one sentence, its exclusions too
+    (
+        "sentence:(drone BEFORE/8 strike -footage)",
+        {"summary": "Footage shows the drone. A drone strike hit the port."},
+        'summary: "drone", "strike"',
+    ),
+    ("drone BEFORE/8 strike -footage", {"summary": "Footage shows it. A drone strike hit."}, None),
+    ("sentence:(drone BEFORE/8 strike -footage)", {"summary": "Drone footage of a strike."}, None),
+    ("sentence:(drone strike)", {"summary": "A drone was seen. Then a strike came."}, None),
+    ("sentence:(drone strike)", {"title": "Drone", "summary": "strike"}, None),
+    ("drone strike", {"title": "Drone", "summary": "strike"}, 'title: "Drone" · summary: "strike"'),
+    (
+        "sentence:(title:drone strike)",
+        {"title": "Drone strike kills 3"},
+        'title: "Drone", "strike"',
+    ),
+    ("sentence:(title:drone strike)", {"title": "Drone seen", "summary": "strike"}, None),
+    (
+        "sentence:(drone NEAR/3 strike) OR kyiv",
+        {"summary": "Kyiv woke up. A drone came. A strike followed."},
+        'summary: "Kyiv"',
+    ),
+    (
+        "sentence:(drone -show) attack",
+        {"title": "Drone show", "summary": "Drone seen before the attack."},
+        'summary: "Drone", "attack"',
+    ),
 ]
 
 
