@@ -12,6 +12,9 @@
         description: …
         entries:
           White House: [White House, Oval Office]
+      abroad:
+        like: country                 # the entries of another class …
+        without: [US]                 # … but these (with iso3166, their ISO names too)
 
 `money` is built in (`filters.entities.MoneyClass`) and cannot be defined
 here. With `iso3166: true` an entry's key is an ISO 3166-1 alpha-2 code and
@@ -37,7 +40,7 @@ from bot.core.files import read_text
 from bot.core.yamlsafe import load_yaml
 from filters.entities import EntityCatalogue, EntityClass, MoneyClass, name_class
 
-CLASS_KEYS = ("description", "iso3166", "exclude", "others", "entries")
+CLASS_KEYS = ("description", "iso3166", "exclude", "others", "entries", "like", "without")
 WORD_KEYS = ("description", "terms")
 _CLASS_NAME = re.compile(r"[a-z][a-z0-9_]*")
 
@@ -63,7 +66,7 @@ def load_catalogue(path: Path) -> EntityCatalogue:
             raise ConfigError(f"{path}: class {name!r}: use a lowercase name such as country")
         if name == "money":
             raise ConfigError(f"{where}: money is built in; choose another name")
-        classes[name] = _name_class(name, spec, where)
+        classes[name] = _name_class(name, _copied(spec, document, where), where)
     words = {}
     for name, spec in word_specs.items():
         where = f"{path}: word class '{name}'"
@@ -109,6 +112,33 @@ def _document(path: Path) -> tuple[dict[Any, Any], dict[Any, Any]]:
     return classes, words
 
 
+def _copied(spec: Any, document: dict[Any, Any], where: str) -> Any:
+    """A class written as `like: other` plus `without: [keys]`: the other's spec, those
+    entries (and with iso3166 those ISO codes) left out, its exclude and others kept."""
+    if not isinstance(spec, dict) or "like" not in spec:
+        if isinstance(spec, dict) and "without" in spec:
+            raise ConfigError(f"{where}: without: needs like: (the class it leaves entries out of)")
+        return spec
+    base_name = spec["like"]
+    base = document.get(base_name) if isinstance(base_name, str) else None
+    if not isinstance(base, dict) or "like" in base:
+        raise ConfigError(f"{where}: like: {base_name!r} is not a class defined by its own entries")
+    if any(key in spec for key in ("entries", "iso3166", "exclude", "others")):
+        raise ConfigError(f"{where}: like: copies entries, iso3166, exclude and others; drop them")
+    without = spec.get("without") or []
+    entries = base.get("entries") or {}
+    if not isinstance(without, list) or not all(isinstance(key, str) for key in without):
+        raise ConfigError(f"{where}: without: expected a list of entry keys, e.g. [US]")
+    unknown = [key for key in without if key not in entries]
+    if unknown:
+        raise ConfigError(f"{where}: without: {unknown[0]!r} is not an entry of {base_name}")
+    copied = {key: value for key, value in base.items() if key in CLASS_KEYS}
+    copied["entries"] = {key: names for key, names in entries.items() if key not in without}
+    copied["description"] = spec.get("description") or base.get("description") or ""
+    copied["without"] = list(without)
+    return copied
+
+
 def _name_class(name: str, spec: Any, where: str) -> EntityClass:
     if not isinstance(spec, dict):
         raise ConfigError(f"{where}: expected a mapping with description: and entries:")
@@ -131,7 +161,8 @@ def _name_class(name: str, spec: Any, where: str) -> EntityClass:
     iso = spec.get("iso3166", False)
     if not isinstance(iso, bool):
         raise ConfigError(f"{where}: iso3166: expected true or false")
-    pairs = list(_with_iso_names(listed) if iso else _listed_pairs(listed))
+    left_out = frozenset(str(key) for key in spec.get("without") or [])
+    pairs = list(_with_iso_names(listed, left_out) if iso else _listed_pairs(listed))
     excluded = {text.casefold() for text in exclude}
     pairs = [(text, entity) for text, entity in pairs if text.casefold() not in excluded]
     _refuse_shared_names(pairs, where)
@@ -168,8 +199,11 @@ def iso_short_names(*names: str) -> list[str]:
     return found
 
 
-def _with_iso_names(listed: dict[str, list[str]]) -> Iterator[tuple[str, str]]:
-    """Listed names plus each ISO code's names; ISO names two codes share are dropped."""
+def _with_iso_names(
+    listed: dict[str, list[str]], left_out: frozenset[str] = frozenset()
+) -> Iterator[tuple[str, str]]:
+    """Listed names plus each ISO code's names (codes in `left_out` not at all); ISO
+    names two codes share are dropped."""
     import pycountry
 
     iso_names: dict[str, list[str]] = {}
@@ -182,6 +216,8 @@ def _with_iso_names(listed: dict[str, list[str]]) -> Iterator[tuple[str, str]]:
             claimed[text] = claimed.get(text, 0) + 1
     listed_texts = {text for names in listed.values() for text in names}
     for code in dict.fromkeys([*listed, *iso_names]):
+        if code in left_out:
+            continue
         own = listed.get(code, [])
         extra = [
             text

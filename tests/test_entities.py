@@ -122,7 +122,15 @@ def test_shipped_catalogue_has_every_iso_country() -> None:
     assert len(entities) >= len(pycountry.countries)
     assert {"Belgium", "Russia", "United States", "Kosovo", "Tuvalu"} <= entities
     catalogue = default_catalogue()
-    assert sorted(catalogue.classes) == ["country", "leader", "money", "official", "org", "us"]
+    assert sorted(catalogue.classes) == [
+        "abroad",
+        "country",
+        "leader",
+        "money",
+        "official",
+        "org",
+        "us",
+    ]
     assert catalogue.names == sorted([*catalogue.classes, *catalogue.words])
 
 
@@ -173,6 +181,14 @@ def write(tmp_path: Path, text: str) -> Path:
         ("classes:\n  x: {others: B, entries: {a: [A]}}\n", "others: expected a list"),
         ("classes:\n  x: {others: [A], entries: {a: [A]}}\n", "both a name and in others"),
         ("classes: [\n", "invalid YAML"),
+        ("classes:\n  x: {like: y}\n", "like: 'y' is not a class"),
+        (
+            "classes:\n  y: {entries: {a: [A]}}\n  x: {like: y, without: [b]}\n",
+            "'b' is not an entry",
+        ),
+        ("classes:\n  y: {entries: {a: [A]}}\n  x: {like: y, entries: {}}\n", "drop them"),
+        ("classes:\n  y: {entries: {a: [A]}}\n  x: {without: [a]}\n", "without: needs like:"),
+        ("classes:\n  y: {entries: {a: [A]}}\n  x: {like: y}\n  z: {like: x}\n", "not a class"),
     ],
 )
 def test_bad_entities_files(tmp_path: Path, text: str, message: str) -> None:
@@ -193,6 +209,28 @@ def test_a_custom_class_from_a_file(tmp_path: Path) -> None:
     assert [s.entity for s in militia.spans(field)] == ["Houthis", "Houthis"]
     node = parse_query("@militia NEAR/3 drone*", catalogue)
     assert describe(node) == "(NEAR/3 @militia drone*)"
+
+
+def test_a_class_like_another_without_some_entries(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "classes:\n  country:\n    others: [US Open]\n    entries:\n"
+        "      US: [United States, US, Washington]\n      RU: [Russia, Kremlin]\n"
+        "  abroad:\n    like: country\n    without: [US]\n",
+    )
+    abroad = load_catalogue(path).get("abroad")
+    assert isinstance(abroad, NameClass)
+    field = FieldTokens("The Kremlin and Washington; US Open in Russia")
+    assert [s.entity for s in abroad.spans(field)] == ["Russia", "Russia"]
+
+
+def test_the_shipped_abroad_class_is_every_country_but_the_us() -> None:
+    text = "Russia, the United States of America, America, Americans, the US, Washington"
+    assert found("abroad", text) == [("Russia", "Russia")]
+    assert len(found("country", text)) == 6
+    assert found("abroad", "Cuba, Havana, Mexico City") == found(
+        "country", "Cuba, Havana, Mexico City"
+    )
 
 
 def test_other_names_win_as_the_longest_and_match_nothing(tmp_path: Path) -> None:
