@@ -30,6 +30,8 @@ LABELLED_SETS = {
             "sealed7",
             "sealed8",
             "sealed9",
+            "sealed10",
+            "sealed11",
         )
     },
     "accusation_train": DATA / "guideline_accusation_train.jsonl",
