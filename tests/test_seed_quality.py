@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SETS = {"dev": DEV_SET, "probe": GUIDELINE_PROBE}
 SEED_RULES = ("drone_strike", "accusation_us", "aid_package")
 EVENING_PROBES = ("sealed7", "sealed8", "sealed9")
-LATE_PROBES = ("sealed10", "sealed11")
+LATE_PROBES = ("sealed10", "sealed11", "sealed12")
 CV_F1 = {"drone_strike": 0.94, "accusation_us": 0.93, "aid_package": 0.92}
 
 
@@ -93,8 +93,9 @@ def test_the_evening_blind_probes_keep_the_issue_goals(book: RuleBook) -> None:
 
 
 def test_the_late_blind_probes_keep_the_issue_goals(book: RuleBook) -> None:
-    # sealed10 and sealed11 were written blind and scored once at ac89af0 (README, "As
-    # shipped"), not read: with the tier 0.979 / 0.956 / 0.953 and 0.984 / 1.000 / 1.000.
+    # sealed10 and sealed11 were written blind and scored once at ac89af0, sealed12 at
+    # ae27aa4 (README, "As shipped"), none read: with the tier 0.979 / 0.956 / 0.953,
+    # 0.984 / 1.000 / 1.000 and 0.985 / 0.957 / 1.000.
     # Each rule keeps the issue's goals on each of them, so a change that trades unseen
     # recall for the read sets' fails here.
     for name in LATE_PROBES:

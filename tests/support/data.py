@@ -32,6 +32,7 @@ LABELLED_SETS = {
             "sealed9",
             "sealed10",
             "sealed11",
+            "sealed12",
         )
     },
     "accusation_train": DATA / "guideline_accusation_train.jsonl",
