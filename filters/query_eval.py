@@ -334,25 +334,25 @@ def evaluate(node: Node, text: StoryText, hits: list[Hit]) -> bool:
 
 
 _SENTENCE_VIEWS = "sentence-views"
-"""Key of the per-story sentence views, kept in the title field's `derived`."""
+"""Key of a field's sentence views in its `derived`."""
 
 
 def sentence_views(text: StoryText) -> list[StoryText]:
-    """One StoryText per sentence of each field, holding only that sentence (made once per story).
+    """One StoryText per sentence of each field, holding only that sentence.
 
     What `sentence:(…)` is evaluated against: a hit in a view names the field
-    the sentence came from.
+    the sentence came from. Each field's views are made once, kept in its
+    `derived` like the other per-field views.
     """
-    cache = text.fields["title"].derived
-    views = cache.get(_SENTENCE_VIEWS)
-    if views is None:
-        views = [
-            StoryText({name: sentence})
-            for name in FIELDS
-            for sentence in iter_sentences(text.fields[name].text)
-        ]
-        cache[_SENTENCE_VIEWS] = views
-    return views  # type: ignore[no-any-return]
+    views: list[StoryText] = []
+    for name in FIELDS:
+        field = text.fields[name]
+        own = field.derived.get(_SENTENCE_VIEWS)
+        if own is None:
+            own = [StoryText({name: sentence}) for sentence in iter_sentences(field.text)]
+            field.derived[_SENTENCE_VIEWS] = own
+        views.extend(own)
+    return views
 
 
 def _distinct(hits: Sequence[Hit]) -> list[Hit]:
