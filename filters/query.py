@@ -3,7 +3,7 @@
     drone strike*                 both (adjacency is AND)
     "drone strike*" OR uav        a phrase, or a word
     title:(drone OR uav) -drill   field scope; `-x` is NOT x
-    sentence:(@us BEFORE/8 @wrongdoing -(@us BEFORE/2 ~say))
+    sentence:(@us BEFORE/8 @wrongdoing -(@us BEFORE/2 @say_verb))
                                   all within one sentence, the exclusion too
     drone NEAR/5 (strike OR attack)
     summary:re:/\\b\\d+ killed/      RE2, case-insensitive, on folded text

@@ -177,7 +177,7 @@ class Sentence:
     Each field is cut into sentences (`bot.core.sentences`) and `child` is
     evaluated against each sentence alone, so an exclusion inside it vetoes
     only the sentence it is found in: `sentence:(@us BEFORE/8 @wrongdoing
-    -(@us BEFORE/2 ~say))` is not undone by "the Pentagon said" elsewhere.
+    -(@us BEFORE/2 @say_verb))` is not undone by "the Pentagon said" elsewhere.
     """
 
     child: Node
