@@ -42,6 +42,8 @@ LABELLED_SETS = {
     "aid_train2": DATA / "guideline_aid_train2.jsonl",
     "realnews_train": DATA / "guideline_realnews_train.jsonl",
     "realnews_check": DATA / "guideline_realnews_check.jsonl",
+    "realnews_acc_train": DATA / "guideline_realnews_acc_train.jsonl",
+    "realnews_acc_check": DATA / "guideline_realnews_acc_check.jsonl",
 }
 """Every labelled set by short name (each file's .md beside it says how it was written)."""
 SEALED_PROBES = tuple(LABELLED_SETS[name] for name in ("sealed", "sealed2", "sealed3"))
