@@ -47,6 +47,8 @@ LABELLED_SETS = {
     "realnews2": DATA / "guideline_realnews2.jsonl",
     "realnews3_train": DATA / "guideline_realnews3_train.jsonl",
     "realnews3_check": DATA / "guideline_realnews3_check.jsonl",
+    "realnews4_train": DATA / "guideline_realnews4_train.jsonl",
+    "realnews4_check": DATA / "guideline_realnews4_check.jsonl",
 }
 """Every labelled set by short name (each file's .md beside it says how it was written)."""
 SEALED_PROBES = tuple(LABELLED_SETS[name] for name in ("sealed", "sealed2", "sealed3"))
