@@ -103,3 +103,26 @@ def test_the_late_blind_probes_keep_the_issue_goals(book: RuleBook) -> None:
         for result in evaluate_rules(items, SEED_RULES, lambda item: book.match_story(item.story)):
             assert result.f1 >= 0.93, f"{result.rule}: F1 {result.f1:.3f} on {name}"
             assert result.recall >= 0.90, f"{result.rule}: recall {result.recall:.3f} on {name}"
+
+
+REAL_NEWS_CHECKS = (
+    "realnews_check",
+    "realnews_acc_check",
+    "realnews3_check",
+    "realnews4_check",
+    "realnews2",
+)
+REAL_NEWS_FLOOR = {"drone_strike": 0.90, "accusation_us": 0.47, "aid_package": 0.63}
+
+
+def test_the_unread_real_news_checks_keep_their_floor(book: RuleBook) -> None:
+    # Real feed items from the archives the dev set cites, labelled blind by the guidelines
+    # (tests/data/guideline_realnews*.md), whose items were not read while writing the rules
+    # (realnews_check's error kinds were seen once, before the split). On their union (1,025
+    # items, with the tier) the rules of 2026-12-04 score F1 0.920 / 0.500 / 0.661 against the
+    # session start's 0.890 / 0.435 / 0.587 (README, "Real news"); each keeps F1 within
+    # 0.02-0.03 of that, so a change that trades real-news quality for the written sets' fails.
+    items = [item for name in REAL_NEWS_CHECKS for item in read_items(LABELLED_SETS[name])]
+    for result in evaluate_rules(items, SEED_RULES, lambda item: book.match_story(item.story)):
+        floor = REAL_NEWS_FLOOR[result.rule]
+        assert result.f1 >= floor, f"{result.rule}: F1 {result.f1:.3f} on unread real news"
