@@ -120,8 +120,9 @@ def test_the_unread_real_news_checks_keep_their_floor(book: RuleBook) -> None:
     # (tests/data/guideline_realnews*.md), whose items were not read while writing the rules
     # (realnews_check's error kinds were seen once, before the split). On their union (1,025
     # items, with the tier) the rules of 2026-12-04 score F1 0.920 / 0.500 / 0.661 against the
-    # session start's 0.890 / 0.435 / 0.587 (README, "Real news"); each keeps F1 within
-    # 0.02-0.03 of that, so a change that trades real-news quality for the written sets' fails.
+    # session start's 0.890 / 0.435 / 0.587 (README, "Quality of the seed rules", the table of
+    # 2026-12-04); each keeps F1 within 0.02-0.03 of that, so a change that trades real-news
+    # quality for the written sets' fails.
     items = [item for name in REAL_NEWS_CHECKS for item in read_items(LABELLED_SETS[name])]
     for result in evaluate_rules(items, SEED_RULES, lambda item: book.match_story(item.story)):
         floor = REAL_NEWS_FLOOR[result.rule]
