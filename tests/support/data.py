@@ -49,6 +49,8 @@ LABELLED_SETS = {
     "realnews3_check": DATA / "guideline_realnews3_check.jsonl",
     "realnews4_train": DATA / "guideline_realnews4_train.jsonl",
     "realnews4_check": DATA / "guideline_realnews4_check.jsonl",
+    "realnews5_train": DATA / "guideline_realnews5_train.jsonl",
+    "realnews5_check": DATA / "guideline_realnews5_check.jsonl",
 }
 """Every labelled set by short name (each file's .md beside it says how it was written)."""
 SEALED_PROBES = tuple(LABELLED_SETS[name] for name in ("sealed", "sealed2", "sealed3"))
