@@ -110,19 +110,19 @@ REAL_NEWS_CHECKS = (
     "realnews_acc_check",
     "realnews3_check",
     "realnews4_check",
+    "realnews5_check",
     "realnews2",
 )
-REAL_NEWS_FLOOR = {"drone_strike": 0.90, "accusation_us": 0.47, "aid_package": 0.63}
+REAL_NEWS_FLOOR = {"drone_strike": 0.89, "accusation_us": 0.51, "aid_package": 0.64}
 
 
 def test_the_unread_real_news_checks_keep_their_floor(book: RuleBook) -> None:
     # Real feed items from the archives the dev set cites, labelled blind by the guidelines
     # (tests/data/guideline_realnews*.md), whose items were not read while writing the rules
-    # (realnews_check's error kinds were seen once, before the split). On their union (1,025
-    # items, with the tier) the rules of 2026-12-04 score F1 0.920 / 0.500 / 0.661 against the
-    # session start's 0.890 / 0.435 / 0.587 (README, "Quality of the seed rules", the table of
-    # 2026-12-04); each keeps F1 within 0.02-0.03 of that, so a change that trades real-news
-    # quality for the written sets' fails.
+    # (realnews_check's error kinds were seen once, before the split). On their union (1,405
+    # items, with the tier) the rules of 2026-12-06 score F1 0.915 / 0.538 / 0.663 (README,
+    # "Quality of the seed rules"); each keeps F1 within 0.02-0.03 of that, so a change that
+    # trades real-news quality for the written sets' fails.
     items = [item for name in REAL_NEWS_CHECKS for item in read_items(LABELLED_SETS[name])]
     for result in evaluate_rules(items, SEED_RULES, lambda item: book.match_story(item.story)):
         floor = REAL_NEWS_FLOOR[result.rule]
