@@ -111,16 +111,17 @@ REAL_NEWS_CHECKS = (
     "realnews3_check",
     "realnews4_check",
     "realnews5_check",
+    "realnews6",
     "realnews2",
 )
-REAL_NEWS_FLOOR = {"drone_strike": 0.89, "accusation_us": 0.51, "aid_package": 0.64}
+REAL_NEWS_FLOOR = {"drone_strike": 0.89, "accusation_us": 0.51, "aid_package": 0.62}
 
 
 def test_the_unread_real_news_checks_keep_their_floor(book: RuleBook) -> None:
     # Real feed items from the archives the dev set cites, labelled blind by the guidelines
     # (tests/data/guideline_realnews*.md), whose items were not read while writing the rules
-    # (realnews_check's error kinds were seen once, before the split). On their union (1,405
-    # items, with the tier) the rules of 2026-12-06 score F1 0.915 / 0.538 / 0.663 (README,
+    # (realnews_check's error kinds were seen once, before the split). On their union (1,805
+    # items, with the tier) the rules of 2026-12-06 score F1 0.917 / 0.540 / 0.649 (README,
     # "Quality of the seed rules"); each keeps F1 within 0.02-0.03 of that, so a change that
     # trades real-news quality for the written sets' fails.
     items = [item for name in REAL_NEWS_CHECKS for item in read_items(LABELLED_SETS[name])]

@@ -51,6 +51,7 @@ LABELLED_SETS = {
     "realnews4_check": DATA / "guideline_realnews4_check.jsonl",
     "realnews5_train": DATA / "guideline_realnews5_train.jsonl",
     "realnews5_check": DATA / "guideline_realnews5_check.jsonl",
+    "realnews6": DATA / "guideline_realnews6.jsonl",
 }
 """Every labelled set by short name (each file's .md beside it says how it was written)."""
 SEALED_PROBES = tuple(LABELLED_SETS[name] for name in ("sealed", "sealed2", "sealed3"))
