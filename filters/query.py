@@ -66,7 +66,7 @@ __all__ = ["DEFAULT_NEAR", "MAX_DEPTH", "MAX_NEAR", "lex_query", "parse_query"]
 MAX_DEPTH = 32
 """Parentheses and NOTs nested deeper than this are refused (no runaway recursion)."""
 _PRIMARY_KINDS = {"word", "phrase", "regex", "field", "sentence", "entity", "stem", "("}
-_UNARY_KINDS = _PRIMARY_KINDS | {"NOT", "-"}
+_UNARY_KINDS = _PRIMARY_KINDS | {"NOT", "-", "-!"}
 
 
 def _operator(lexeme: Lexeme | None) -> bool:
@@ -98,6 +98,8 @@ class _Parser:
         self.index = 0
         self.depth = 0
         self.in_sentence = False
+        self.headline_vetoes: list[tuple[int, Lexeme]] = []
+        """Where each `-!( … )` of the sentence group being parsed starts (lexeme index)."""
 
     def error(self, message: str, column: int, hint: str) -> RuleSyntaxError:
         return RuleSyntaxError(message, query=self.query, column=column, hint=hint)
@@ -172,6 +174,8 @@ class _Parser:
 
     def parse_unary(self, scope: tuple[str, ...] | None) -> Node:
         lexeme = self.take()
+        if lexeme.kind == "-!":
+            return self.parse_headline_veto(lexeme, scope)
         if lexeme.kind in {"NOT", "-"}:
             self.expect(lexeme, _UNARY_KINDS)
             self.enter(lexeme)
@@ -281,7 +285,7 @@ class _Parser:
             stemmed=lexeme.kind == "stem",
         )
 
-    def parse_sentence(self, lexeme: Lexeme, scope: tuple[str, ...] | None) -> Sentence:
+    def parse_sentence(self, lexeme: Lexeme, scope: tuple[str, ...] | None) -> Node:
         """`sentence:(…)`: the group must match inside one sentence; field scopes go inside."""
         if scope is not None:
             raise self.error(
@@ -303,9 +307,47 @@ class _Parser:
                 "write sentence:(drone BEFORE/3 strike* -footage)",
             )
         self.in_sentence = True
+        outer_vetoes, self.headline_vetoes = self.headline_vetoes, []
         child = self.parse_primary(None)
         self.in_sentence = False
-        return Sentence(child, lexeme.column)
+        vetoes, self.headline_vetoes = self.headline_vetoes, outer_vetoes
+        sentence = Sentence(child, lexeme.column)
+        if not vetoes:
+            return sentence
+        resume = self.index
+        in_title: list[Node] = []
+        for start, marker in vetoes:
+            self.index = start
+            in_title.append(Not(self.parse_primary(("title",)), marker.column))
+        self.index = resume
+        return And((sentence, *in_title), lexeme.column)
+
+    def parse_headline_veto(self, lexeme: Lexeme, scope: tuple[str, ...] | None) -> Node:
+        """`-!( … )` in `sentence:( … )`: veto the sentence, and the whole story from the title.
+
+        The same as writing `-( … )` inside the sentence group and `-title:( … )` beside it:
+        a side remark in the summary costs only its sentence, while a headline that says it
+        is what the whole story is about.
+        """
+        if not self.in_sentence or scope is not None:
+            raise self.error(
+                '"-!(…)" outside sentence:(…)',
+                lexeme.column,
+                "use it inside a sentence group, e.g. sentence:(drone NEAR/5 strike* "
+                "-!(drone NEAR/3 deliver*)); elsewhere write -(…) or -title:(…)",
+            )
+        following = self.peek()
+        if following is None or following.kind != "(":
+            raise self.error(
+                '"-!" needs a group in parentheses',
+                lexeme.column,
+                "write -!(drone NEAR/3 deliver*)",
+            )
+        self.headline_vetoes.append((self.index, lexeme))
+        self.enter(lexeme)
+        child = self.parse_unary(scope)
+        self.depth -= 1
+        return Not(child, lexeme.column)
 
     def expand_words(self, lexeme: Lexeme, fields: tuple[str, ...]) -> Node:
         """`@name` of a word class: the OR of its members, as if written out here.

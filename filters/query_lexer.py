@@ -77,6 +77,10 @@ class _Lexer:
             raise self.error(
                 'a lone "-"', self.pos + 1, "attach it to what it excludes, e.g. -training"
             )
+        if following == "!":
+            self.out.append(Lexeme("-!", "-!", self.pos + 1))
+            self.pos += 2
+            return
         self.out.append(Lexeme("-", "-", self.pos + 1))
         self.pos += 1
 

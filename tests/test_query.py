@@ -85,6 +85,16 @@ def test_fold_with_offsets_maps_back_to_original() -> None:
         ("sentence:(a -b)", "(SENTENCE (AND a (NOT b)))"),
         ("Sentence:(a) c", "(AND (SENTENCE a) c)"),
         ("sentence:(title:a NEAR b) OR c", "(OR (SENTENCE (NEAR/10 title:a b)) c)"),
+        # -!( … ): the sentence veto plus the same veto on the whole title, as written out
+        (
+            "sentence:(a -!(b NEAR c))",
+            "(AND (SENTENCE (AND a (NOT (NEAR/10 b c)))) (NOT (NEAR/10 title:b title:c)))",
+        ),
+        (
+            "sentence:(a -!(b -c) -!(d)) e",
+            "(AND (AND (SENTENCE (AND a (NOT (AND b (NOT c))) (NOT d)))"
+            " (NOT (AND title:b (NOT title:c))) (NOT title:d)) e)",
+        ),
         ("and or not", "(AND and or not)"),
         ("NEARBY", "NEARBY"),
         ("10:30", "10:30"),
@@ -159,6 +169,14 @@ def test_regex_is_case_insensitive_and_accent_folded() -> None:
         ("sentence:(a sentence:(b))", 13, '"sentence:" inside another', "drop the inner"),
         ("a sentence:b", 3, '"sentence:" needs a group', "sentence:(drone"),
         ("sentence:", 1, '"sentence:" needs a group', "sentence:(drone"),
+        ("drone -!(footage)", 7, '"-!(…)" outside sentence:(…)', "-title:(…)"),
+        (
+            "sentence:(title:(a -!(b)))",
+            20,
+            '"-!(…)" outside sentence:(…)',
+            "inside a sentence group",
+        ),
+        ("sentence:(drone -!footage)", 17, '"-!" needs a group', "-!(drone NEAR/3"),
         ("sentence:(-a)", 11, "no positive term", "add a positive term"),
         ("-sentence:(a)", 1, "no positive term", "add a positive term"),
         ("title:", 1, 'dangling "title:"', 'after "title:"'),

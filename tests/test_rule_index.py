@@ -131,6 +131,22 @@ MATCH_CASES = [
         {"title": "Drone show", "summary": "Drone seen before the attack."},
         'summary: "Drone", "attack"',
     ),
+    # -!( … ): vetoes its sentence, and the whole story when the title says it
+    (
+        "sentence:(drone NEAR/3 strike -!(drone NEAR/3 footage))",
+        {"summary": "Drone footage went viral. A drone strike hit the port."},
+        'summary: "drone", "strike"',
+    ),
+    (
+        "sentence:(drone NEAR/3 strike -!(drone NEAR/3 footage))",
+        {"title": "Drone footage", "summary": "A drone strike hit the port."},
+        None,
+    ),
+    (
+        "sentence:(drone NEAR/3 strike -!(drone NEAR/3 footage))",
+        {"summary": "Drone footage of a drone strike."},
+        None,
+    ),
 ]
 
 
