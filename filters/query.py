@@ -99,7 +99,8 @@ class _Parser:
         self.depth = 0
         self.in_sentence = False
         self.headline_vetoes: list[tuple[int, Lexeme]] = []
-        """Where each `-!( … )` of the sentence group being parsed starts (lexeme index)."""
+        """Where each `-!( … )` of the sentence group being parsed starts (lexeme index);
+        sentence groups do not nest, so one list serves the group being parsed."""
 
     def error(self, message: str, column: int, hint: str) -> RuleSyntaxError:
         return RuleSyntaxError(message, query=self.query, column=column, hint=hint)
@@ -299,18 +300,12 @@ class _Parser:
                 lexeme.column,
                 "drop the inner one: the outer scope already keeps it to one sentence",
             )
-        following = self.peek()
-        if following is None or following.kind != "(":
-            raise self.error(
-                '"sentence:" needs a group in parentheses',
-                lexeme.column,
-                "write sentence:(drone BEFORE/3 strike* -footage)",
-            )
+        self.require_group(lexeme, "sentence:(drone BEFORE/3 strike* -footage)")
         self.in_sentence = True
-        outer_vetoes, self.headline_vetoes = self.headline_vetoes, []
+        self.headline_vetoes = []
         child = self.parse_primary(None)
         self.in_sentence = False
-        vetoes, self.headline_vetoes = self.headline_vetoes, outer_vetoes
+        vetoes = self.headline_vetoes
         sentence = Sentence(child, lexeme.column)
         if not vetoes:
             return sentence
@@ -336,18 +331,20 @@ class _Parser:
                 "use it inside a sentence group, e.g. sentence:(drone NEAR/5 strike* "
                 "-!(drone NEAR/3 deliver*)); elsewhere write -(…) or -title:(…)",
             )
-        following = self.peek()
-        if following is None or following.kind != "(":
-            raise self.error(
-                '"-!" needs a group in parentheses',
-                lexeme.column,
-                "write -!(drone NEAR/3 deliver*)",
-            )
+        self.require_group(lexeme, "-!(drone NEAR/3 deliver*)")
         self.headline_vetoes.append((self.index, lexeme))
         self.enter(lexeme)
         child = self.parse_unary(scope)
         self.depth -= 1
         return Not(child, lexeme.column)
+
+    def require_group(self, lexeme: Lexeme, example: str) -> None:
+        """`sentence:` and `-!` take a group in parentheses: refuse anything else."""
+        following = self.peek()
+        if following is None or following.kind != "(":
+            raise self.error(
+                f'"{lexeme.text}" needs a group in parentheses', lexeme.column, f"write {example}"
+            )
 
     def expand_words(self, lexeme: Lexeme, fields: tuple[str, ...]) -> Node:
         """`@name` of a word class: the OR of its members, as if written out here.
