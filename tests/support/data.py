@@ -54,5 +54,18 @@ LABELLED_SETS = {
     "realnews6": DATA / "guideline_realnews6.jsonl",
 }
 """Every labelled set by short name (each file's .md beside it says how it was written)."""
+REAL_NEWS_CHECKS = (
+    "realnews_check",
+    "realnews_acc_check",
+    "realnews3_check",
+    "realnews4_check",
+    "realnews5_check",
+    "realnews6",
+    "realnews2",
+)
+"""The real-news sets kept out of training and scored as checks (test_seed_quality's floor,
+benchmarks/bench_learned_tier.py). realnews2, realnews5_check and realnews6 were never read
+while writing the rules; the four 2026-12-04 `_check` halves were read in the second round of
+2026-12-06 (README, "Quality of the seed rules")."""
 SEALED_PROBES = tuple(LABELLED_SETS[name] for name in ("sealed", "sealed2", "sealed3"))
 """Probes written blind to the rules, scored blind once, then read (README, "Quality")."""
