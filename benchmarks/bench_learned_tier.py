@@ -29,13 +29,19 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from bench_topic_tiers import GRID, counts, logistic_regression, predict  # noqa: E402
+from bench_topic_tiers import (  # noqa: E402
+    GRID,
+    counts,
+    embed_units,
+    fit_units,
+    out_of_fold,
+    unit_scores,
+)
 
 from bot.cli.crossval import Counts  # noqa: E402
 from bot.cli.items import Item, read_items  # noqa: E402
 from bot.pipeline.match import RuleBook  # noqa: E402
 from filters.semantic import load_embedder  # noqa: E402
-from filters.topics import story_units  # noqa: E402
 from tests.support.data import LABELLED_SETS, REAL_NEWS_CHECKS  # noqa: E402
 
 REAL_TRAIN = (
@@ -62,8 +68,7 @@ class Experiment:
                 self.origin.append(name)
         embedder = load_embedder()
         book = RuleBook.from_file(ROOT / "config" / "rules.yaml", embedder=embedder)
-        units = [story_units(i.story.title, i.story.summary or i.story.content) for i in self.items]
-        self.vectors = [embedder.embed(list(u or ("",))) for u in units]
+        self.vectors = embed_units(embedder, self.items)
         self.shipped = [{m.rule for m in book.match_story(i.story)} for i in self.items]
         self.labels = [set(i.labels or ()) for i in self.items]
         everything = range(len(self.items))
@@ -71,23 +76,17 @@ class Experiment:
         self.test = [k for k in everything if self.origin[k] in REAL_NEWS_CHECKS]
         self.real_train = [k for k in self.train if self.origin[k] in REAL_TRAIN]
 
+    def truth(self, rule: str) -> list[bool]:
+        return [rule in labels for labels in self.labels]
+
     def fit(self, rule: str, indexes: list[int]) -> np.ndarray:
-        x = np.vstack([self.vectors[k] for k in indexes])
-        y = np.concatenate([np.full(len(self.vectors[k]), rule in self.labels[k]) for k in indexes])
-        return logistic_regression(x, y.astype(float))
+        return fit_units(self.vectors, self.truth(rule), indexes)
 
     def scores(self, weights: np.ndarray, indexes: list[int]) -> dict[int, float]:
-        return {k: float(predict(weights, self.vectors[k]).max()) for k in indexes}
+        return unit_scores(weights, self.vectors, indexes)
 
     def out_of_fold(self, rule: str) -> dict[int, float]:
-        order = [int(k) for k in np.random.default_rng(0).permutation(self.train)]
-        scores: dict[int, float] = {}
-        for fold in range(4):
-            test = order[fold::4]
-            held = set(test)
-            weights = self.fit(rule, [k for k in self.train if k not in held])
-            scores.update(self.scores(weights, test))
-        return scores
+        return out_of_fold(self.vectors, self.truth(rule), self.train)
 
 
 Decide = Callable[[int, dict[int, float], float, float], bool]

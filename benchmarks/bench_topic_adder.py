@@ -30,13 +30,19 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from bench_topic_tiers import GRID, counts, logistic_regression, predict  # noqa: E402
+from bench_topic_tiers import (  # noqa: E402
+    GRID,
+    counts,
+    embed_units,
+    fit_units,
+    out_of_fold,
+    unit_scores,
+)
 
 from bot.cli.crossval import Counts  # noqa: E402
 from bot.cli.items import Item, read_items  # noqa: E402
 from bot.pipeline.match import RuleBook  # noqa: E402
 from filters.semantic import load_embedder  # noqa: E402
-from filters.topics import story_units  # noqa: E402
 from tests.support.data import LABELLED_SETS  # noqa: E402
 
 SETS = {
@@ -77,31 +83,23 @@ class Experiment:
             gate_file = Path(folder) / "gate.yaml"
             gate_file.write_text(GATE_RULES, encoding="utf-8")
             gates = RuleBook.from_file(gate_file)
-        units = [story_units(i.story.title, i.story.summary or i.story.content) for i in self.items]
-        self.vectors = [embedder.embed(list(u or ("",))) for u in units]
+        self.vectors = embed_units(embedder, self.items)
         self.hit = [RULE in {m.rule for m in book.match_query_only(i.story)} for i in self.items]
         self.names_us = [bool(gates.match_query_only(i.story)) for i in self.items]
         self.labels = [RULE in (i.labels or ()) for i in self.items]
 
     def train(self, indexes: list[int]) -> np.ndarray:
-        x = np.vstack([self.vectors[k] for k in indexes])
-        y = np.concatenate([np.full(len(self.vectors[k]), self.labels[k]) for k in indexes])
-        return logistic_regression(x, y.astype(float))
+        return fit_units(self.vectors, self.labels, indexes)
 
     def scores(self, weights: np.ndarray, indexes: list[int]) -> dict[int, float]:
-        return {k: float(predict(weights, self.vectors[k]).max()) for k in indexes}
+        return unit_scores(weights, self.vectors, indexes)
 
     def decide(self, k: int, scores: dict[int, float], threshold: float, gate: bool) -> bool:
         return self.hit[k] or ((self.names_us[k] or not gate) and scores[k] >= threshold)
 
     def threshold(self, indexes: list[int], gate: bool) -> float:
         """The best-F1 add threshold on out-of-fold scores inside `indexes` (4 folds)."""
-        order = [int(k) for k in np.random.default_rng(0).permutation(indexes)]
-        scores: dict[int, float] = {}
-        for fold in range(4):
-            test = order[fold::4]
-            held = set(test)
-            scores.update(self.scores(self.train([k for k in indexes if k not in held]), test))
+        scores = out_of_fold(self.vectors, self.labels, indexes)
         truth = [self.labels[k] for k in indexes]
 
         def f1(t: float) -> tuple[float, float]:

@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 from bot.cli.crossval import Counts, ItemScores, fold_numbers  # noqa: E402
 from bot.cli.items import Item, read_items  # noqa: E402
 from bot.pipeline.match import RuleBook  # noqa: E402
-from filters.semantic import load_embedder  # noqa: E402
+from filters.semantic import Embedder, load_embedder  # noqa: E402
 from filters.topics import story_units  # noqa: E402
 
 SETS = [
@@ -63,6 +63,42 @@ def logistic_regression(x: np.ndarray, y: np.ndarray, l2: float = 1.0) -> np.nda
 def predict(weights: np.ndarray, x: np.ndarray) -> np.ndarray:
     x1 = np.hstack([x, np.ones((len(x), 1), dtype=np.float32)])
     return 1 / (1 + np.exp(-(x1 @ weights)))
+
+
+def embed_units(embedder: Embedder, items: Sequence[Item]) -> list[np.ndarray]:
+    """Each item's story units (title and first sentences, as the tier reads them), embedded."""
+    units = [story_units(i.story.title, i.story.summary or i.story.content) or ("",) for i in items]
+    return [embedder.embed(list(u)) for u in units]
+
+
+def fit_units(
+    vectors: Sequence[np.ndarray], truth: Sequence[bool], indexes: Sequence[int]
+) -> np.ndarray:
+    """A classifier over the units of these items, each unit labelled as its item."""
+    x = np.vstack([vectors[k] for k in indexes])
+    y = np.concatenate([np.full(len(vectors[k]), truth[k]) for k in indexes])
+    return logistic_regression(x, y.astype(float))
+
+
+def unit_scores(
+    weights: np.ndarray, vectors: Sequence[np.ndarray], indexes: Sequence[int]
+) -> dict[int, float]:
+    """Each item's score: its best unit's."""
+    return {k: float(predict(weights, vectors[k]).max()) for k in indexes}
+
+
+def out_of_fold(
+    vectors: Sequence[np.ndarray], truth: Sequence[bool], indexes: Sequence[int], folds: int = 4
+) -> dict[int, float]:
+    """Every item of `indexes` scored by a classifier trained on the other folds (seeded order)."""
+    order = [int(k) for k in np.random.default_rng(0).permutation(indexes)]
+    scores: dict[int, float] = {}
+    for fold in range(folds):
+        test = order[fold::folds]
+        held = set(test)
+        weights = fit_units(vectors, truth, [k for k in indexes if k not in held])
+        scores.update(unit_scores(weights, vectors, test))
+    return scores
 
 
 def auc(scores: Sequence[float], labels: Sequence[bool]) -> float:
@@ -98,8 +134,7 @@ def main() -> None:
     embedder = load_embedder()
     book = RuleBook.from_file(ROOT / "config" / "rules.yaml", embedder=embedder)
     assert book.scorer is not None
-    units = [story_units(i.story.title, i.story.summary or i.story.content) or ("",) for i in items]
-    vectors = [embedder.embed(list(u)) for u in units]
+    vectors = embed_units(embedder, items)
     query = [{m.rule for m in book.match_query_only(i.story)} for i in items]
     cascade = [book.cascade_scores(i.story) for i in items]
     placeholder = [ItemScores(i.id, i.labels or frozenset(), frozenset(), {}) for i in items]
